@@ -1,0 +1,50 @@
+# safecall: `make run` serves on embedded defaults; `make test` runs the whole suite
+# against the real services it needs (installing and starting them when missing).
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PIP     := $(VENV)/bin/pip
+BIN     := $(VENV)/bin
+export SAFECALL_VAR_DIR ?= var
+
+.PHONY: run test check lint bench migration clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Stamps: a second `make run` installs nothing and needs no network.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/safecall keys
+	$(BIN)/safecall migrate
+	$(BIN)/safecall serve
+
+test: $(VENV)/.installed-test
+	bash scripts/test-services.sh
+	$(BIN)/pytest
+
+check: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+bench: $(VENV)/.installed-test
+	bash scripts/test-services.sh
+	$(PY) -m bench
+
+# Regenerate the initial schema from the models (nothing is deployed yet).
+migration: $(VENV)/.installed
+	rm -f /tmp/safecall-migration.db safecall/migrations/versions/0001_initial_schema.py
+	$(PY) scripts/regen_migration.py
+	$(BIN)/ruff format --quiet safecall/migrations/versions
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,7 @@
+"""Public tracking by code (to be written)."""
+
+from aiohttp import web
+
+
+def setup(app: web.Application) -> None:
+    pass

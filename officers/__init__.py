@@ -1,0 +1,1 @@
+"""Officer accounts: who may log in, with which role, skills and lines."""

@@ -1,0 +1,1 @@
+"""safecall: the app factory, settings, command line and web pages."""

@@ -1,0 +1,5 @@
+import sys
+
+from safecall.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""The app factory: one explicit place where routes, middlewares and resources meet."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+from aiohttp import web
+
+import cases.api
+import cases.tracking_routes
+import officers.routes
+from cases.audit import AuditLog
+from cases.sealing import DataKey
+from officers.auth import auth_middleware
+from safecall import health, pages
+from safecall.db import create_engine, session_factory, utcnow
+from safecall.errors import error_middleware
+from safecall.settings import Settings
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, SETTINGS
+
+
+def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> web.Application:
+    """The whole server. Resources open on startup and close on cleanup."""
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        client_max_size=256 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[DATA_KEY] = DataKey.load(settings.data_key_file)
+    app.cleanup_ctx.append(_database)
+
+    health.setup(app)
+    officers.routes.setup(app)
+    cases.api.setup(app)
+    cases.tracking_routes.setup(app)
+    pages.setup(app)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_engine(settings.database_url)
+    app[ENGINE] = engine
+    app[DB] = session_factory(engine)
+    app[AUDIT] = AuditLog(app[DB], settings.audit_key_file, clock=app[CLOCK])
+    yield
+    await app[AUDIT].close()
+    await engine.dispose()

@@ -1,0 +1,111 @@
+"""The ``safecall`` command: serve, migrate, keys, and each package's own commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from safecall.settings import Settings, SettingsError
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from safecall.app import create_app
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = create_app(settings)
+    except ValueError as exc:
+        print(f"safecall: {exc}", file=sys.stderr)
+        return 2
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"safecall is serving on {base}", flush=True)
+    print(f"  citizen page : {base}/", flush=True)
+    print(f"  console      : {base}/console", flush=True)
+    print(f"  track a case : {base}/track", flush=True)
+    if not asyncio.run(_has_officers(settings)):
+        print(
+            "  no officer yet: in another terminal run\n"
+            "    .venv/bin/safecall officer add --badge B-101 --name 'First Officer' "
+            "--role admin --gender female --languages ur,en --lines women,child\n"
+            "  then log in at the console with badge B-101 and the password you chose.",
+            flush=True,
+        )
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+async def _has_officers(settings: Settings) -> bool:
+    from sqlalchemy import func, select
+
+    from officers.models import Officer
+    from safecall.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            count = (await conn.execute(select(func.count()).select_from(Officer))).scalar_one()
+            return bool(count)
+    except Exception:
+        return True  # not migrated or unreachable: the server start says so
+    finally:
+        await engine.dispose()
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from safecall.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from cases.audit import ensure_signing_key
+    from cases.sealing import DataKey
+
+    for path, made in (
+        (settings.data_key_file, DataKey.ensure_file(settings.data_key_file)),
+        (settings.audit_key_file, ensure_signing_key(settings.audit_key_file)),
+    ):
+        print(f"{'created' if made else 'kept   '} {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import cases.audit_cli
+    import officers.cli
+
+    parser = argparse.ArgumentParser(prog="safecall", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the server").set_defaults(run=_serve)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        run=_migrate
+    )
+    sub.add_parser("keys", help="create the key files when they are missing").set_defaults(
+        run=_keys
+    )
+    officers.cli.register(sub)
+    cases.audit_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"safecall: {exc}", file=sys.stderr)
+        return 2
+    run: Command = args.run
+    return run(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Errors at the edge: every refused request gets a status, a stable code and a sentence.
+
+Handlers raise :class:`ApiError`; the middleware here turns it (and aiohttp's
+own 404/405/413) into ``{"error": {"code": ..., "message": ...}}``. Handlers
+validate before they write, so a refused request leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """A refusal a person can act on."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=headers
+    )
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "The request could not be read."),
+    401: ("not_logged_in", "Log in first."),
+    403: ("forbidden", "You are not allowed to do this."),
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This address does not take that method."),
+    413: ("too_large", "The request body is too large."),
+}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.status not in _HTTP_CODES:
+            raise
+        code, message = _HTTP_CODES[exc.status]
+        return error_response(exc.status, code, message)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Something went wrong on our side; try again.")
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return f"Field '{where}': {first['msg']}."
+
+
+def parse_model(model: type[M], data: Any, code: str = "invalid_request") -> M:
+    """Validate ``data`` as ``model`` or raise a 400 naming the first bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(400, code, _describe(exc)) from None
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """The JSON body as ``model``; a 400 with a clear sentence otherwise."""
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    try:
+        data = await request.json()
+    except ValueError:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    return parse_model(model, data, "invalid_body")
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The query string as ``model``; a 400 naming the bad parameter otherwise."""
+    return parse_model(model, dict(request.query), "invalid_query")

@@ -1,0 +1,160 @@
+"""Settings: environment variables prefixed ``SAFECALL_``, read once at start.
+
+Every value is cast and checked here; a bad one raises :class:`SettingsError`
+whose message is one sentence naming the variable and what it expected, so
+the server stops before it serves anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+PREFIX = "SAFECALL_"
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    """Address the HTTP server binds to."""
+    port: int = 8080
+    """Port the HTTP server binds to."""
+    public_url: str = "http://127.0.0.1:8080"
+    """External base URL (https in production): links and Twilio signatures."""
+    var_dir: Path = Path("var")
+    """Where the embedded defaults keep their files (database, keys, recordings)."""
+    database_url: str = "sqlite+aiosqlite:///var/safecall.db"
+    """SQLAlchemy URL: the SQLite file by default, ``postgresql+asyncpg://`` at scale."""
+    redis_url: str | None = None
+    """Redis for queue state and the cross-node bus; unset means in-process."""
+    data_key_file: Path = Path("var/data.key")
+    """Key for encrypted fields (names, phone numbers, addresses, notes)."""
+    audit_key_file: Path = Path("var/audit.key")
+    """Ed25519 key that signs the audit chain head; kept out of the database."""
+    session_hours: float = 12.0
+    """How long an officer's login lasts."""
+    trust_forwarded: bool = False
+    """Take the client address from X-Forwarded-For (only behind your own proxy)."""
+    extra_categories: tuple[str, ...] = field(default_factory=tuple)
+    """Case categories added to the built-in ones, e.g. ``forced_marriage``."""
+    log_level: str = "INFO"
+    """Python logging level."""
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry Secure when the public URL is https."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read, cast and check every ``SAFECALL_`` variable."""
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        var_dir = reader.get("VAR_DIR", Path, Path("var"))
+        default_db = f"sqlite+aiosqlite:///{var_dir / 'safecall.db'}"
+        return cls(
+            host=reader.get("HOST", _host, "127.0.0.1"),
+            port=reader.get("PORT", _port, 8080),
+            public_url=reader.get("PUBLIC_URL", _base_url, "http://127.0.0.1:8080"),
+            var_dir=var_dir,
+            database_url=reader.get("DATABASE_URL", _database_url, default_db),
+            redis_url=reader.get("REDIS_URL", _redis_url, None),
+            data_key_file=reader.get("DATA_KEY_FILE", Path, var_dir / "data.key"),
+            audit_key_file=reader.get("AUDIT_KEY_FILE", Path, var_dir / "audit.key"),
+            session_hours=reader.get("SESSION_HOURS", _positive_hours, 12.0),
+            trust_forwarded=reader.get("TRUST_FORWARDED", _boolean, False),
+            extra_categories=reader.get("EXTRA_CATEGORIES", _names, ()),
+            log_level=reader.get("LOG_LEVEL", _log_level, "INFO"),
+        )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def get(self, name: str, cast: Callable[[str], T], default: T) -> T:
+        raw = self.env.get(PREFIX + name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return cast(raw.strip())
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}{name} must be {exc}, got {raw!r}.") from None
+
+
+def _host(raw: str) -> str:
+    if any(c.isspace() for c in raw) or "/" in raw:
+        raise ValueError("a host name or IP address")
+    return raw
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ValueError("a whole number from 1 to 65535")
+    return int(raw)
+
+
+def _base_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ValueError("an http:// or https:// base URL such as https://safecall.example.org")
+    return raw.rstrip("/")
+
+
+def _database_url(raw: str) -> str:
+    if not raw.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ValueError("a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL")
+    return raw
+
+
+def _redis_url(raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("a redis:// URL such as redis://127.0.0.1:6379/0")
+    return raw
+
+
+def _positive_hours(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 24 * 30:
+        raise ValueError("a number of hours above 0 and at most 720")
+    return value
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("true or false")
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    for name in names:
+        if not name.replace("_", "").isalnum() or not name.islower() or len(name) > 40:
+            raise ValueError("a comma-separated list of lower_case names")
+    return names
+
+
+def _log_level(raw: str) -> str:
+    upper = raw.upper()
+    if upper not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("one of DEBUG, INFO, WARNING, ERROR")
+    return upper

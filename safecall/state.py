@@ -1,0 +1,34 @@
+"""Typed application state shared by every package's handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from safecall.settings import Settings
+
+if TYPE_CHECKING:
+    from cases.audit import AuditLog
+    from cases.sealing import DataKey
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+DB = web.AppKey("db", async_sessionmaker[AsyncSession])
+DATA_KEY = web.AppKey("data_key", "DataKey")
+AUDIT = web.AppKey("audit", "AuditLog")
+CLOCK = web.AppKey("clock", Callable[[], datetime])
+"""Now, as the app sees it; tests replace it to drive delays without sleeping."""
+
+
+def client_address(request: web.Request) -> str:
+    """Where a request came from: the peer, or X-Forwarded-For behind a trusted proxy."""
+    if request.app[SETTINGS].trust_forwarded:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        first = forwarded.split(",")[0].strip()
+        if first:
+            return first[:64]
+    return (request.remote or "unknown")[:64]
