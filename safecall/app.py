@@ -8,6 +8,7 @@ from datetime import datetime
 from aiohttp import web
 
 import cases.api
+import cases.reports
 import cases.tracking_routes
 import officers.routes
 from cases.audit import AuditLog
@@ -34,6 +35,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     health.setup(app)
     officers.routes.setup(app)
     cases.api.setup(app)
+    cases.reports.setup(app)
     cases.tracking_routes.setup(app)
     pages.setup(app)
     return app
