@@ -15,11 +15,11 @@ $(PY):
 
 # Stamps: a second `make run` installs nothing and needs no network.
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet --config-settings editable_mode=compat -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet --config-settings editable_mode=compat -e '.[test]'
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed

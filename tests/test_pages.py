@@ -1,0 +1,74 @@
+"""The pages are served with headers that leave nothing behind and allow no framing."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("path", ["/", "/console", "/track"])
+async def test_pages_are_not_cached_and_not_framed(client, path: str) -> None:
+    r = await client.get(path)
+    assert r.status == 200
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_citizen_page_has_quick_exit_and_service_choice(client) -> None:
+    body = await (await client.get("/")).text()
+    for hook in ("quick-exit", "service-women", "service-child"):
+        assert f'data-testid="{hook}"' in body
+    assert "<script>" not in body  # no inline script: the CSP forbids it
+
+
+async def test_static_files_cannot_escape_the_web_folder(client) -> None:
+    assert (await client.get("/static/citizen.js")).status == 200
+    for name in ("..%2Fpages.py", "%2E%2E%2Fsettings.py", "nothing.js", "citizen.py"):
+        r = await client.get(f"/static/{name}")
+        assert r.status == 404
+        assert (await r.json())["error"]["code"] == "not_found"
+
+
+async def test_unknown_api_path_gets_a_json_error(client) -> None:
+    r = await client.get("/api/no-such-thing")
+    assert r.status == 404
+    assert await r.json() == {
+        "error": {"code": "not_found", "message": "There is nothing at this address."}
+    }
+
+
+async def test_wrong_method_gets_a_json_error(client) -> None:
+    r = await client.delete("/healthz")
+    assert r.status == 405
+    assert (await r.json())["error"]["code"] == "method_not_allowed"
+
+
+async def test_readyz_reports_the_database(client) -> None:
+    r = await client.get("/readyz")
+    assert r.status == 200
+    assert await r.json() == {"status": "ok", "database": "ok", "redis": "not_configured"}
+
+
+async def test_metrics_are_prometheus_text(client) -> None:
+    r = await client.get("/metrics")
+    assert r.status == 200
+    assert r.headers["Content-Type"].startswith("text/plain")
+    assert "# TYPE" in await r.text()
+
+
+async def test_readyz_fails_when_redis_is_unreachable(aiohttp_client, settings, clock) -> None:
+    import dataclasses
+    import socket
+
+    from safecall.app import create_app
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    broken = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{port}/0")
+    client = await aiohttp_client(create_app(broken, clock=clock))
+    r = await client.get("/readyz")
+    assert r.status == 503
+    assert await r.json() == {"error": {"code": "not_ready", "message": "Redis is not reachable."}}

@@ -1,0 +1,77 @@
+"""Settings are read once, cast and checked; a bad value names the variable and what it expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from safecall.cli import main
+from safecall.settings import Settings, SettingsError
+
+
+def test_defaults_are_the_embedded_ones() -> None:
+    s = Settings.from_env({})
+    assert (s.host, s.port) == ("127.0.0.1", 8080)
+    assert s.database_url == "sqlite+aiosqlite:///var/safecall.db"
+    assert s.redis_url is None
+    assert s.data_key_file == Path("var/data.key")
+    assert not s.secure_cookies
+
+
+def test_values_are_cast() -> None:
+    s = Settings.from_env(
+        {
+            "SAFECALL_PORT": "9090",
+            "SAFECALL_PUBLIC_URL": "https://help.example.org/",
+            "SAFECALL_DATABASE_URL": "postgresql+asyncpg://u:p@db/safecall",
+            "SAFECALL_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "SAFECALL_TRUST_FORWARDED": "yes",
+            "SAFECALL_EXTRA_CATEGORIES": "forced_marriage, honour_threat",
+            "SAFECALL_VAR_DIR": "/srv/safecall",
+        }
+    )
+    assert s.port == 9090
+    assert s.public_url == "https://help.example.org"
+    assert s.secure_cookies
+    assert s.trust_forwarded
+    assert s.extra_categories == ("forced_marriage", "honour_threat")
+    assert s.data_key_file == Path("/srv/safecall/data.key")
+
+
+def test_var_dir_moves_the_sqlite_file() -> None:
+    s = Settings.from_env({"SAFECALL_VAR_DIR": "/tmp/x"})
+    assert s.database_url == "sqlite+aiosqlite:////tmp/x/safecall.db"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("PORT", "eighty", "a whole number from 1 to 65535"),
+        ("PORT", "70000", "a whole number from 1 to 65535"),
+        ("PUBLIC_URL", "ftp://x", "an http:// or https:// base URL"),
+        ("DATABASE_URL", "mysql://x", "a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL"),
+        ("REDIS_URL", "127.0.0.1:6379", "a redis:// URL"),
+        ("TRUST_FORWARDED", "maybe", "true or false"),
+        ("SESSION_HOURS", "0", "a number of hours above 0"),
+        ("EXTRA_CATEGORIES", "Forced Marriage", "a comma-separated list of lower_case names"),
+        ("LOG_LEVEL", "LOUD", "one of DEBUG, INFO, WARNING, ERROR"),
+        ("HOST", "a b", "a host name or IP address"),
+    ],
+)
+def test_bad_value_names_the_variable(name: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({f"SAFECALL_{name}": value})
+    message = str(info.value)
+    assert message.startswith(f"SAFECALL_{name} must be {expected}")
+    assert repr(value) in message
+    assert message.endswith(".") and "\n" not in message
+
+
+def test_the_command_stops_with_one_sentence(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SAFECALL_PORT", "-1")
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "safecall: SAFECALL_PORT must be a whole number from 1 to 65535, got '-1'."
