@@ -4,6 +4,8 @@ The auth middleware reads the route's :class:`~safecall.endpoint.Endpoint`:
 public routes pass; every other route needs a valid, unexpired login of an
 enabled officer (else 401) whose role the endpoint allows (else 403). A
 route without a declaration is refused, so nothing is public by accident.
+Before any of that, a write sent from another site's page is refused
+(:mod:`officers.origin`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from officers.models import Officer, OfficerLogin
+from officers.origin import check_origin
 from safecall.endpoint import endpoint_of
 from safecall.errors import ApiError, Handler
 from safecall.state import CLOCK, DB
@@ -47,10 +50,26 @@ async def start_login(
 
 
 async def end_login(session: AsyncSession, token: str) -> None:
+    """Forget one login (logout); the token stops working at once."""
     await session.execute(delete(OfficerLogin).where(OfficerLogin.token_hash == token_hash(token)))
 
 
+async def end_all_logins(session: AsyncSession, officer_id: int) -> None:
+    """Forget every login of an officer (disabled, or a new password)."""
+    await session.execute(delete(OfficerLogin).where(OfficerLogin.officer_id == officer_id))
+
+
+async def forget_expired(session: AsyncSession, officer_id: int, now: datetime) -> None:
+    """Drop an officer's expired logins (they already refuse; this keeps the table small)."""
+    await session.execute(
+        delete(OfficerLogin).where(
+            OfficerLogin.officer_id == officer_id, OfficerLogin.expires_at <= now
+        )
+    )
+
+
 async def officer_for_token(session: AsyncSession, token: str, now: datetime) -> Officer | None:
+    """The enabled officer whose unexpired login ``token`` is; None otherwise."""
     row = (
         await session.execute(
             select(Officer, OfficerLogin.expires_at)
@@ -76,6 +95,7 @@ def current_officer(request: web.Request) -> Officer:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    check_origin(request)
     route = request.match_info.route
     meta = endpoint_of(route.handler)
     if meta is None:

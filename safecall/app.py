@@ -11,6 +11,7 @@ import cases.api
 import cases.reports
 import cases.tracking_routes
 import officers.routes
+import signaling.routes
 from cases.audit import AuditLog
 from cases.sealing import DataKey
 from officers.auth import auth_middleware
@@ -37,6 +38,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     cases.api.setup(app)
     cases.reports.setup(app)
     cases.tracking_routes.setup(app)
+    signaling.routes.setup(app)
     pages.setup(app)
     return app
 

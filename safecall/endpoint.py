@@ -43,6 +43,8 @@ class Endpoint:
     """Status on success."""
     errors: tuple[str, ...] = ()
     """Stable error codes the endpoint may answer with, besides the common ones."""
+    statuses: tuple[int, ...] = ()
+    """Error statuses it answers that the common set leaves out (a public login's 401)."""
     content_type: str = "application/json"
     """Media type of the success response."""
     document: bool = True
@@ -60,6 +62,7 @@ def endpoint(
     response: type[BaseModel] | None = None,
     status: int = 200,
     errors: Iterable[str] = (),
+    statuses: Iterable[int] = (),
     content_type: str = "application/json",
     document: bool = True,
     tags: Iterable[str] = (),
@@ -78,6 +81,7 @@ def endpoint(
         response=response,
         status=status,
         errors=tuple(errors),
+        statuses=tuple(statuses),
         content_type=content_type,
         document=document,
         tags=tuple(tags),

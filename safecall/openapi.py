@@ -99,8 +99,15 @@ def build(app: web.Application, title: str = "safecall", version: str = "1") -> 
         statuses = dict(_COMMON_ERRORS)
         if meta.roles is None:
             statuses.pop(401)
-            statuses.pop(403)
+            # A public route refuses with 403 only for a reason of its own (a wrong PIN)
+            # or for a write sent from another site's page (`bad_origin`).
+            if meta.errors or method != "get":
+                statuses[403] = "Refused (the code says why)."
+            else:
+                statuses.pop(403)
         statuses.update({404: "Not found.", 409: "Conflicts with the current state.", 415: "Not JSON."})
+        for extra in meta.statuses:
+            statuses.setdefault(extra, "Refused (the code says why).")
         for status, text in statuses.items():
             codes = f" Codes: {', '.join(meta.errors)}." if meta.errors else ""
             responses[str(status)] = {"description": text + codes, "content": error_ref}

@@ -48,6 +48,14 @@ class Settings:
     """Case categories added to the built-in ones, e.g. ``forced_marriage``."""
     log_level: str = "INFO"
     """Python logging level."""
+    allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    """Pages on these origins may open the signaling WebSocket, besides the public URL's own."""
+    stun_urls: tuple[str, ...] = field(default_factory=tuple)
+    """STUN servers given to the pages, e.g. ``stun:turn.example.org:3478``."""
+    turn_urls: tuple[str, ...] = field(default_factory=tuple)
+    """TURN servers given to the pages (UDP, TCP, and TLS on 443), with REST credentials."""
+    turn_secret: str | None = None
+    """coturn's ``static-auth-secret``: signs the time-limited TURN credentials."""
 
     @property
     def secure_cookies(self) -> bool:
@@ -63,6 +71,11 @@ class Settings:
         """Read, cast and check every ``SAFECALL_`` variable."""
         env = os.environ if env is None else env
         reader = _Reader(env)
+        if (
+            env.get(PREFIX + "TURN_URLS", "").strip()
+            and not env.get(PREFIX + "TURN_SECRET", "").strip()
+        ):
+            raise SettingsError(f"{PREFIX}TURN_SECRET must be set when {PREFIX}TURN_URLS is.")
         var_dir = reader.get("VAR_DIR", Path, Path("var"))
         default_db = f"sqlite+aiosqlite:///{var_dir / 'safecall.db'}"
         return cls(
@@ -78,6 +91,10 @@ class Settings:
             trust_forwarded=reader.get("TRUST_FORWARDED", _boolean, False),
             extra_categories=reader.get("EXTRA_CATEGORIES", _names, ()),
             log_level=reader.get("LOG_LEVEL", _log_level, "INFO"),
+            allowed_origins=reader.get("ALLOWED_ORIGINS", _origins, ()),
+            stun_urls=reader.get("STUN_URLS", _ice_urls("stun"), ()),
+            turn_urls=reader.get("TURN_URLS", _ice_urls("turn"), ()),
+            turn_secret=_turn_secret(env),
         )
 
 
@@ -158,3 +175,36 @@ def _log_level(raw: str) -> str:
     if upper not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError("one of DEBUG, INFO, WARNING, ERROR")
     return upper
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = []
+    for item in (i.strip() for i in raw.split(",") if i.strip()):
+        parts = urlsplit(item)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+            raise ValueError("a comma-separated list of origins such as https://app.example.org")
+        origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+    return tuple(origins)
+
+
+def _ice_urls(kind: str) -> Callable[[str], tuple[str, ...]]:
+    def cast(raw: str) -> tuple[str, ...]:
+        urls = tuple(u.strip() for u in raw.split(",") if u.strip())
+        for url in urls:
+            if not url.startswith((f"{kind}:", f"{kind}s:")) or any(c.isspace() for c in url):
+                raise ValueError(
+                    f"a comma-separated list of {kind}: or {kind}s: URLs "
+                    f"such as {kind}:turn.example.org:3478"
+                )
+        return urls
+
+    return cast
+
+
+def _turn_secret(env: Mapping[str, str]) -> str | None:
+    raw = env.get(PREFIX + "TURN_SECRET", "").strip()
+    if not raw:
+        return None
+    if len(raw) < 16:  # the message must not repeat the secret
+        raise SettingsError(f"{PREFIX}TURN_SECRET must be at least 16 characters long.")
+    return raw

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 01:13:27.115161
+Create Date: 2026-11-29 01:19:47.208825
 """
 
 from collections.abc import Sequence
@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("district", sa.String(length=64), nullable=True),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("totp_sealed", sa.LargeBinary(), nullable=True),
+        sa.Column("totp_last_step", sa.Integer(), nullable=True),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("created_at", safecall.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", safecall.db.UTCDateTime(timezone=True), nullable=False),

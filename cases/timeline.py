@@ -1,0 +1,88 @@
+"""Timeline events of sessions and cases: written once, read in order.
+
+Every step of a contact (arrival, routing, answer, media, end) and every
+change to a case (status, notes, links) is an event. Writers give each event
+a ``key``; writing the same key again, even concurrently from another
+connection, leaves exactly one event, so an event delivered twice appears
+once.
+
+Events the complainant may see carry ``complainant_visible=True``. Their
+``data`` may still hold detail meant for officers: she is shown only fixed
+words chosen from the event's kind (and, for ``case.status``, the coarse form
+of ``data["to"]``), see :mod:`cases.public_view`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases.models import ContactSession, TimelineEvent
+
+_TABLE = cast(Table, TimelineEvent.__table__)
+
+
+async def record_event(
+    session: AsyncSession,
+    *,
+    key: str,
+    kind: str,
+    at: datetime,
+    session_id: str | None = None,
+    case_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    officer_id: int | None = None,
+    complainant_visible: bool = False,
+) -> bool:
+    """Write the event unless one with ``key`` exists; True when newly written.
+
+    Runs in the caller's transaction (nothing is committed here). Pending ORM
+    changes are flushed first so the event may refer to rows added just now.
+    """
+    if not key or len(key) > 128:
+        raise ValueError("an event key is 1 to 128 characters")
+    await session.flush()
+    values = {
+        "key": key,
+        "kind": kind,
+        "at": at,
+        "session_id": session_id,
+        "case_id": case_id,
+        "data": dict(data or {}),
+        "officer_id": officer_id,
+        "complainant_visible": complainant_visible,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(_TABLE)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(_TABLE.c.id)
+    )
+    written = (await session.execute(statement)).first()
+    return written is not None
+
+
+async def timeline(
+    session: AsyncSession, *, case_id: int, complainant_only: bool = False
+) -> list[TimelineEvent]:
+    """The case's events and those of its sessions, oldest first (by time, then id).
+
+    With ``complainant_only`` only the events she may see.
+    """
+    sessions_of_case = select(ContactSession.id).where(ContactSession.case_id == case_id)
+    query = select(TimelineEvent).where(
+        or_(
+            TimelineEvent.case_id == case_id,
+            (TimelineEvent.case_id.is_(None)) & TimelineEvent.session_id.in_(sessions_of_case),
+        )
+    )
+    if complainant_only:
+        query = query.where(TimelineEvent.complainant_visible.is_(True))
+    query = query.order_by(TimelineEvent.at, TimelineEvent.id)
+    return list((await session.execute(query)).scalars())

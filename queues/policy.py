@@ -1,0 +1,172 @@
+"""The matching policy, written once: pure functions of tasks, officers, config and now.
+
+Both stores and the router use these; nothing here reads a clock or a store.
+
+* Hard rules (:func:`hard_ok`, :func:`offerable`) never relax: a female-only
+  line goes to a female officer, the officer answers the task's service line,
+  and she has the capacity for it.
+* Preferences (:func:`requirement`) relax in steps as the task waits: language,
+  proficiency in the category, district; the known officer alone first.
+* Order: a task's place is (priority, arrival); among officers who may take
+  it, the best fit (:func:`rank`), then the longest idle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from queues.config import RoutingConfig, Step
+from queues.model import Officer, OfficerProfile, Presence, Task, TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a waiting task asks of an officer right now, besides the hard rules.
+
+    Tasks with equal requirements wait in one line-up, so an officer who
+    becomes free is matched against line-ups, not against every task.
+    """
+
+    line: str
+    kind: str
+    language: str | None
+    """She must speak it (None: any)."""
+    category: str | None
+    min_proficiency: int
+    """At least this skill in ``category`` (0: none asked)."""
+    district: str | None
+    """She must serve it (None: any)."""
+    known_officer: int | None
+    """Only this officer (the known-officer window)."""
+
+
+def step_at(config: RoutingConfig, waited: float) -> Step:
+    """The relaxation step that applies after ``waited`` seconds."""
+    current = config.steps[0]
+    for step in config.steps:
+        if step.after > waited:
+            break
+        current = step
+    return current
+
+
+def requirement(task: Task, now: float, config: RoutingConfig) -> Requirement:
+    if now < task.known_until and task.known_officer is not None:
+        return Requirement(task.line, task.kind, None, None, 0, None, task.known_officer)
+    step = step_at(config, now - task.arrived)
+    proficiency = step.min_proficiency if task.category else 0
+    return Requirement(
+        line=task.line,
+        kind=task.kind,
+        language=task.language if step.language else None,
+        category=task.category if proficiency else None,
+        min_proficiency=proficiency,
+        district=task.district if step.district else None,
+        known_officer=None,
+    )
+
+
+def next_change(task: Task, now: float, config: RoutingConfig) -> float | None:
+    """When :func:`requirement` next changes for this task, or None if it never will."""
+    if now < task.known_until and task.known_officer is not None:
+        return task.known_until
+    waited = now - task.arrived
+    for step in config.steps:
+        if step.after > waited:
+            return task.arrived + step.after
+    return None
+
+
+def hard_ok(profile: OfficerProfile, task: Task) -> bool:
+    """The rules that never relax, on every path into an officer."""
+    if task.line not in profile.lines:
+        return False
+    return not task.female_only or profile.gender == "female"
+
+
+def offerable(officer: Officer, cost: int, now: float) -> bool:
+    """She may be offered a task of this cost now: available, no offer pending, capacity left."""
+    return (
+        officer.presence == Presence.AVAILABLE
+        and officer.offer is None
+        and officer.wrap_until <= now
+        and officer.load + cost <= officer.capacity
+    )
+
+
+def satisfies(profile: OfficerProfile, need: Requirement) -> bool:
+    """She meets the preferences still asked for (hard rules are checked apart)."""
+    if need.known_officer is not None:
+        return profile.id == need.known_officer
+    if need.language is not None and need.language not in profile.languages:
+        return False
+    if need.min_proficiency and profile.skills.get(need.category or "", 0) < need.min_proficiency:
+        return False
+    return need.district is None or profile.district == need.district
+
+
+def rank(profile: OfficerProfile, task: Task) -> tuple[bool, int, bool]:
+    """How well she fits: speaks her language, skill in her category, same district."""
+    return (
+        task.language is not None and task.language in profile.languages,
+        profile.skills.get(task.category, 0) if task.category else 0,
+        task.district is not None and profile.district == task.district,
+    )
+
+
+def excluded(task: Task, officer_id: int, now: float) -> bool:
+    """She declined or missed this task a moment ago."""
+    return task.excluded.get(officer_id, 0.0) > now
+
+
+def refusal(officer: Officer, task: Task, now: float) -> str | None:
+    """Why this offer may not be made now, or None: the check every store step repeats."""
+    if task.status != TaskStatus.WAITING:
+        return "task_not_waiting"
+    if not hard_ok(officer.profile, task):
+        return "hard_rule"
+    if not offerable(officer, task.cost, now):
+        return "officer_not_free"
+    if excluded(task, officer.id, now):
+        return "excluded"
+    return None
+
+
+def eligible(officer: Officer, task: Task, now: float, config: RoutingConfig) -> bool:
+    """She may be offered this task now, at its current relaxation step."""
+    return refusal(officer, task, now) is None and satisfies(
+        officer.profile, requirement(task, now, config)
+    )
+
+
+def officer_key(officer: Officer, task: Task) -> tuple[bool, int, bool, float, int]:
+    """Smaller is better: best fit, then longest idle, then lowest id (to be deterministic)."""
+    lang, skill, district = rank(officer.profile, task)
+    return (not lang, -skill, not district, officer.idle_since, officer.id)
+
+
+def best_officer(
+    task: Task, officers: Iterable[Officer], now: float, config: RoutingConfig
+) -> Officer | None:
+    """The officer to offer ``task`` to now (plain scan; the board does the same with indexes)."""
+    chosen: Officer | None = None
+    chosen_key: tuple[bool, int, bool, float, int] | None = None
+    for officer in officers:
+        if not eligible(officer, task, now, config):
+            continue
+        key = officer_key(officer, task)
+        if chosen_key is None or key < chosen_key:
+            chosen, chosen_key = officer, key
+    return chosen
+
+
+def first_task(
+    officer: Officer, tasks: Iterable[Task], now: float, config: RoutingConfig
+) -> Task | None:
+    """The task to offer ``officer`` now: the first in line she may take."""
+    chosen: Task | None = None
+    for task in tasks:
+        if eligible(officer, task, now, config) and (chosen is None or task.order < chosen.order):
+            chosen = task
+    return chosen

@@ -1,0 +1,638 @@
+"""The router: the public face of the routing engine.
+
+A contact becomes a task with :meth:`Router.enqueue`; officers come and go
+with :meth:`Router.set_presence`; offers reach consoles as ``offered`` events
+through :meth:`Router.listen`; officers answer with :meth:`Router.accept` or
+:meth:`Router.decline` and finish with :meth:`Router.complete`. Every method
+runs the timers that are due first (offer timeouts, time-to-live, relaxation,
+wrap-up), and :meth:`Router.start` runs them in the background too.
+
+The router decides *who* (with :mod:`queues.policy` over the store's board)
+and asks the store to do it atomically; a step the store refuses because
+another process got there first is simply retried with fresh state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from queues import metrics
+from queues.board import Due
+from queues.config import RoutingConfig
+from queues.events import Event, Kind
+from queues.model import CHANNEL_KINDS, Officer, OfficerProfile, Presence, Task, TaskStatus
+from queues.policy import hard_ok, offerable
+from queues.stats import LineStats, StatsKeeper
+from queues.store import Outcome, Store
+
+log = logging.getLogger(__name__)
+
+_ATTEMPTS = 8
+"""Tries of one offer when other processes keep taking the chosen officer or task first."""
+CALLBACK_SUFFIX = "~callback"
+
+
+class Refused(Exception):
+    """The request cannot be done: a stable ``code`` and a ``message`` a person can act on."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+_MESSAGES = {
+    "unknown_task": "There is no such contact in the queues.",
+    "ended": "This contact has already ended.",
+    "answered": "This contact has already been answered.",
+    "not_offered": "This contact is not offered to you (it may have gone to someone else).",
+    "offer_expired": "The offer has expired; the contact went back in line.",
+    "not_yours": "You are not handling this contact.",
+    "unknown_officer": "Go available on the queue console first.",
+    "hard_rule": "That officer may not take this contact (service line or women's line rule).",
+    "officer_not_free": "That officer cannot take a contact right now.",
+    "not_callback_safe": "She did not say it is safe to call her back.",
+}
+
+
+def refused(code: str) -> Refused:
+    return Refused(code, _MESSAGES.get(code, "The queues refused this; try again."))
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A contact to route (what :meth:`Router.enqueue` takes)."""
+
+    id: str
+    """The contact session's id; it becomes the task's id."""
+    line: str
+    channel: str
+    category: str | None = None
+    language: str | None = None
+    district: str | None = None
+    emergency: bool = False
+    silent: bool = False
+    callback_safe: bool = False
+    known_officer: int | None = None
+    """The officer who handled her case before (from her tracking code)."""
+    arrived: datetime | None = None
+    """When she arrived (defaults to now); her place in line."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a task stands."""
+
+    task_id: str
+    status: str
+    position: int | None
+    """1 is next in line; None once offered, answered or ended."""
+    estimated_wait: float | None
+    """Seconds; None when offered, answered, ended, or nobody who may answer is present."""
+    officer_id: int | None
+
+
+class Listener:
+    """Events as they happen in this process (all of them, or one officer's)."""
+
+    def __init__(self, router: Router, officer_id: int | None) -> None:
+        self._router = router
+        self.officer_id = officer_id
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+
+    def deliver(self, event: Event) -> None:
+        if self.officer_id is None or event.officer_id == self.officer_id:
+            self.queue.put_nowait(event)
+
+    async def next(self) -> Event:
+        """The next event (wrap in ``asyncio.timeout`` to bound the wait)."""
+        return await self.queue.get()
+
+    def close(self) -> None:
+        self._router._listeners.discard(self)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self.queue.get()
+
+
+class Router:
+    def __init__(
+        self,
+        store: Store,
+        config: RoutingConfig,
+        clock: Callable[[], datetime],
+        *,
+        sweep_every: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.board = store.board
+        self.clock = clock
+        self.sweep_every = sweep_every
+        self.stats_keeper = StatsKeeper(config)
+        self._listeners: set[Listener] = set()
+        self._loop: asyncio.Task[None] | None = None
+        self._started = False
+        self._wake = asyncio.Event()
+        store.on_events(self._fan_out)
+
+    # --- life ----------------------------------------------------------------------
+
+    async def start(self, *, background: bool = True) -> None:
+        """Open the store and (unless ``background`` is False) run timers in the background."""
+        await self.store.open(self._now())
+        self._started = True
+        if background:
+            self._loop = asyncio.create_task(self._run(), name="queues-router")
+        metrics.watch(self)
+
+    async def stop(self) -> None:
+        """Stop the background loop and close the store; safe to call twice."""
+        metrics.unwatch(self)
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        if self._started:
+            self._started = False
+            await self.store.close()
+
+    async def sync(self) -> None:
+        """Return once this process has seen (board, listeners) every step committed so far."""
+        await self.store.sync()
+
+    async def _run(self) -> None:
+        last_sweep = 0.0
+        while True:
+            try:
+                now = self._now()
+                await self._catch_up(now)
+                if now - last_sweep >= self.sweep_every:
+                    last_sweep = now
+                    await self.sweep()
+                due = self.board.next_due()
+                wait = self.sweep_every if due is None else min(self.sweep_every, due - now)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("router loop failed; retrying")
+                await asyncio.sleep(0.5 + random.random())
+
+    def _now(self) -> float:
+        return self.clock().timestamp()
+
+    def _fan_out(self, events: Sequence[Event]) -> None:
+        self.stats_keeper.observe(events)
+        for listener in list(self._listeners):
+            for event in events:
+                listener.deliver(event)
+
+    def listen(self, officer_id: int | None = None) -> Listener:
+        """Events from now on: all of them, or those about one officer (her offers).
+
+        An officer's console waits here for ``offered`` events (``event.task_id``,
+        ``event.data``: channel, language, silent, expires). Close it when done.
+        """
+        listener = Listener(self, officer_id)
+        self._listeners.add(listener)
+        return listener
+
+    # --- contacts ------------------------------------------------------------------
+
+    async def enqueue(self, contact: Contact) -> Placement:
+        """Put a contact in line and offer it at once if someone fits. Idempotent on the id."""
+        task = self._task_for(contact)
+        now = self._now()
+        await self._catch_up(now)
+        outcome = await self.store.enqueue(task, now)
+        if outcome.ok:
+            await self._offer_task(task.id, now)
+        return self.placement(task.id)
+
+    def _task_for(self, contact: Contact) -> Task:
+        config = self.config
+        if not contact.id or len(contact.id) > 64 or "#" in contact.id or "~" in contact.id:
+            raise ValueError("a task id is 1 to 64 characters without '#' or '~'")
+        if contact.line not in config.lines:
+            raise ValueError(f"unknown service line {contact.line!r}")
+        kind = CHANNEL_KINDS.get(contact.channel)
+        if kind is None:
+            raise ValueError(f"unknown channel {contact.channel!r}")
+        now = self._now()
+        arrived = now if contact.arrived is None else min(contact.arrived.timestamp(), now)
+        task = Task(
+            id=contact.id,
+            session_id=contact.id,
+            line=contact.line,
+            channel=contact.channel,
+            kind=kind,
+            cost=config.cost(kind),
+            priority=config.priority_of(contact.category, emergency=contact.emergency),
+            arrived=arrived,
+            ttl_at=arrived + config.ttl,
+            female_only=config.female_only(contact.line),
+            category=contact.category,
+            language=contact.language,
+            district=contact.district,
+            silent=contact.silent,
+            callback_safe=contact.callback_safe,
+        )
+        known = self.board.officers.get(contact.known_officer or -1)
+        if (
+            known is not None
+            and known.presence != Presence.OFFLINE
+            and hard_ok(known.profile, task)
+        ):
+            task.known_officer = known.id
+            task.known_until = now + config.known_officer
+        return task
+
+    async def cancel(self, task_id: str) -> Task | None:
+        """She left before an officer answered: the task ends ``abandoned`` wherever it is.
+
+        When she said a callback is safe, a callback task is created (and returned).
+        """
+        now = self._now()
+        await self._catch_up(now)
+        outcome = await self._end(task_id, now, TaskStatus.ABANDONED)
+        return outcome.callback
+
+    async def returned(self, task_id: str) -> Placement:
+        """The contact dropped mid-conversation and came back: offered first to the same officer."""
+        now = self._now()
+        await self._catch_up(now)
+        task = self._known_task(task_id)
+        if task.status != TaskStatus.ASSIGNED or task.officer is None:
+            raise refused("not_yours")
+        await self._requeue(
+            task,
+            now,
+            kind=Kind.RETURNED,
+            holder=task.officer,
+            known_officer=task.officer,
+            known_until=now + self.config.returning,
+            wrap_until=0.0,
+            data={"officer": task.officer},
+        )
+        return self.placement(task_id)
+
+    def placement(self, task_id: str) -> Placement:
+        """Her place in line and an honest estimate of her wait."""
+        task = self.board.tasks.get(task_id)
+        if task is None:
+            ended = self.board.ended.get(task_id)
+            status = ended[0] if ended else "unknown"
+            return Placement(task_id, status, None, None, None)
+        if task.status != TaskStatus.WAITING:
+            return Placement(task_id, task.status, None, None, task.officer)
+        waiting = self.board.waiting(task.line)
+        position = next(n for n, t in enumerate(waiting, start=1) if t.id == task_id)
+        keeper = self.stats_keeper
+        estimate = keeper.estimate(
+            position, self.board.staffed(task.line), keeper.handle_time(task.line)
+        )
+        return Placement(task_id, task.status, position, estimate, None)
+
+    # --- officers ------------------------------------------------------------------
+
+    async def register(self, profile: OfficerProfile) -> Officer:
+        """Make an officer known (or update her profile); she starts offline."""
+        return await self.store.register(profile, self._now())
+
+    async def set_presence(self, officer_id: int, presence: Presence) -> Officer:
+        """Available (also ends wrap-up), on break, or offline. Going away withdraws her offer."""
+        now = self._now()
+        await self._catch_up(now)
+        outcome = await self.store.set_presence(
+            officer_id, presence, now, exclude_until=now + self.config.reoffer_after
+        )
+        if not outcome.ok:
+            raise refused(outcome.reason or "unknown_officer")
+        if outcome.task is not None:
+            await self._offer_task(outcome.task.id, now)
+        if presence == Presence.AVAILABLE:
+            await self._offer_officer(officer_id, now)
+        assert outcome.officer is not None
+        return outcome.officer
+
+    async def accept(self, task_id: str, officer_id: int) -> Task:
+        now = self._now()
+        await self._catch_up(now)
+        outcome = await self.store.accept(task_id, officer_id, now)
+        if not outcome.ok:
+            raise refused(outcome.reason or "not_offered")
+        await self._offer_officer(officer_id, now)  # she may have room for another chat
+        assert outcome.task is not None
+        return outcome.task
+
+    async def decline(self, task_id: str, officer_id: int) -> None:
+        now = self._now()
+        await self._catch_up(now)
+        outcome = await self.store.release(
+            task_id,
+            officer_id,
+            now,
+            kind=Kind.DECLINED,
+            exclude_until=now + self.config.reoffer_after,
+            no_answer_limit=self.config.no_answer_limit,
+        )
+        if not outcome.ok:
+            raise refused(outcome.reason or "not_offered")
+        await self._offer_task(task_id, now)
+        await self._offer_officer(officer_id, now)
+
+    async def complete(self, task_id: str, officer_id: int) -> None:
+        """She finished: the task ends, her wrap-up starts."""
+        now = self._now()
+        await self._catch_up(now)
+        wrap_until = now + self.config.wrap_up
+        outcome = await self.store.complete(task_id, officer_id, now, wrap_until)
+        if not outcome.ok:
+            raise refused(outcome.reason or "not_yours")
+        await self._offer_officer(officer_id, now)
+
+    async def transfer(
+        self,
+        task_id: str,
+        officer_id: int,
+        *,
+        line: str | None = None,
+        to_officer: int | None = None,
+    ) -> Placement:
+        """The officer holding it passes it to another service line or a named officer."""
+        now = self._now()
+        await self._catch_up(now)
+        task = self._known_task(task_id)
+        if task.status != TaskStatus.ASSIGNED or task.officer != officer_id:
+            raise refused("not_yours")
+        await self._redirect(
+            task, now, kind=Kind.TRANSFERRED, line=line, to_officer=to_officer, holder=officer_id
+        )
+        return self.placement(task_id)
+
+    async def move(
+        self,
+        task_id: str,
+        *,
+        by: int,
+        line: str | None = None,
+        to_officer: int | None = None,
+        priority: int | None = None,
+    ) -> Placement:
+        """A supervisor moves a task not yet answered: another line, a named officer, a priority."""
+        now = self._now()
+        await self._catch_up(now)
+        task = self._known_task(task_id)
+        if task.status == TaskStatus.ASSIGNED:
+            raise refused("answered")
+        await self._redirect(
+            task,
+            now,
+            kind=Kind.MOVED,
+            line=line,
+            to_officer=to_officer,
+            holder=None,
+            priority=priority,
+            data={"by": by},
+        )
+        return self.placement(task_id)
+
+    async def to_callback(self, task_id: str, *, by: int) -> Task:
+        """A supervisor moves a waiting contact to a callback (only when she said it is safe)."""
+        now = self._now()
+        await self._catch_up(now)
+        task = self._known_task(task_id)
+        if task.status == TaskStatus.ASSIGNED:
+            raise refused("answered")
+        if not task.callback_safe or task.is_callback:
+            raise refused("not_callback_safe")
+        outcome = await self._end(task_id, now, TaskStatus.TRANSFERRED)
+        assert outcome.callback is not None
+        return outcome.callback
+
+    async def page(self, officer_id: int, *, by: int) -> None:
+        """Ask an officer (on her console) to come to the queue."""
+        outcome = await self.store.page(officer_id, self._now(), {"by": by})
+        if not outcome.ok:
+            raise refused(outcome.reason or "unknown_officer")
+
+    # --- reading -------------------------------------------------------------------
+
+    def stats(self, *, with_tasks: bool = False) -> list[LineStats]:
+        now = self._now()
+        return [
+            self.stats_keeper.line(self.board, line, now, with_tasks=with_tasks)
+            for line in self.config.lines
+        ]
+
+    def officer(self, officer_id: int) -> Officer | None:
+        return self.board.officers.get(officer_id)
+
+    # --- time ----------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Run what is due now (tests call this after moving the clock)."""
+        await self._catch_up(self._now())
+
+    async def _catch_up(self, now: float) -> None:
+        board = self.board
+        due = board.next_due()
+        if due is None or due > now:
+            return
+        for action in board.due(now):
+            if action.due == Due.OFFER and action.task_id and action.officer_id is not None:
+                await self._time_out(action.task_id, action.officer_id, now)
+            elif action.due == Due.TTL and action.task_id:
+                await self._end(action.task_id, now, TaskStatus.MISSED)
+            elif action.due == Due.WRAP and action.officer_id is not None:
+                await self._offer_officer(action.officer_id, now)
+            elif action.task_id:
+                await self._offer_task(action.task_id, now)
+
+    async def sweep(self) -> None:
+        """Offer whatever can be offered now (catches work another process left undone)."""
+        now = self._now()
+        for officer in list(self.board.free_officers()):
+            await self._offer_officer(officer.id, now)
+
+    async def _time_out(self, task_id: str, officer_id: int, now: float) -> None:
+        outcome = await self.store.release(
+            task_id,
+            officer_id,
+            now,
+            kind=Kind.OFFER_TIMED_OUT,
+            exclude_until=now + self.config.reoffer_after,
+            no_answer_limit=self.config.no_answer_limit,
+        )
+        if outcome.ok:
+            await self._offer_task(task_id, now)
+            await self._offer_officer(officer_id, now)
+
+    # --- steps ---------------------------------------------------------------------
+
+    def _known_task(self, task_id: str) -> Task:
+        task = self.board.tasks.get(task_id)
+        if task is None:
+            raise refused("ended" if task_id in self.board.ended else "unknown_task")
+        return task
+
+    def _callback_for(self, task: Task, now: float) -> Task | None:
+        if not task.callback_safe or task.is_callback:
+            return None
+        config = self.config
+        return Task(
+            id=task.id + CALLBACK_SUFFIX,
+            session_id=task.session_id,
+            line=task.line,
+            channel="phone",
+            kind=CHANNEL_KINDS["phone"],
+            cost=config.cost(CHANNEL_KINDS["phone"]),
+            # Live contacts come first, except that an emergency stays an emergency.
+            priority=max(task.priority, config.callback_priority)
+            if task.priority >= config.emergency_priority
+            else config.callback_priority,
+            arrived=now,
+            ttl_at=now + config.callback_ttl,
+            female_only=task.female_only,
+            category=task.category,
+            language=task.language,
+            district=task.district,
+            callback_safe=True,
+            is_callback=True,
+        )
+
+    async def _end(self, task_id: str, now: float, status: TaskStatus) -> Outcome:
+        task = self.board.tasks.get(task_id)
+        callback = self._callback_for(task, now) if task is not None else None
+        outcome = await self.store.end(task_id, now, status=status, callback=callback)
+        if not outcome.ok:
+            if status == TaskStatus.MISSED:
+                return outcome
+            raise refused(outcome.reason or "unknown_task")
+        if outcome.officer is not None:
+            await self._offer_officer(outcome.officer.id, now)
+        if outcome.callback is not None:
+            await self._offer_task(outcome.callback.id, now)
+        return outcome
+
+    async def _redirect(
+        self,
+        task: Task,
+        now: float,
+        *,
+        kind: Kind,
+        line: str | None,
+        to_officer: int | None,
+        holder: int | None,
+        priority: int | None = None,
+        data: dict[str, object] | None = None,
+    ) -> None:
+        config = self.config
+        new_line = task.line if line is None else line
+        if new_line not in config.lines:
+            raise Refused("unknown_line", f"There is no service line {new_line!r}.")
+        details: dict[str, object] = dict(data or {})
+        details["to_line"] = new_line
+        known_until = 0.0
+        if to_officer is not None:
+            target = self.board.officers.get(to_officer)
+            if target is None:
+                raise refused("unknown_officer")
+            probe = replace(task, line=new_line, female_only=config.female_only(new_line))
+            if not hard_ok(target.profile, probe):
+                raise refused("hard_rule")
+            if not offerable(target, task.cost, now) or to_officer == holder:
+                raise refused("officer_not_free")
+            details["to_officer"] = to_officer
+            known_until = now + max(config.known_officer, config.offer_timeout)
+        await self._requeue(
+            task,
+            now,
+            kind=kind,
+            line=new_line,
+            holder=holder,
+            priority=task.priority if priority is None else priority,
+            known_officer=to_officer,
+            known_until=known_until,
+            wrap_until=now + config.wrap_up if holder is not None else 0.0,
+            data=details,
+        )
+
+    async def _requeue(
+        self,
+        task: Task,
+        now: float,
+        *,
+        kind: Kind,
+        holder: int | None,
+        known_officer: int | None,
+        known_until: float,
+        wrap_until: float,
+        data: dict[str, object],
+        line: str | None = None,
+        priority: int | None = None,
+    ) -> None:
+        new_line = task.line if line is None else line
+        outcome = await self.store.requeue(
+            task.id,
+            now,
+            kind=kind,
+            line=new_line,
+            female_only=self.config.female_only(new_line),
+            priority=task.priority if priority is None else priority,
+            ttl_at=max(task.ttl_at, now + self.config.ttl),
+            known_officer=known_officer,
+            known_until=known_until,
+            holder=holder,
+            wrap_until=wrap_until,
+            data=data,
+        )
+        if not outcome.ok:
+            raise refused(outcome.reason or "unknown_task")
+        await self._offer_task(task.id, now)
+        if outcome.officer is not None:
+            await self._offer_officer(outcome.officer.id, now)
+
+    async def _offer_task(self, task_id: str, now: float) -> None:
+        """Offer a waiting task to the best officer free for it, if any."""
+        board = self.board
+        expires = now + self.config.offer_timeout
+        for _ in range(_ATTEMPTS):
+            task = board.tasks.get(task_id)
+            if task is None or task.status != TaskStatus.WAITING:
+                return
+            officer = board.best_officer(task, now)
+            if officer is None:
+                return
+            outcome = await self.store.reserve(task_id, officer.id, now, expires)
+            if outcome.ok:
+                return
+
+    async def _offer_officer(self, officer_id: int, now: float) -> None:
+        """Offer a free officer the first task in line she may take, if any."""
+        board = self.board
+        expires = now + self.config.offer_timeout
+        for _ in range(_ATTEMPTS):
+            officer = board.officers.get(officer_id)
+            if officer is None:
+                return
+            task = board.first_task(officer, now)
+            if task is None:
+                return
+            outcome = await self.store.reserve(task.id, officer_id, now, expires)
+            if outcome.ok:
+                return

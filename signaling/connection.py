@@ -1,0 +1,292 @@
+"""One page's WebSocket: read, check, dispatch; deliver in order; acknowledge.
+
+The reader loop takes one text frame at a time: size, pace, then the schema
+(:func:`signaling.messages.parse`); anything refused gets an ``error`` with
+its code and the loop goes on, unless the error is fatal, when the socket is
+closed with the error's close code. Nothing a page sends can raise out of
+the loop.
+
+Delivery to the page goes through :meth:`Connection.deliver`, serialised by a
+lock: a message is sent only if it is the next seq for this socket; an older
+one is skipped (already sent) and a gap is filled from the store first, so a
+page sees each mailbox message once, in order, whatever order the bus brought
+them in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from redis.exceptions import RedisError
+
+from signaling.config import SignalingConfig
+from signaling.errors import SignalingError
+from signaling.limits import MessageLimit
+from signaling.messages import (
+    Ack,
+    ClientMessage,
+    Join,
+    Ping,
+    Resume,
+    Side,
+    dump,
+    parse,
+)
+from signaling.store import Entry, Seat
+
+if TYPE_CHECKING:
+    from signaling.hub import Hub
+
+log = logging.getLogger(__name__)
+
+Authorize = Callable[[Seat], Awaitable[None]]
+"""Raises a SignalingError when this socket may not take the seat (the officer's login)."""
+
+
+async def _anyone(seat: Seat) -> None:
+    return None
+
+
+class Connection:
+    """A page's socket and what the server knows of it."""
+
+    __slots__ = (
+        "_ack_timer",
+        "_join_timer",
+        "_lock",
+        "acked_in",
+        "authorize",
+        "config",
+        "conn_id",
+        "finished",
+        "hub",
+        "last_in",
+        "limit",
+        "resume_token",
+        "sent_seq",
+        "session_id",
+        "side",
+        "transport",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        hub: Hub,
+        config: SignalingConfig,
+        authorize: Authorize = _anyone,
+        transport: asyncio.Transport | None = None,
+    ) -> None:
+        self.ws = ws
+        self.transport = transport
+        """The TCP connection under the socket, to cut when a page stops reading."""
+        self.hub = hub
+        self.config = config
+        self.authorize = authorize
+        self.conn_id = secrets.token_hex(8)
+        self.session_id: str | None = None
+        self.side: Side | None = None
+        self.resume_token = ""
+        self.sent_seq = 0
+        """The last mailbox seq sent on this socket."""
+        self.last_in = 0
+        """The last seq taken from the page."""
+        self.acked_in = 0
+        """The last seq acknowledged to the page."""
+        self.finished = False
+        """The session ended (or the side was taken elsewhere): nothing more goes out."""
+        self.limit = MessageLimit(
+            config.messages_burst,
+            config.messages_per_second,
+            config.refusals_before_close,
+            time.monotonic(),
+        )
+        self._lock = asyncio.Lock()
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self._join_timer: asyncio.TimerHandle | None = None
+
+    # ---- reading -----------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read until the socket closes; then tell the hub the side has left."""
+        loop = asyncio.get_running_loop()
+        self._join_timer = loop.call_later(self.config.join_timeout_seconds, self._join_late)
+        self.hub.register(self)
+        try:
+            async for frame in self.ws:
+                if frame.type is WSMsgType.TEXT:
+                    await self._on_text(frame.data)
+                elif frame.type is WSMsgType.BINARY:
+                    await self.refuse(SignalingError("not_text"))
+        finally:
+            self._join_timer.cancel()
+            if self._ack_timer is not None:
+                self._ack_timer.cancel()
+            await self.hub.left(self)
+
+    async def _on_text(self, text: str) -> None:
+        if not self.limit.admit(time.monotonic()):
+            code = "too_fast" if self.limit.exhausted else "rate_limited"
+            await self.refuse(SignalingError(code))
+            return
+        limit = self.config.max_message_bytes
+        if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+            await self.refuse(
+                SignalingError(
+                    "too_big", f"Messages are limited to {limit} bytes; this one is more."
+                )
+            )
+            return
+        try:
+            await self._dispatch(parse(text))
+        except SignalingError as exc:
+            await self.refuse(exc)
+        except (RedisError, OSError, TimeoutError):
+            log.warning("signaling: the session store failed; closing a socket to be resumed")
+            await self.refuse(SignalingError("unavailable"))
+
+    async def _dispatch(self, message: ClientMessage) -> None:
+        if isinstance(message, Ping):
+            await self.send(dump({"type": "pong", "nonce": message.nonce}))
+        elif isinstance(message, Join | Resume):
+            if self.side is not None:
+                raise SignalingError("already_joined")
+            await self.hub.take(self, message)
+            if self.side is not None and self._join_timer is not None:
+                self._join_timer.cancel()
+        elif self.side is None:
+            raise SignalingError("not_joined")
+        elif isinstance(message, Ack):
+            await self.hub.ack(self, message.seq)
+        else:
+            await self.hub.relay(self, message)
+
+    def _join_late(self) -> None:
+        if self.side is None and not self.ws.closed:
+            self.hub.spawn(self.refuse(SignalingError("join_timeout")))
+
+    # ---- acknowledging the page's messages ---------------------------------
+
+    def taken(self, seq: int) -> None:
+        """Message ``seq`` from the page is safely held: acknowledge it soon (cumulatively)."""
+        self.last_in = max(self.last_in, seq)
+        if self.last_in - self.acked_in >= self.config.ack_every:
+            self.hub.spawn(self.send_ack())
+        elif self._ack_timer is None:
+            loop = asyncio.get_running_loop()
+            self._ack_timer = loop.call_later(self.config.ack_delay_seconds, self._ack_due)
+
+    def _ack_due(self) -> None:
+        self._ack_timer = None
+        self.hub.spawn(self.send_ack())
+
+    async def send_ack(self) -> None:
+        if self.last_in > self.acked_in:
+            self.acked_in = self.last_in
+            await self.send(dump({"type": "ack", "seq": self.last_in}))
+
+    # ---- writing -----------------------------------------------------------
+
+    async def send(self, text: str) -> None:
+        """Send one frame; a page that does not take it in time is disconnected (it resumes)."""
+        if self.ws.closed:
+            return
+        try:
+            async with asyncio.timeout(self.config.send_timeout_seconds):
+                await self.ws.send_str(text)
+        except TimeoutError:
+            log.info("signaling: a page stopped reading; disconnecting it")
+            await self.abort()
+        except (ConnectionError, RuntimeError):
+            pass  # closing already: the reader loop ends and the side is marked away
+
+    async def deliver(self, entry: Entry) -> None:
+        """Send a mailbox message if it is the next one for this socket (see the module doc)."""
+        async with self._lock:
+            if self.finished or entry.seq <= self.sent_seq:
+                return
+            if entry.seq == self.sent_seq + 1:
+                self.sent_seq = entry.seq
+                await self.send(entry.text)
+                return
+            await self._catch_up()
+
+    async def catch_up(self) -> None:
+        """Send whatever the store holds for this page beyond what this socket sent."""
+        async with self._lock:
+            if not self.finished:
+                await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        assert self.session_id is not None and self.side is not None
+        for entry in await self.hub.store.pending(self.session_id, self.side, self.sent_seq):
+            if entry.seq == self.sent_seq + 1:
+                self.sent_seq = entry.seq
+                await self.send(entry.text)
+
+    async def start(self, joined: str | None, pending: list[Entry], delivered: int) -> None:
+        """Send ``joined`` and the mailbox after ``delivered``, then anything newer in the store."""
+        async with self._lock:
+            self.sent_seq = delivered
+            if joined is not None:
+                await self.send(joined)
+            for entry in pending:
+                if entry.seq == self.sent_seq + 1:
+                    self.sent_seq = entry.seq
+                    await self.send(entry.text)
+            # A message may have landed between the store's answer and this socket
+            # becoming known to the hub: the store has it.
+            await self._catch_up()
+
+    async def finish(self, ended: str) -> None:
+        """The session ended: send what is still waiting, then session-ended, then close."""
+        async with self._lock:
+            if self.finished:
+                return
+            if self.session_id is not None and self.side is not None:
+                with contextlib.suppress(RedisError, OSError, TimeoutError):
+                    await self._catch_up()
+            self.finished = True
+            await self.send(ended)
+        self.close_soon(WSCloseCode.OK)
+
+    async def refuse(self, error: SignalingError) -> None:
+        """Send ``error``; close with its close code when it is fatal."""
+        frame = {
+            "type": "error",
+            "code": error.code,
+            "message": error.message,
+            "fatal": error.fatal,
+        }
+        if error.ref_seq is not None:
+            frame["ref_seq"] = error.ref_seq
+        if error.fatal:
+            self.finished = True
+        await self.send(dump(frame))
+        if error.close_code is not None:
+            self.close_soon(error.close_code)
+
+    def close_soon(self, code: int) -> None:
+        """Start the closing handshake; the reader loop ends at once, the handshake follows.
+
+        Never awaited in place: the page may be gone, and waiting for its reply
+        must not hold up whoever is closing it.
+        """
+        self.hub.spawn(self._close(code))
+
+    async def _close(self, code: int) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.close(code=code)
+
+    async def abort(self) -> None:
+        self.finished = True
+        if self.transport is not None:
+            self.transport.abort()

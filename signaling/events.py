@@ -1,0 +1,48 @@
+"""What the hub reports to the rest of the server (the case timeline, logs).
+
+Each event is reported once, by the process where it happened: a chat by the
+process that took it from the page, an ending by the process that ended the
+session (for a dropped side, whichever process's sweeper got there first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from signaling.messages import Side
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    session_id: str
+    reason: str
+    """``hangup``, ``dropped`` (a side never came back within the grace period) or ``closed``."""
+    side: Side | None
+    """Who hung up or dropped; None when the server closed the session."""
+
+
+@dataclass(frozen=True)
+class ChatPosted:
+    session_id: str
+    side: Side
+    text: str
+    """What she or the officer wrote: sensitive, to be sealed before it is stored."""
+
+
+@dataclass(frozen=True)
+class SideJoined:
+    session_id: str
+    side: Side
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class SideLeft:
+    session_id: str
+    side: Side
+    """Her socket closed; she has the grace period to come back."""
+
+
+HubEvent = SessionEnded | ChatPosted | SideJoined | SideLeft
+Listener = Callable[[HubEvent], Awaitable[None]]

@@ -1,0 +1,374 @@
+"""The hub: sessions with two sides, the relay between them, reconnection and endings.
+
+A session has a citizen side and an officer side. :meth:`Hub.open_session`
+mints one join token per side; each page joins with its token and is given a
+resume token (kept in the page's memory only). What one side sends is put in
+the other side's mailbox (:mod:`signaling.store`) and delivered to the socket
+holding that side, on this process or another (:mod:`signaling.bus`).
+
+A side whose socket closes is *away*; it may resume (on any process) within
+the grace period and gets every message it missed, once each, in order. A
+side still away when the grace period ends ends the session as ``dropped``;
+the listeners hear :class:`~signaling.events.SessionEnded` once, from one
+process. A hang-up ends the session for both sides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from signaling.bus import DELIVER, ENDED, REPLACED, Bus, BusMessage
+from signaling.config import SignalingConfig
+from signaling.connection import Connection
+from signaling.errors import SignalingError
+from signaling.events import ChatPosted, HubEvent, Listener, SessionEnded, SideJoined, SideLeft
+from signaling.messages import (
+    SIDES,
+    Chat,
+    Hangup,
+    Join,
+    Relayed,
+    Resume,
+    Side,
+    dump,
+    notice_body,
+    peer_of,
+    relay_body,
+)
+from signaling.store import Ending, Entry, Outcome, SessionStore, TakeOutcome
+
+log = logging.getLogger(__name__)
+
+
+class HubClosing(RuntimeError):
+    """This process is shutting down and takes no new sessions."""
+
+
+class SessionExists(ValueError):
+    """A session with this id was opened before."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ended_message(ending: Ending) -> str:
+    return dump({"type": "session-ended", "reason": ending.reason, "side": ending.side})
+
+
+class Hub:
+    """Sessions on this process's sockets, joined to the other processes by a store and a bus."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        bus: Bus,
+        config: SignalingConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.config = config or SignalingConfig()
+        self.clock = clock
+        """Wall-clock seconds: grace deadlines are compared across processes."""
+        self.local: dict[tuple[str, Side], Connection] = {}
+        """The socket holding each side, for sides held on this process."""
+        self.connections: set[Connection] = set()
+        """Every open socket, joined or not (closed with going-away on shutdown)."""
+        self.draining = False
+        self._no_calls = asyncio.Event()
+        """Set when, draining, the last side held here is gone."""
+        self._listeners: list[Listener] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # ---- life --------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.bus.start(self._on_bus, self.resync)
+        self._sweeper = asyncio.create_task(self._sweep())
+
+    async def drain(self) -> None:
+        """Stop taking sessions; close every socket with going-away.
+
+        When no other process shares the sessions, first wait (up to
+        ``drain_seconds``) for the calls in progress to end: nobody else
+        could take them over.
+        """
+        self.draining = True
+        if not self.store.shared and self.local:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.config.drain_seconds):
+                    await self._no_calls.wait()
+        await asyncio.gather(
+            *(conn.refuse(SignalingError("going_away")) for conn in list(self.connections))
+        )
+
+    async def close(self) -> None:
+        """Stop the sweeper and the bus; safe to call twice."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        await self.bus.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.store.close()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in the background, keeping a reference until it is done."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- what the rest of the server calls ---------------------------------
+
+    async def open_session(self, session_id: str, officer_id: int | None = None) -> tuple[str, str]:
+        """Open a session; returns ``(citizen_token, officer_token)`` for the two pages.
+
+        With ``officer_id`` only that officer's login may take the officer side.
+        Raises :class:`HubClosing` while shutting down, :class:`SessionExists`
+        for an id used before.
+        """
+        if self.draining:
+            raise HubClosing("this server process is stopping; open the session on another")
+        tokens = {side: secrets.token_urlsafe(24) for side in SIDES}
+        hashes = {side: token_hash(token) for side, token in tokens.items()}
+        if not await self.store.open(session_id, hashes, officer_id, self.clock()):
+            raise SessionExists(f"signaling session {session_id!r} exists already")
+        return tokens["citizen"], tokens["officer"]
+
+    async def end_session(self, session_id: str, reason: str = "closed") -> bool:
+        """End a session from the server side; False when it had ended already."""
+        ending = Ending(reason, None)
+        if not await self.store.end(session_id, reason, None, self.clock()):
+            return False
+        await self._ended(session_id, ending)
+        return True
+
+    def add_listener(self, listener: Listener) -> None:
+        """``listener`` hears every :data:`~signaling.events.HubEvent` that happens here."""
+        self._listeners.append(listener)
+
+    # ---- what a connection calls -------------------------------------------
+
+    def register(self, conn: Connection) -> None:
+        self.connections.add(conn)
+
+    async def take(self, conn: Connection, message: Join | Resume) -> None:
+        """Give a side to ``conn`` (join or resume), or raise the reason why not."""
+        if self.draining:
+            raise SignalingError("going_away")
+        resume = isinstance(message, Resume)
+        token = message.resume_token if isinstance(message, Resume) else message.token
+        hashed = token_hash(token)
+        seat = await self.store.seat(message.session, hashed)
+        if seat is None:
+            raise SignalingError("invalid_token")
+        await conn.authorize(seat)  # before anything changes: a refused officer takes nothing
+        side, session_id = seat.side, message.session
+        resume_token = token if resume else secrets.token_urlsafe(24)
+        taken = await self.store.take(
+            session_id,
+            side,
+            conn.conn_id,
+            token_hash=hashed,
+            resume=resume,
+            new_resume_hash=token_hash(resume_token),
+            last_seq=message.last_seq if isinstance(message, Resume) else 0,
+            notice_body=notice_body({"type": "peer-joined", "side": side, "resumed": resume}),
+            now=self.clock(),
+        )
+        if taken.outcome is TakeOutcome.INVALID:
+            raise SignalingError("invalid_token")
+        conn.session_id, conn.side, conn.resume_token = session_id, side, resume_token
+        conn.last_in = conn.acked_in = taken.last_in
+        if taken.outcome is TakeOutcome.ENDED:
+            assert taken.ending is not None
+            await conn.start(None, taken.pending, taken.delivered)
+            await conn.finish(ended_message(taken.ending))
+            return
+        key = (session_id, side)
+        before = self.local.get(key)
+        self.local[key] = conn
+        joined = dump(
+            {
+                "type": "joined",
+                "session": session_id,
+                "side": side,
+                "resume_token": resume_token,
+                "last_seq": taken.last_in,
+                "peer": taken.peer,
+                "grace_seconds": self.config.grace_seconds,
+            }
+        )
+        await conn.start(joined, taken.pending, taken.delivered)
+        if before is not None and before is not conn:
+            await before.refuse(SignalingError("replaced"))
+        elif taken.previous_conn:
+            await self.bus.publish(BusMessage(REPLACED, session_id, side, conn=conn.conn_id))
+        if taken.notice is not None:
+            await self._deliver(session_id, peer_of(side), taken.notice)
+        await self._emit(SideJoined(session_id, side, resume))
+
+    async def relay(self, conn: Connection, message: Relayed) -> None:
+        """Put ``message`` in the peer's mailbox and deliver it; ack it to the sender."""
+        assert conn.session_id is not None and conn.side is not None
+        session_id, side = conn.session_id, conn.side
+        result = await self.store.accept(
+            session_id, side, conn.conn_id, message.seq, relay_body(message, side), self.clock()
+        )
+        outcome = result.outcome
+        if outcome is Outcome.ACCEPTED:
+            assert result.entry is not None
+            conn.taken(message.seq)
+            await self._deliver(session_id, peer_of(side), result.entry)
+            if isinstance(message, Chat):
+                await self._emit(ChatPosted(session_id, side, message.text))
+            elif isinstance(message, Hangup):
+                await conn.send_ack()  # before session-ended: her hang-up was taken
+                if await self.store.end(session_id, "hangup", side, self.clock()):
+                    await self._ended(session_id, Ending("hangup", side))
+        elif outcome is Outcome.DUPLICATE:
+            conn.taken(message.seq)
+        elif outcome is Outcome.OUT_OF_ORDER:
+            raise SignalingError(
+                "bad_seq",
+                f"Expected seq {conn.last_in + 1}; send messages in order after the last ack.",
+                ref_seq=message.seq,
+            )
+        elif outcome is Outcome.BACKLOG_FULL:
+            raise SignalingError("backlog_full", ref_seq=message.seq)
+        elif outcome is Outcome.NOT_CURRENT:
+            raise SignalingError("replaced")
+        else:
+            await self._finish_ended(conn)
+
+    async def ack(self, conn: Connection, seq: int) -> None:
+        assert conn.session_id is not None and conn.side is not None
+        await self.store.ack(conn.session_id, conn.side, seq)
+
+    async def left(self, conn: Connection) -> None:
+        """``conn``'s socket closed; its side is away for the grace period (if it still held it)."""
+        self.connections.discard(conn)
+        if conn.session_id is None or conn.side is None:
+            return
+        session_id, side = conn.session_id, conn.side
+        if self.local.get((session_id, side)) is conn:
+            self._release((session_id, side))
+        grace = self.config.grace_seconds
+        body = notice_body({"type": "peer-left", "side": side, "grace_seconds": grace})
+        try:
+            notice = await self.store.leave(
+                session_id, side, conn.conn_id, self.clock() + grace, body
+            )
+        except (RedisError, OSError, TimeoutError):
+            log.warning("signaling: could not mark a side away (store unreachable)")
+            return
+        if notice is not None:
+            await self._deliver(session_id, peer_of(side), notice)
+            await self._emit(SideLeft(session_id, side))
+
+    # ---- delivery ----------------------------------------------------------
+
+    def _release(self, key: tuple[str, Side]) -> Connection | None:
+        """Forget the socket holding a side here."""
+        conn = self.local.pop(key, None)
+        if self.draining and not self.local:
+            self._no_calls.set()
+        return conn
+
+    async def _deliver(self, session_id: str, side: Side, entry: Entry) -> None:
+        local = self.local.get((session_id, side))
+        if local is not None:
+            await local.deliver(entry)
+        # Published even after a local delivery: the socket here may be a stale one
+        # that another process has replaced without this one having heard yet.
+        await self.bus.publish(BusMessage(DELIVER, session_id, side, entry.seq, entry.text))
+
+    async def _ended(self, session_id: str, ending: Ending) -> None:
+        text = ended_message(ending)
+        for side in SIDES:
+            local = self._release((session_id, side))
+            if local is not None:
+                await local.finish(text)
+        await self.bus.publish(BusMessage(ENDED, session_id, text=text))
+        await self._emit(SessionEnded(session_id, ending.reason, ending.side))
+
+    async def _finish_ended(self, conn: Connection) -> None:
+        assert conn.session_id is not None and conn.side is not None
+        presence = await self.store.presence(conn.session_id, conn.side)
+        ending = presence.ending if presence and presence.ending else Ending("closed", None)
+        self._release((conn.session_id, conn.side))
+        await conn.finish(ended_message(ending))
+
+    async def _on_bus(self, message: BusMessage) -> None:
+        if message.kind == DELIVER and message.side in SIDES:
+            local = self.local.get((message.session, message.side))
+            if local is not None:
+                # In the background: a slow page must not hold up the bus for everyone.
+                self.spawn(local.deliver(Entry(message.seq, message.text)))
+        elif message.kind == ENDED:
+            for side in SIDES:
+                local = self._release((message.session, side))
+                if local is not None:
+                    self.spawn(local.finish(message.text))
+        elif message.kind == REPLACED and message.side in SIDES:
+            key = (message.session, message.side)
+            local = self.local.get(key)
+            if local is not None and local.conn_id != message.conn:
+                self._release(key)
+                self.spawn(local.refuse(SignalingError("replaced")))
+
+    async def resync(self) -> None:
+        """Bring every socket here up to date from the store (after the bus lost messages)."""
+        for (session_id, side), conn in list(self.local.items()):
+            try:
+                presence = await self.store.presence(session_id, side)
+                if presence is None or presence.ending is not None:
+                    self._release((session_id, side))
+                    ending = presence.ending if presence else None
+                    await conn.finish(ended_message(ending or Ending("closed", None)))
+                elif presence.conn != conn.conn_id:
+                    self._release((session_id, side))
+                    await conn.refuse(SignalingError("replaced"))
+                else:
+                    await conn.catch_up()
+            except (RedisError, OSError, TimeoutError):
+                log.warning("signaling: resync stopped (store unreachable); next reconnect retries")
+                return
+
+    # ---- endings -----------------------------------------------------------
+
+    async def _sweep(self) -> None:
+        """End sessions whose side stayed away past the grace period (on any process)."""
+        while True:
+            await asyncio.sleep(self.config.sweep_seconds)
+            try:
+                now = self.clock()
+                for session_id, side in await self.store.due(now, 100):
+                    if await self.store.expire(session_id, side, now):
+                        await self._ended(session_id, Ending("dropped", side))
+            except (RedisError, OSError, TimeoutError):
+                log.warning("signaling: the sweeper could not reach the store; retrying")
+            except Exception:
+                log.exception("signaling: the sweeper failed; retrying")
+
+    async def _emit(self, event: HubEvent) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(event)
+            except Exception:
+                log.exception("signaling: a listener failed on %s", type(event).__name__)

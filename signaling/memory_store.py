@@ -1,0 +1,244 @@
+"""Sessions in this process's memory: the embedded default (one server process).
+
+Same rules as the Redis store (see :mod:`signaling.store`); nothing here
+awaits, so every method is atomic on the event loop. Sessions idle longer
+than ``idle_ttl`` and ended sessions older than ``ended_ttl`` are forgotten
+when :meth:`due` runs (the hub's sweeper calls it every fraction of a second).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import deque
+from dataclasses import dataclass, field
+
+from signaling.messages import SIDES, Side, numbered, peer_of
+from signaling.store import (
+    Accepted,
+    Ending,
+    Entry,
+    Outcome,
+    PeerState,
+    Presence,
+    Seat,
+    Taken,
+    TakeOutcome,
+)
+
+
+@dataclass
+class _SideState:
+    token: str
+    resume: str = ""
+    conn: str = ""
+    state: PeerState = "not_joined"
+    deadline: float = 0.0
+    last_in: int = 0
+    last_out: int = 0
+    acked: int = 0
+    mailbox: deque[str] = field(default_factory=deque)
+    """Texts with seq acked+1 .. last_out."""
+
+    def pending(self, after: int) -> list[Entry]:
+        start = self.delivered(after)
+        return [
+            Entry(seq, self.mailbox[seq - self.acked - 1])
+            for seq in range(start + 1, self.last_out + 1)
+        ]
+
+    def delivered(self, after: int) -> int:
+        return max(after, self.acked)
+
+    def trim(self, seq: int) -> None:
+        upto = min(seq, self.last_out)
+        while self.acked < upto:
+            self.mailbox.popleft()
+            self.acked += 1
+
+    def put(self, body: str) -> Entry:
+        self.last_out += 1
+        text = numbered(self.last_out, body)
+        self.mailbox.append(text)
+        return Entry(self.last_out, text)
+
+
+@dataclass
+class _Session:
+    sides: dict[Side, _SideState]
+    officer_id: int | None
+    touched: float
+    ending: Ending | None = None
+
+
+def _same(stored: str, given: str) -> bool:
+    return bool(stored) and hmac.compare_digest(stored, given)
+
+
+class MemoryStore:
+    """:class:`~signaling.store.SessionStore` in this process."""
+
+    shared = False
+
+    def __init__(
+        self, *, max_pending: int = 1000, idle_ttl: float = 24 * 3600, ended_ttl: float = 3600
+    ) -> None:
+        self.max_pending = max_pending
+        self.idle_ttl = idle_ttl
+        self.ended_ttl = ended_ttl
+        self._sessions: dict[str, _Session] = {}
+
+    async def open(
+        self, session_id: str, tokens: dict[Side, str], officer_id: int | None, now: float
+    ) -> bool:
+        if session_id in self._sessions:
+            return False
+        sides = {side: _SideState(token=tokens[side]) for side in SIDES}
+        self._sessions[session_id] = _Session(sides, officer_id, now)
+        return True
+
+    async def seat(self, session_id: str, token_hash: str) -> Seat | None:
+        session = self._sessions.get(session_id)
+        if session is None:
+            return None
+        for side, state in session.sides.items():
+            if _same(state.token, token_hash) or _same(state.resume, token_hash):
+                return Seat(side, session.officer_id)
+        return None
+
+    async def take(
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        *,
+        token_hash: str,
+        resume: bool,
+        new_resume_hash: str,
+        last_seq: int,
+        notice_body: str,
+        now: float,
+    ) -> Taken:
+        session = self._sessions.get(session_id)
+        if session is None:
+            return Taken(TakeOutcome.INVALID)
+        mine = session.sides[side]
+        if not _same(mine.resume if resume else mine.token, token_hash):
+            return Taken(TakeOutcome.INVALID)
+        after = min(last_seq, mine.last_out) if resume else 0
+        if session.ending is not None:
+            return Taken(
+                TakeOutcome.ENDED,
+                last_in=mine.last_in,
+                delivered=mine.delivered(after),
+                pending=mine.pending(after),
+                ending=session.ending,
+            )
+        session.touched = now
+        if resume:
+            mine.trim(last_seq)
+        else:
+            mine.resume = new_resume_hash
+        previous = mine.conn
+        mine.conn, mine.state, mine.deadline = conn, "connected", 0.0
+        peer = session.sides[peer_of(side)]
+        # a side that never joined learns the peer's state from its own joined
+        notice = peer.put(notice_body) if peer.state != "not_joined" else None
+        return Taken(
+            TakeOutcome.TAKEN,
+            last_in=mine.last_in,
+            peer=peer.state,
+            previous_conn=previous,
+            notice=notice,
+            delivered=mine.delivered(after),
+            pending=mine.pending(after),
+        )
+
+    async def accept(
+        self, session_id: str, side: Side, conn: str, seq: int, body: str, now: float
+    ) -> Accepted:
+        session = self._sessions.get(session_id)
+        if session is None or session.ending is not None:
+            return Accepted(Outcome.ENDED)
+        mine = session.sides[side]
+        if mine.conn != conn:
+            return Accepted(Outcome.NOT_CURRENT)
+        if seq <= mine.last_in:
+            return Accepted(Outcome.DUPLICATE)
+        if seq != mine.last_in + 1:
+            return Accepted(Outcome.OUT_OF_ORDER)
+        peer = session.sides[peer_of(side)]
+        if peer.last_out - peer.acked >= self.max_pending:
+            return Accepted(Outcome.BACKLOG_FULL)
+        mine.last_in = seq
+        session.touched = now
+        return Accepted(Outcome.ACCEPTED, peer.put(body))
+
+    async def ack(self, session_id: str, side: Side, seq: int) -> None:
+        session = self._sessions.get(session_id)
+        if session is not None:
+            session.sides[side].trim(seq)
+
+    async def pending(self, session_id: str, side: Side, after: int) -> list[Entry]:
+        session = self._sessions.get(session_id)
+        return [] if session is None else session.sides[side].pending(after)
+
+    async def leave(
+        self, session_id: str, side: Side, conn: str, deadline: float, notice_body: str
+    ) -> Entry | None:
+        session = self._sessions.get(session_id)
+        if session is None or session.ending is not None:
+            return None
+        mine = session.sides[side]
+        if mine.conn != conn:
+            return None
+        mine.conn, mine.state, mine.deadline = "", "away", deadline
+        peer = session.sides[peer_of(side)]
+        return peer.put(notice_body) if peer.state != "not_joined" else None
+
+    async def presence(self, session_id: str, side: Side) -> Presence | None:
+        session = self._sessions.get(session_id)
+        if session is None:
+            return None
+        return Presence(session.sides[side].conn, session.ending)
+
+    async def end(self, session_id: str, reason: str, side: Side | None, now: float) -> bool:
+        session = self._sessions.get(session_id)
+        if session is None or session.ending is not None:
+            return False
+        session.ending = Ending(reason, side)
+        session.touched = now
+        for state in session.sides.values():
+            state.conn, state.deadline = "", 0.0
+        return True
+
+    async def due(self, now: float, limit: int) -> list[tuple[str, Side]]:
+        found: list[tuple[str, Side]] = []
+        forget = []
+        for session_id, session in self._sessions.items():
+            ttl = self.idle_ttl if session.ending is None else self.ended_ttl
+            if now - session.touched > ttl:
+                forget.append(session_id)
+                continue
+            if session.ending is not None:
+                continue
+            for side, state in session.sides.items():
+                if state.state == "away" and state.deadline <= now and len(found) < limit:
+                    found.append((session_id, side))
+        for session_id in forget:
+            del self._sessions[session_id]
+        return found
+
+    async def expire(self, session_id: str, side: Side, now: float) -> bool:
+        session = self._sessions.get(session_id)
+        if session is None or session.ending is not None:
+            return False
+        state = session.sides[side]
+        if state.state != "away" or state.deadline > now:
+            return False
+        return await self.end(session_id, "dropped", side, now)
+
+    async def close(self) -> None:
+        self._sessions.clear()
+
+    def __len__(self) -> int:
+        return len(self._sessions)

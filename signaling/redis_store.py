@@ -1,0 +1,224 @@
+"""Sessions in Redis, shared by every server process (when ``SAFECALL_REDIS_URL`` is set).
+
+Same rules as :class:`~signaling.memory_store.MemoryStore` (see
+:mod:`signaling.store`). Each step that changes state is one Lua script in
+``signaling/lua/`` whose header documents its KEYS and ARGV, so it is atomic
+across processes. Keys: ``sig:{<session>}`` (hash), ``sig:{<session>}:citizen``
+and ``:officer`` (mailboxes), and ``sig:deadlines`` (sides away, by deadline).
+Session keys expire after ``idle_ttl`` without a write, and ``ended_ttl``
+after the session ended.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from signaling.messages import SIDES, Side, peer_of
+from signaling.store import (
+    Accepted,
+    Ending,
+    Entry,
+    Outcome,
+    PeerState,
+    Presence,
+    Seat,
+    Taken,
+    TakeOutcome,
+)
+
+LUA = Path(__file__).parent / "lua"
+DEADLINES = "sig:deadlines"
+
+
+def session_key(session_id: str) -> str:
+    return f"sig:{{{session_id}}}"
+
+
+def mailbox_key(session_id: str, side: Side) -> str:
+    return f"sig:{{{session_id}}}:{side}"
+
+
+def _entries(first: Any, texts: list[Any]) -> list[Entry]:
+    start = int(first)
+    return [Entry(start + i, str(text)) for i, text in enumerate(texts)]
+
+
+_SIDES: dict[str, Side] = {side: side for side in SIDES}
+
+
+def _ending(reason: object, side: object) -> Ending:
+    return Ending(str(reason or ""), _SIDES.get(str(side)))
+
+
+class RedisStore:
+    """:class:`~signaling.store.SessionStore` in Redis (a client with ``decode_responses=True``)."""
+
+    shared = True
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        max_pending: int = 1000,
+        idle_ttl: float = 24 * 3600,
+        ended_ttl: float = 3600,
+    ) -> None:
+        self.client = client
+        self.max_pending = max_pending
+        self.idle_ttl = int(idle_ttl)
+        self.ended_ttl = int(ended_ttl)
+        self._scripts: dict[str, AsyncScript] = {
+            path.stem: client.register_script(path.read_text()) for path in LUA.glob("*.lua")
+        }
+
+    async def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        return await self._scripts[name](keys=keys, args=args)
+
+    async def open(
+        self, session_id: str, tokens: dict[Side, str], officer_id: int | None, now: float
+    ) -> bool:
+        officer = "" if officer_id is None else str(officer_id)
+        args = [tokens["citizen"], tokens["officer"], officer, self.idle_ttl]
+        return bool(await self._run("open", [session_key(session_id)], args))
+
+    async def seat(self, session_id: str, token_hash: str) -> Seat | None:
+        fields = [f"{side}:{kind}" for side in SIDES for kind in ("token", "resume")]
+        values = await self.client.hmget(session_key(session_id), [*fields, "officer_id"])
+        *hashes, officer = values
+        for i, stored in enumerate(hashes):
+            # the stored values are hashes already: comparing them leaks nothing usable
+            if stored and stored == token_hash:
+                return Seat(SIDES[i // 2], int(officer) if officer else None)
+        return None
+
+    async def take(
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        *,
+        token_hash: str,
+        resume: bool,
+        new_resume_hash: str,
+        last_seq: int,
+        notice_body: str,
+        now: float,
+    ) -> Taken:
+        peer = peer_of(side)
+        keys = [
+            session_key(session_id),
+            mailbox_key(session_id, side),
+            mailbox_key(session_id, peer),
+            DEADLINES,
+        ]
+        args = [
+            side,
+            peer,
+            conn,
+            token_hash,
+            "1" if resume else "0",
+            new_resume_hash,
+            last_seq,
+            notice_body,
+            self.idle_ttl,
+            session_id,
+        ]
+        reply = await self._run("take", keys, args)
+        outcome = TakeOutcome(reply[0])
+        if outcome is TakeOutcome.INVALID:
+            return Taken(outcome)
+        _, last_in, peer_state, previous, notice_seq, notice, reason, ended_by, first, *texts = (
+            reply
+        )
+        pending = _entries(first, texts)
+        delivered = int(first) - 1
+        if outcome is TakeOutcome.ENDED:
+            ending = _ending(reason, ended_by)
+            return Taken(
+                outcome, last_in=int(last_in), delivered=delivered, pending=pending, ending=ending
+            )
+        state: PeerState = peer_state
+        return Taken(
+            outcome,
+            last_in=int(last_in),
+            peer=state,
+            previous_conn=previous,
+            notice=Entry(int(notice_seq), notice) if int(notice_seq) else None,
+            delivered=delivered,
+            pending=pending,
+        )
+
+    async def accept(
+        self, session_id: str, side: Side, conn: str, seq: int, body: str, now: float
+    ) -> Accepted:
+        peer = peer_of(side)
+        keys = [
+            session_key(session_id),
+            mailbox_key(session_id, side),
+            mailbox_key(session_id, peer),
+        ]
+        args = [side, peer, conn, seq, body, self.max_pending, self.idle_ttl]
+        reply = await self._run("accept", keys, args)
+        outcome = Outcome(reply[0])
+        if outcome is Outcome.ACCEPTED:
+            return Accepted(outcome, Entry(int(reply[1]), reply[2]))
+        return Accepted(outcome)
+
+    async def ack(self, session_id: str, side: Side, seq: int) -> None:
+        keys = [session_key(session_id), mailbox_key(session_id, side)]
+        await self._run("ack", keys, [side, seq])
+
+    async def pending(self, session_id: str, side: Side, after: int) -> list[Entry]:
+        keys = [session_key(session_id), mailbox_key(session_id, side)]
+        first, *texts = await self._run("pending", keys, [side, after])
+        return _entries(first, texts) if int(first) else []
+
+    async def leave(
+        self, session_id: str, side: Side, conn: str, deadline: float, notice_body: str
+    ) -> Entry | None:
+        peer = peer_of(side)
+        keys = [session_key(session_id), mailbox_key(session_id, peer), DEADLINES]
+        args = [side, peer, conn, repr(deadline), notice_body, session_id, self.idle_ttl]
+        reply = await self._run("leave", keys, args)
+        return Entry(int(reply[0]), reply[1]) if reply else None
+
+    async def presence(self, session_id: str, side: Side) -> Presence | None:
+        status, conn, reason, ended_by = await self.client.hmget(
+            session_key(session_id), ["status", f"{side}:conn", "reason", "ended_by"]
+        )
+        if status is None:
+            return None
+        ending = None if status == "open" else _ending(reason, ended_by)
+        return Presence(str(conn or ""), ending)
+
+    async def _end(self, session_id: str, reason: str, side: str, now: float) -> bool:
+        keys = [
+            session_key(session_id),
+            mailbox_key(session_id, "citizen"),
+            mailbox_key(session_id, "officer"),
+            DEADLINES,
+        ]
+        args = [reason, side, session_id, self.ended_ttl, repr(now)]
+        return bool(await self._run("end", keys, args))
+
+    async def end(self, session_id: str, reason: str, side: Side | None, now: float) -> bool:
+        return await self._end(session_id, reason, side or "", now)
+
+    async def due(self, now: float, limit: int) -> list[tuple[str, Side]]:
+        members = await self.client.zrangebyscore(DEADLINES, "-inf", repr(now), start=0, num=limit)
+        found: list[tuple[str, Side]] = []
+        for member in members:
+            session_id, _, side = str(member).rpartition("|")
+            if side in _SIDES:
+                found.append((session_id, _SIDES[side]))
+        return found
+
+    async def expire(self, session_id: str, side: Side, now: float) -> bool:
+        return await self._end(session_id, "dropped", side, now)
+
+    async def close(self) -> None:
+        """The client belongs to the caller, who closes it."""

@@ -1,0 +1,183 @@
+"""Where sessions live: tokens, who holds each side, sequence numbers and mailboxes.
+
+A *mailbox* per side holds the messages for that side's page that it has
+not acknowledged yet (relayed messages, peer-joined, peer-left), each with the
+server's ``seq`` for that side. A message is in the mailbox before its sender
+gets an ack, so a page that loses its connection, a process that stops, or a
+bus message lost while Redis reconnects never loses it: the page gets it
+again from the mailbox when it resumes (or when its process resyncs).
+
+Two implementations keep the same rules: :class:`~signaling.memory_store.
+MemoryStore` (this process; the embedded default) and :class:`~signaling.
+redis_store.RedisStore` (shared by every server process, Lua for each step).
+Every method is atomic: no interleaving of two calls can break the rules.
+Tokens are stored as SHA-256 hashes only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, Protocol
+
+from signaling.messages import Side
+
+PeerState = Literal["connected", "away", "not_joined"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One message in a mailbox, as the page will receive it."""
+
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Seat:
+    """Which side a token opens, and the officer it is bound to (if any)."""
+
+    side: Side
+    officer_id: int | None
+
+
+@dataclass(frozen=True)
+class Ending:
+    reason: str
+    """``hangup``, ``dropped`` or ``closed``."""
+    side: Side | None
+    """Who hung up or dropped; None when the session was closed by the server."""
+
+
+class TakeOutcome(StrEnum):
+    TAKEN = "taken"
+    ENDED = "ended"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class Taken:
+    """The result of a join or resume."""
+
+    outcome: TakeOutcome
+    last_in: int = 0
+    """The last seq the server holds from this side."""
+    peer: PeerState = "not_joined"
+    previous_conn: str = ""
+    """The connection that held the side until now ("" when none): it must be closed."""
+    notice: Entry | None = None
+    """peer-joined, put in the peer's mailbox (None when the peer never joined)."""
+    delivered: int = 0
+    """The page is taken to hold every seq up to this one; ``pending`` follows it."""
+    pending: list[Entry] = field(default_factory=list)
+    """This side's mailbox after ``delivered``, in order."""
+    ending: Ending | None = None
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    """Already held (a page resending after resume): acknowledge again, relay nothing."""
+    OUT_OF_ORDER = "out_of_order"
+    NOT_CURRENT = "not_current"
+    """The connection no longer holds the side."""
+    ENDED = "ended"
+    BACKLOG_FULL = "backlog_full"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    outcome: Outcome
+    entry: Entry | None = None
+    """The message as put in the peer's mailbox (when accepted)."""
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Who holds a side now, and whether the session is still open."""
+
+    conn: str
+    ending: Ending | None
+
+
+class SessionStore(Protocol):
+    shared: bool
+    """True when other server processes see the same sessions."""
+
+    async def open(
+        self, session_id: str, tokens: dict[Side, str], officer_id: int | None, now: float
+    ) -> bool:
+        """Create a session with each side's token hash; False when the id is taken."""
+        ...
+
+    async def seat(self, session_id: str, token_hash: str) -> Seat | None:
+        """The side whose join or resume token this is; None for no match."""
+        ...
+
+    async def take(
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        *,
+        token_hash: str,
+        resume: bool,
+        new_resume_hash: str,
+        last_seq: int,
+        notice_body: str,
+        now: float,
+    ) -> Taken:
+        """Give ``side`` to connection ``conn`` (join with the join token, or resume).
+
+        A join replaces the resume token with ``new_resume_hash``; a resume drops
+        the mailbox up to ``last_seq``. The connection that held the side
+        before is returned so it can be closed. On an ended session nothing
+        changes and the pending messages and the ending are returned.
+        """
+        ...
+
+    async def accept(
+        self, session_id: str, side: Side, conn: str, seq: int, body: str, now: float
+    ) -> Accepted:
+        """Take message ``seq`` from ``side`` and put it in the peer's mailbox."""
+        ...
+
+    async def ack(self, session_id: str, side: Side, seq: int) -> None:
+        """``side``'s page has everything up to ``seq``: drop it from the mailbox."""
+        ...
+
+    async def pending(self, session_id: str, side: Side, after: int) -> list[Entry]:
+        """The mailbox messages with seq above ``after``, in order."""
+        ...
+
+    async def leave(
+        self, session_id: str, side: Side, conn: str, deadline: float, notice_body: str
+    ) -> Entry | None:
+        """``conn`` closed: if it held the side, mark it away until ``deadline``.
+
+        Returns peer-left as put in the peer's mailbox; None when ``conn`` no
+        longer held the side, the session has ended, or the peer never joined
+        (peer notices go only to pages that have joined).
+        """
+        ...
+
+    async def presence(self, session_id: str, side: Side) -> Presence | None:
+        """Who holds ``side`` now; None for an unknown (or forgotten) session."""
+        ...
+
+    async def end(self, session_id: str, reason: str, side: Side | None, now: float) -> bool:
+        """End the session; True only for the one call that ended it."""
+        ...
+
+    async def due(self, now: float, limit: int) -> list[tuple[str, Side]]:
+        """Sides away past their deadline (candidates for :meth:`expire`)."""
+        ...
+
+    async def expire(self, session_id: str, side: Side, now: float) -> bool:
+        """End the session as dropped if ``side`` is still away past its deadline.
+
+        True only for the one call that ended it.
+        """
+        ...
+
+    async def close(self) -> None: ...
