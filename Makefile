@@ -30,6 +30,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	bash scripts/test-services.sh
 	$(BIN)/pytest
+	scripts/in-netns.sh $(BIN)/pytest -m browser
 
 check: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -104,7 +104,7 @@ async def track(request: web.Request) -> web.Response:
     pin = _plain(body.pin or "").strip() or None
     events = None
     if pin is not None:
-        await _check_pin(request, case, pin, address)
+        await _check_pin(request, case, pin)
         async with app[DB]() as session:
             events = await visible_events(session, case.id)
 
@@ -114,14 +114,15 @@ async def track(request: web.Request) -> web.Response:
         action="case.track",
         object_type="case",
         object_id=str(case.id),
-        address=address,
+        # Her address is not kept: anonymous means anonymous, even in the audit log.
+        address=None,
         detail={"pin": pin is not None},
     )
     LOOKUPS.labels("hit").inc()
     return web.json_response(build(case, events).model_dump(mode="json"), headers=NO_STORE)
 
 
-async def _check_pin(request: web.Request, case: Case, pin: str, address: str) -> None:
+async def _check_pin(request: web.Request, case: Case, pin: str) -> None:
     """Return when ``pin`` is the case's PIN; raise 429 or 403 otherwise."""
     limiter = request.app[TRACKING_LIMITER]
     key = f"case:{case.id}"
@@ -138,7 +139,7 @@ async def _check_pin(request: web.Request, case: Case, pin: str, address: str) -
         action="case.track_pin_wrong",
         object_type="case",
         object_id=str(case.id),
-        address=address,
+        address=None,
     )
     LOOKUPS.labels("pin_wrong").inc()
     message = "That PIN is not right for this case."

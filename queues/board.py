@@ -226,27 +226,34 @@ class Board:
             shut = {o for o, until in task.excluded.items() if until > now}
             if shut:
                 base = base - shut
+        # First what the task still asks for (its ring) ...
+        if need.language is not None:
+            base = base & self._by_language.get(need.language, _NONE)
+        if need.min_proficiency and need.category is not None:
+            category = need.category
+            base = set().union(
+                *(
+                    base & self._by_skill.get((category, n), _NONE)
+                    for n in range(need.min_proficiency, 6)
+                )
+            )
+        if need.district is not None:
+            base = base & self._by_district.get(need.district, _NONE)
+        # ... then, among those, the best fit: language, then skill, then district.
         if task.language is not None:
             speakers = base & self._by_language.get(task.language, _NONE)
             if speakers:
                 base = speakers
-            elif need.language is not None:
-                return None
         if task.category is not None:
-            for level in range(5, max(need.min_proficiency, 1) - 1, -1):
+            for level in range(5, 0, -1):
                 skilled = base & self._by_skill.get((task.category, level), _NONE)
                 if skilled:
                     base = skilled
                     break
-            else:
-                if need.min_proficiency:
-                    return None
         if task.district is not None:
             local = base & self._by_district.get(task.district, _NONE)
             if local:
                 base = local
-            elif need.district is not None:
-                return None
         if not base:
             return None
         return self._if_allowed(min(base, key=self._idle.__getitem__), task)
@@ -264,7 +271,7 @@ class Board:
             return None
         profile = officer.profile
         room = officer.capacity - officer.load
-        best: Entry | None = None
+        best: tuple[int, bool, float, int, str] | None = None
         for line in profile.lines:
             lineups = self._lineups.get(line)
             if not lineups or not self._hard_line_ok(profile, line):
@@ -272,16 +279,19 @@ class Board:
             for need, lineup in lineups.items():
                 if self._cost[need.kind] > room or not policy.satisfies(profile, need):
                     continue
-                for entry in lineup:
-                    if best is not None and entry >= best:
+                # Tasks waiting for her by name (known officer) come first within a priority.
+                other = need.known_officer is None
+                for prio, arrived, seq, task_id in lineup:
+                    key = (prio, other, arrived, seq, task_id)
+                    if best is not None and key >= best:
                         break
-                    task = self.tasks[entry[3]]
+                    task = self.tasks[task_id]
                     if task.excluded and policy.excluded(task, officer.id, now):
                         continue
                     if policy.hard_ok(profile, task):
-                        best = entry
+                        best = key
                         break
-        return None if best is None else self.tasks[best[3]]
+        return None if best is None else self.tasks[best[4]]
 
     def free_officers(self) -> Iterator[Officer]:
         """Officers who may be offered something now (any line, any kind)."""

@@ -161,12 +161,24 @@ def best_officer(
     return chosen
 
 
+def place(task: Task, now: float) -> tuple[int, bool, float, int]:
+    """A task's place in line: by priority; within a priority, tasks waiting for one officer
+    by name (known officer, a contact coming back) first, since only she may take them;
+    then by arrival."""
+    by_name = task.known_officer is not None and now < task.known_until
+    return (-task.priority, not by_name, task.arrived, task.seq)
+
+
 def first_task(
     officer: Officer, tasks: Iterable[Task], now: float, config: RoutingConfig
 ) -> Task | None:
     """The task to offer ``officer`` now: the first in line she may take."""
     chosen: Task | None = None
+    chosen_key: tuple[int, bool, float, int] | None = None
     for task in tasks:
-        if eligible(officer, task, now, config) and (chosen is None or task.order < chosen.order):
-            chosen = task
+        if not eligible(officer, task, now, config):
+            continue
+        key = place(task, now)
+        if chosen_key is None or key < chosen_key:
+            chosen, chosen_key = task, key
     return chosen

@@ -90,6 +90,7 @@ class RedisStore:
         self._scripts: dict[str, AsyncScript] = {}
         self._feed: asyncio.Task[None] | None = None
         self._stopping = False
+        self._advanced = asyncio.Event()
         self._feed_redis: aioredis.Redis | None = None
         self._last_id = "0-0"
         self._stream_ids: dict[str, dict[str, str]] = {g: {} for g in self.groups}
@@ -143,7 +144,11 @@ class RedisStore:
             return
         target = _entry_id(last[0][0])
         while _entry_id(self._last_id) < target:
-            await asyncio.sleep(0.001)
+            self._advanced.clear()
+            try:
+                await asyncio.wait_for(self._advanced.wait(), 10)
+            except TimeoutError:
+                raise StoreError("the events stream is not being followed") from None
 
     async def ensure_group(self, group: str) -> None:
         """A consumer group that receives every event from the start of the stream."""
@@ -209,6 +214,7 @@ class RedisStore:
                     events.append(self._take_entry(fields))
                 for sink in self._sinks:
                     sink(events)
+            self._advanced.set()
 
     def _take_entry(self, fields: dict[str, str]) -> Event:
         at = float(fields["at"])

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from queues import metrics
+from queues import metrics, policy
 from queues.board import Due
 from queues.config import RoutingConfig
 from queues.events import Event, Kind
@@ -352,8 +352,7 @@ class Router:
         )
         if not outcome.ok:
             raise refused(outcome.reason or "not_offered")
-        await self._offer_task(task_id, now)
-        await self._offer_officer(officer_id, now)
+        await self._dispatch([officer_id], [task_id], now)
 
     async def complete(self, task_id: str, officer_id: int) -> None:
         """She finished: the task ends, her wrap-up starts."""
@@ -453,34 +452,40 @@ class Router:
         due = board.next_due()
         if due is None or due > now:
             return
+        # Make every change that is due first, then offer: so that tasks freed or relaxed at
+        # the same moment are offered in their order in line.
+        officers: list[int] = []
+        tasks: list[str] = []
         for action in board.due(now):
             if action.due == Due.OFFER and action.task_id and action.officer_id is not None:
-                await self._time_out(action.task_id, action.officer_id, now)
+                outcome = await self.store.release(
+                    action.task_id,
+                    action.officer_id,
+                    now,
+                    kind=Kind.OFFER_TIMED_OUT,
+                    exclude_until=now + self.config.reoffer_after,
+                    no_answer_limit=self.config.no_answer_limit,
+                )
+                if outcome.ok:
+                    officers.append(action.officer_id)
+                    tasks.append(action.task_id)
             elif action.due == Due.TTL and action.task_id:
-                await self._end(action.task_id, now, TaskStatus.MISSED)
+                outcome = await self._end(action.task_id, now, TaskStatus.MISSED, dispatch=False)
+                if outcome.officer is not None:
+                    officers.append(outcome.officer.id)
+                if outcome.callback is not None:
+                    tasks.append(outcome.callback.id)
             elif action.due == Due.WRAP and action.officer_id is not None:
-                await self._offer_officer(action.officer_id, now)
+                officers.append(action.officer_id)
             elif action.task_id:
-                await self._offer_task(action.task_id, now)
+                tasks.append(action.task_id)
+        await self._dispatch(officers, tasks, now)
 
     async def sweep(self) -> None:
         """Offer whatever can be offered now (catches work another process left undone)."""
         now = self._now()
         for officer in list(self.board.free_officers()):
             await self._offer_officer(officer.id, now)
-
-    async def _time_out(self, task_id: str, officer_id: int, now: float) -> None:
-        outcome = await self.store.release(
-            task_id,
-            officer_id,
-            now,
-            kind=Kind.OFFER_TIMED_OUT,
-            exclude_until=now + self.config.reoffer_after,
-            no_answer_limit=self.config.no_answer_limit,
-        )
-        if outcome.ok:
-            await self._offer_task(task_id, now)
-            await self._offer_officer(officer_id, now)
 
     # --- steps ---------------------------------------------------------------------
 
@@ -515,7 +520,9 @@ class Router:
             is_callback=True,
         )
 
-    async def _end(self, task_id: str, now: float, status: TaskStatus) -> Outcome:
+    async def _end(
+        self, task_id: str, now: float, status: TaskStatus, *, dispatch: bool = True
+    ) -> Outcome:
         task = self.board.tasks.get(task_id)
         callback = self._callback_for(task, now) if task is not None else None
         outcome = await self.store.end(task_id, now, status=status, callback=callback)
@@ -523,10 +530,12 @@ class Router:
             if status == TaskStatus.MISSED:
                 return outcome
             raise refused(outcome.reason or "unknown_task")
-        if outcome.officer is not None:
-            await self._offer_officer(outcome.officer.id, now)
-        if outcome.callback is not None:
-            await self._offer_task(outcome.callback.id, now)
+        if dispatch:
+            await self._dispatch(
+                [outcome.officer.id] if outcome.officer else [],
+                [outcome.callback.id] if outcome.callback else [],
+                now,
+            )
         return outcome
 
     async def _redirect(
@@ -603,9 +612,39 @@ class Router:
         )
         if not outcome.ok:
             raise refused(outcome.reason or "unknown_task")
-        await self._offer_task(task.id, now)
-        if outcome.officer is not None:
-            await self._offer_officer(outcome.officer.id, now)
+        await self._dispatch([outcome.officer.id] if outcome.officer else [], [task.id], now)
+
+    async def _dispatch(self, officers: list[int], tasks: list[str], now: float) -> None:
+        """Offer what can be offered after a change that freed these officers and tasks.
+
+        Greedy in line order: again and again, the first task in line that some free
+        officer may take goes to the best of them. Only the freed officers and tasks need
+        looking at: before the change nothing else could be matched.
+        """
+        board = self.board
+        if not officers and len(tasks) == 1:  # the common case: one task, nothing else moved
+            await self._offer_task(tasks[0], now)
+            return
+        if len(officers) == 1 and not tasks:  # one officer freed: her first task is hers
+            await self._offer_officer(officers[0], now)
+            return
+        pending = set(tasks)
+        for _ in range(len(officers) + len(tasks) + _ATTEMPTS):
+            candidates: list[Task] = []
+            for officer_id in officers:
+                officer = board.officers.get(officer_id)
+                first = board.first_task(officer, now) if officer is not None else None
+                if first is not None:
+                    candidates.append(first)
+            for task_id in pending:
+                task = board.tasks.get(task_id)
+                if task is not None and board.best_officer(task, now) is not None:
+                    candidates.append(task)
+            if not candidates:
+                return
+            chosen = min(candidates, key=lambda task: policy.place(task, now))
+            pending.discard(chosen.id)
+            await self._offer_task(chosen.id, now)
 
     async def _offer_task(self, task_id: str, now: float) -> None:
         """Offer a waiting task to the best officer free for it, if any."""

@@ -36,6 +36,8 @@ class Settings:
     """SQLAlchemy URL: the SQLite file by default, ``postgresql+asyncpg://`` at scale."""
     redis_url: str | None = None
     """Redis for queue state and the cross-node bus; unset means in-process."""
+    routing_file: Path | None = None
+    """Routing configuration (TOML); unset means the packaged defaults."""
     data_key_file: Path = Path("var/data.key")
     """Key for encrypted fields (names, phone numbers, addresses, notes)."""
     audit_key_file: Path = Path("var/audit.key")
@@ -85,6 +87,7 @@ class Settings:
             var_dir=var_dir,
             database_url=reader.get("DATABASE_URL", _database_url, default_db),
             redis_url=reader.get("REDIS_URL", _redis_url, None),
+            routing_file=reader.get("ROUTING_FILE", Path, None),
             data_key_file=reader.get("DATA_KEY_FILE", Path, var_dir / "data.key"),
             audit_key_file=reader.get("AUDIT_KEY_FILE", Path, var_dir / "audit.key"),
             session_hours=reader.get("SESSION_HOURS", _positive_hours, 12.0),

@@ -147,6 +147,11 @@
     return isNaN(date) ? String(value) : date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
   }
 
+  /** 123456789012 -> "1234 5678 9012", as it is read out on the phone. */
+  function codeText(code) {
+    return code ? String(code).replace(/(\d{4})(?=\d)/g, "$1 ") : "—";
+  }
+
   function casesFrom(data) {
     if (Array.isArray(data)) return data;
     if (data && Array.isArray(data.cases)) return data.cases;
@@ -173,7 +178,7 @@
       const row = document.createElement("tr");
       row.dataset.testid = "case-row";
       const cells = [
-        [item.tracking_code_display || item.tracking_code, "code"],
+        [codeText(item.tracking_code), "code"],
         [words(item.status), ""],
         [words(item.category), "wide"],
         [words(item.service_line), "wide"],

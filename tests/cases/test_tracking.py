@@ -113,7 +113,7 @@ async def test_hit_without_pin_shows_coarse_status_only(
     assert headers["Cache-Control"] == "no-store"
 
 
-async def test_a_hit_is_audited_without_the_code(client: Client, db: Db) -> None:
+async def test_a_hit_is_audited_without_the_code_or_her_address(client: Client, db: Db) -> None:
     case = await make_case(db)
     status, _, _ = await track(client, {"code": display(case.tracking_code)})
     assert status == 200
@@ -122,7 +122,7 @@ async def test_a_hit_is_audited_without_the_code(client: Client, db: Db) -> None
     assert [(e.actor_kind, e.officer_id, e.action, e.object_type, e.object_id) for e in events] == [
         ("public", None, "case.track", "case", str(case.id))
     ]
-    assert events[0].address == "127.0.0.1"
+    assert events[0].address is None  # anonymous means anonymous
     assert events[0].detail == {"pin": False}
     assert case.tracking_code not in repr(
         [events[0].detail, events[0].object_id, events[0].address]

@@ -6,15 +6,18 @@ route), so nothing leaves loopback.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
+from tests.browser import browser
 from tests.cases.test_tracking import OPENED, Client, Db, add_event, make_case
 from tests.support import copy_sqlite
+
+pytestmark = pytest.mark.browser
+__all__ = ["browser"]
 
 EXIT = "https://www.google.com/"
 
@@ -23,17 +26,6 @@ EXIT = "https://www.google.com/"
 def database_url(tmp_path: Path, sqlite_template: Path) -> str:
     """SQLite only: the page behaves the same on either database, and browsers are slow."""
     return copy_sqlite(sqlite_template, tmp_path / "safecall.db")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        yield chromium
-        await chromium.close()
 
 
 async def open_track(browser: Browser, client: Client) -> tuple[Page, list[str]]:

@@ -54,6 +54,21 @@ def officers_in(settings):
     return asyncio.run(read())
 
 
+def audit_actions(settings):
+    from cases.models import AuditEvent
+
+    async def read():
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                rows = await session.execute(select(AuditEvent).order_by(AuditEvent.id))
+                return [(e.actor_kind, e.action, e.detail.get("badge")) for e in rows.scalars()]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
 def with_flag(args, flag, value):
     changed = list(args)
     changed[changed.index(flag) + 1] = value
@@ -178,6 +193,11 @@ def test_disable_and_enable(cli, settings):
 
     assert cli(["officer", "enable", "--badge", "b-101"])[0] == 0
     assert officers_in(settings)[0].disabled is False
+    assert audit_actions(settings) == [
+        ("system", "officer.add", "B-101"),
+        ("system", "officer.disable", "B-101"),
+        ("system", "officer.enable", "B-101"),
+    ]
 
 
 def test_commands_refuse_an_unknown_badge(cli):

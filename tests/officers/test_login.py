@@ -212,3 +212,29 @@ async def test_supervisor_cannot_disable(login_as):
 
     assert response.status == 403
     assert (await officer_browser.get("/api/me")).status == 200
+
+
+async def test_logins_logouts_and_disabling_are_audited_without_the_password(
+    client, add_officer, login_as, db
+):
+    from cases.models import AuditEvent
+
+    officer = await add_officer("B-101")
+    await login(client, password="a wrong guess here")
+    await login(client, badge="B-999")
+    await login(client)
+    await client.post("/api/logout")
+    admin, boss = await login_as("admin")
+    await admin.post(f"/api/officers/{officer.id}/disable")
+
+    async with db() as session:
+        events = (await session.execute(select(AuditEvent).order_by(AuditEvent.id))).scalars()
+        seen = [(e.action, e.actor_kind, e.officer_id, e.detail) for e in events]
+    assert seen == [
+        ("login.fail", "public", None, {"badge": "B-101", "reason": "password"}),
+        ("login.fail", "public", None, {"badge": "B-999", "reason": "unknown_badge"}),
+        ("login.success", "officer", officer.id, {"second_factor": False}),
+        ("logout", "officer", officer.id, {}),
+        ("officer.disable", "officer", boss.id, {}),
+    ]
+    assert "a wrong guess" not in repr(seen) and PASSWORD not in repr(seen)

@@ -552,3 +552,58 @@ async def test_config_from_helper_changes_the_offer_timeout(make_router: MakeRou
     await online(router, profile(1))
     await router.enqueue(contact("s1"))
     assert router.board.tasks["s1"].offer_expires - router.board.tasks["s1"].arrived == 5
+
+
+# --- the store's own checks (whatever the caller asks) ---------------------------------
+
+
+async def test_the_store_refuses_an_offer_that_breaks_a_hard_rule(
+    router: Router, clock: FakeClock
+) -> None:
+    await online(
+        router,
+        profile(1, gender="male", lines=["women", "child"]),
+        profile(2, lines=["child"]),
+    )
+    await router.enqueue(contact("s1", line="women"))
+    now = clock().timestamp()
+    store = router.store
+    assert (await store.reserve("s1", 1, now, now + 20)).reason == "hard_rule"
+    assert (await store.reserve("s1", 2, now, now + 20)).reason == "hard_rule"
+    assert (await store.reserve("s1", 99, now, now + 20)).reason == "unknown_officer"
+    assert (await store.reserve("nope", 1, now, now + 20)).reason == "unknown_task"
+    tasks, officers = await store.snapshot()
+    assert tasks["s1"].status == TaskStatus.WAITING
+    assert officers[1].offer is None and officers[2].offer is None
+
+
+async def test_the_store_refuses_a_busy_or_excluded_officer(
+    router: Router, clock: FakeClock
+) -> None:
+    await online(router, profile(1), profile(2))
+    await router.enqueue(contact("s1"))
+    await router.enqueue(contact("s2"))
+    now = clock().timestamp()
+    store = router.store
+    assert (await store.reserve("s2", 1, now, now + 20)).reason == "task_not_waiting"
+    await router.decline("s2", 2)  # s2 goes back, officer 2 is shut out of it for a while
+    assert offered_to(router, "s2") is None
+    assert (await store.reserve("s2", 2, now, now + 20)).reason == "excluded"
+    await router.accept("s1", 1)
+    await router.enqueue(contact("s3"))
+    assert offered_to(router, "s3") == 2
+    await router.decline("s3", 2)
+    assert (await store.reserve("s3", 1, now, now + 20)).reason == "officer_not_free"
+
+
+async def test_a_timeout_is_not_taken_before_it_is_due(router: Router, clock: FakeClock) -> None:
+    await online(router, profile(1))
+    await router.enqueue(contact("s1"))
+    now = clock().timestamp()
+    early = await router.store.release(
+        "s1", 1, now + 5, kind=Kind.OFFER_TIMED_OUT, exclude_until=0, no_answer_limit=3
+    )
+    assert early.reason == "not_due"
+    missed = await router.store.end("s1", now, status=TaskStatus.MISSED, callback=None)
+    assert missed.reason == "not_due"
+    assert offered_to(router, "s1") == 1

@@ -23,7 +23,6 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,13 +36,6 @@ from tests.queues.helpers import drain
 from tests.support import FakeClock
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
-PROFILE = settings(
-    max_examples=1500 if LONG else 30,
-    deadline=None,
-    derandomize=not LONG,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    database=None,
-)
 MAX_STEPS = 120 if LONG else 40
 CONFIG = routing_config.load()
 TERMINAL = {Kind.COMPLETED, Kind.ABANDONED, Kind.MISSED}
@@ -228,10 +220,12 @@ def check_state(
         if offered.status != TaskStatus.OFFERED or offered.officer != officer.id:
             continue
         as_free = _ignoring_offer(officer)
+        place = policy.place(offered, now)
         for task in waiting:
-            if task.order < offered.order:
+            if policy.place(task, now) < place:
                 assert not policy.eligible(as_free, task, now, CONFIG), (task, offered)
-        rivals = [o for o in free if policy.eligible(o, offered, now, CONFIG)]
+        as_waiting = replace(offered, status=TaskStatus.WAITING, officer=None)
+        rivals = [o for o in free if policy.eligible(o, as_waiting, now, CONFIG)]
         mine = policy.officer_key(officer, offered)
         assert all(mine <= policy.officer_key(o, offered) for o in rivals), (officer, rivals)
 
@@ -289,13 +283,31 @@ async def _run(kind: str, officer_profiles: list[tuple[Any, ...]], ops: list[Any
         await router.stop()
 
 
-@pytest.mark.parametrize("kind", ["memory", "redis"])
-@PROFILE
-@given(
-    officer_profiles=st.lists(profiles, min_size=2, max_size=6),
-    ops=st.lists(operations, min_size=MAX_STEPS // 2, max_size=MAX_STEPS),
-)
-def test_random_operations_keep_every_invariant(
-    kind: str, officer_profiles: list[tuple[Any, ...]], ops: list[Any]
+def _profile(examples: int) -> settings:
+    return settings(
+        max_examples=examples * 20 if LONG else examples,
+        deadline=None,
+        derandomize=not LONG,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        database=None,
+    )
+
+
+officer_lists = st.lists(profiles, min_size=2, max_size=6)
+sequences = st.lists(operations, min_size=MAX_STEPS // 2, max_size=MAX_STEPS)
+
+
+@_profile(200)
+@given(officer_profiles=officer_lists, ops=sequences)
+def test_random_operations_keep_every_invariant_in_memory(
+    officer_profiles: list[tuple[Any, ...]], ops: list[Any]
 ) -> None:
-    asyncio.run(_run(kind, officer_profiles, ops))
+    asyncio.run(_run("memory", officer_profiles, ops))
+
+
+@_profile(40)
+@given(officer_profiles=officer_lists, ops=sequences)
+def test_random_operations_keep_every_invariant_on_redis(
+    officer_profiles: list[tuple[Any, ...]], ops: list[Any]
+) -> None:
+    asyncio.run(_run("redis", officer_profiles, ops))
