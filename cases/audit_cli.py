@@ -76,7 +76,8 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
         )
         print(
             f"audit log intact: {verdict.events} events, {verdict.checkpoints} checkpoints, "
-            f"last signed at {signed}"
+            f"last signed at {signed}",
+            flush=True,
         )
         for warning in verdict.warnings:
             print(f"warning: {warning}", file=sys.stderr)

@@ -127,7 +127,9 @@ class DataKey:
 
     def phone_hash(self, number: str) -> str:
         """Keyed HMAC-SHA256 of a normalised phone number (digits and leading +)."""
-        return hmac.new(self._hash_key, normalise_phone(number).encode(), hashlib.sha256).hexdigest()
+        return hmac.new(
+            self._hash_key, normalise_phone(number).encode(), hashlib.sha256
+        ).hexdigest()
 
 
 def normalise_phone(number: str) -> str:

@@ -67,6 +67,8 @@ class Board:
         self._by_district: dict[str, set[int]] = {}
         self._free: dict[tuple[str, str], set[int]] = {}
         self._idle: dict[int, tuple[float, int]] = {}
+        self._staff_sets: dict[int, list[set[int]]] = {}
+        self._free_sets: dict[int, list[tuple[set[int], int]]] = {}
         self._staffed: dict[str, set[int]] = {line: set() for line in config.lines}
         """Per line: officers present (available) who may take its tasks (hard rules)."""
         # Waiting tasks in line-ups per service line.
@@ -95,23 +97,21 @@ class Board:
         self._idle[oid] = (officer.idle_since, oid)
         present = officer.presence == "available"
         can_wrap = officer.wrap_until <= now
-        free_of_offer = present and officer.offer is None and can_wrap
-        for line in officer.profile.lines:
-            staffed = self._staffed.get(line)
-            if staffed is None or not self._hard_line_ok(officer.profile, line):
-                continue
+        room = (
+            officer.capacity - officer.load
+            if present and officer.offer is None and can_wrap
+            else -1
+        )
+        for staffed in self._staff_sets[oid]:
             if present:
                 staffed.add(oid)
             else:
                 staffed.discard(oid)
-            for kind, cost in self._cost.items():
-                key = (line, kind)
-                if free_of_offer and officer.load + cost <= officer.capacity:
-                    self._free.setdefault(key, set()).add(oid)
-                else:
-                    members = self._free.get(key)
-                    if members is not None:
-                        members.discard(oid)
+        for members, cost in self._free_sets[oid]:
+            if cost <= room:
+                members.add(oid)
+            else:
+                members.discard(oid)
         if present and not can_wrap:
             self._push(officer.wrap_until, Due.WRAP, oid)
 
@@ -119,6 +119,18 @@ class Board:
         return not self.config.lines.get(line, True) or profile.gender == "female"
 
     def _index_profile(self, profile: OfficerProfile) -> None:
+        # The sets an officer may be in, worked out once per profile (refreshes are hot).
+        lines = [
+            line
+            for line in sorted(profile.lines)
+            if line in self._staffed and self._hard_line_ok(profile, line)
+        ]
+        self._staff_sets[profile.id] = [self._staffed[line] for line in lines]
+        self._free_sets[profile.id] = [
+            (self._free.setdefault((line, kind), set()), cost)
+            for line in lines
+            for kind, cost in self._cost.items()
+        ]
         for language in profile.languages:
             self._by_language.setdefault(language, set()).add(profile.id)
         for category, level in profile.skills.items():
@@ -210,11 +222,15 @@ class Board:
 
     # --- matching ------------------------------------------------------------------
 
-    def best_officer(self, task: Task, now: float) -> Officer | None:
-        """The officer to offer ``task`` to now, or None (as :func:`policy.best_officer`)."""
+    def best_officer(self, task: Task, now: float, skip: set[int] | None = None) -> Officer | None:
+        """The officer to offer ``task`` to now, or None (as :func:`policy.best_officer`).
+
+        Officers in ``skip`` are left out (they are being offered something else)."""
         free = self._free.get((task.line, task.kind))
         if not free or task.status != TaskStatus.WAITING:
             return None
+        if skip:
+            free = free - skip
         need = policy.requirement(task, now, self.config)
         if need.known_officer is not None:
             known = need.known_officer
@@ -222,6 +238,8 @@ class Board:
                 return self._if_allowed(known, task)
             return None
         base: set[int] | frozenset[int] = free
+        if not base:
+            return None
         if task.excluded:
             shut = {o for o, until in task.excluded.items() if until > now}
             if shut:
@@ -293,6 +311,17 @@ class Board:
                         break
         return None if best is None else self.tasks[best[4]]
 
+    def waiting_in_order(self, now: float) -> list[Task]:
+        """Every waiting task of every line, in line order (:func:`policy.place`)."""
+        tasks = [
+            self.tasks[entry[3]]
+            for lines in self._lineups.values()
+            for lineup in lines.values()
+            for entry in lineup
+        ]
+        tasks.sort(key=lambda task: policy.place(task, now))
+        return tasks
+
     def free_officers(self) -> Iterator[Officer]:
         """Officers who may be offered something now (any line, any kind)."""
         seen: set[int] = set()
@@ -343,6 +372,15 @@ class Board:
             entry for lineup in self._lineups.get(line, {}).values() for entry in lineup
         )
         return [self.tasks[entry[3]] for entry in entries]
+
+    def position(self, task_id: str) -> int | None:
+        """A waiting task's place in its line (1 is next), without sorting the line."""
+        placed = self._place.get(task_id)
+        if placed is None:
+            return None
+        need, entry = placed
+        lineups = self._lineups[need.line].values()
+        return 1 + sum(bisect_left(lineup, entry) for lineup in lineups)
 
     def staffed(self, line: str) -> int:
         """Officers present (available, busy or in wrap-up) who may take this line's tasks."""

@@ -54,8 +54,10 @@ TASK_KINDS = frozenset(
 """Kinds that belong on a session's timeline."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
+    """Treat as read-only (not frozen only because frozen instances are slow to make)."""
+
     id: str
     """Unique and stable: ``<task id>#<version>`` or ``officer-<id>#<version>``."""
     kind: str

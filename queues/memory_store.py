@@ -116,7 +116,10 @@ class MemoryStore:
         existing = board.tasks.get(task.id)
         if existing is not None or task.id in board.ended:
             return Outcome(False, "exists", task=existing)
-        task = replace(task, excluded={}, status=TaskStatus.WAITING, officer=None)
+        # The task is the caller's fresh object: the store takes it over.
+        task.excluded = {}
+        task.status = TaskStatus.WAITING
+        task.officer = None
         task.seq = next(self._seq)
         task.version = 1
         board.put_task(task, now)
@@ -347,10 +350,16 @@ def _free_capacity(officer: Officer, cost: int, wrap_until: float) -> None:
 
 
 def _offer_data(task: Task, now: float) -> dict[str, Any]:
-    data = arrival_data(task)
-    data["expires"] = task.offer_expires
-    data["wait"] = now - task.arrived
-    return data
+    return {
+        "channel": task.channel,
+        "priority": task.priority,
+        "category": task.category,
+        "language": task.language,
+        "silent": task.silent,
+        "callback": task.is_callback,
+        "expires": task.offer_expires,
+        "wait": now - task.arrived,
+    }
 
 
 def _task_event(

@@ -31,7 +31,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from queues.board import Board
 from queues.config import RoutingConfig
-from queues.events import Event, Kind, arrival_data
+from queues.events import Event, Kind, arrival_data, officer_event_id, task_event_id
 from queues.model import Officer, OfficerProfile, Presence, Task, TaskStatus
 from queues.redis_codec import officer_from, profile_args, task_fields, task_from
 from queues.store import EventSink, Outcome, StoreError
@@ -54,7 +54,11 @@ SCRIPTS = (
 )
 _FEED_BLOCK = 0.1
 """Seconds one read of the stream waits for news (and the most a close waits for it)."""
+_FEED_LINGER = 0.002
+_FEED_BATCH = 100
 _RETRIES = 5
+_OWN_LIMIT = 100_000
+_NOT_OWN = object()
 """Tries of a step whose script says another process changed who holds the task."""
 
 
@@ -91,6 +95,8 @@ class RedisStore:
         self._feed: asyncio.Task[None] | None = None
         self._stopping = False
         self._advanced = asyncio.Event()
+        self._own: dict[str, Task | None] = {}
+        """Events written by this process's own steps, not yet seen on the stream."""
         self._feed_redis: aioredis.Redis | None = None
         self._last_id = "0-0"
         self._stream_ids: dict[str, dict[str, str]] = {g: {} for g in self.groups}
@@ -207,6 +213,8 @@ class RedisStore:
                 log.warning("lost the events stream; reconnecting", exc_info=True)
                 await asyncio.sleep(0.5)
                 continue
+            if not reply:
+                continue
             for _stream, entries in reply:
                 events = []
                 for entry_id, fields in entries:
@@ -215,8 +223,26 @@ class RedisStore:
                 for sink in self._sinks:
                     sink(events)
             self._advanced.set()
+            if sum(len(entries) for _stream, entries in reply) < _FEED_BATCH:
+                # Let a few more events gather: one read for many, at a cost of a few ms.
+                await asyncio.sleep(_FEED_LINGER)
 
     def _take_entry(self, fields: dict[str, str]) -> Event:
+        own = self._own.pop(fields["i"], _NOT_OWN)
+        if own is not _NOT_OWN:
+            # This process made the step and has applied its answer: only the event is new.
+            task_id = own.id if isinstance(own, Task) else None
+            oid = fields.get("oid") or ""
+            return Event(
+                id=fields["i"],
+                kind=fields["k"],
+                at=float(fields["at"]),
+                task_id=task_id,
+                session_id=own.session_id if isinstance(own, Task) else None,
+                officer_id=int(oid) if oid else None,
+                line=own.line if isinstance(own, Task) else None,
+                data=json.loads(fields.get("d") or "{}"),
+            )
         at = float(fields["at"])
         task = task_from(json.loads(fields["t"])) if fields.get("t") else None
         officer = officer_from(json.loads(fields["o"])) if fields.get("o") else None
@@ -252,6 +278,14 @@ class RedisStore:
         callback = None
         if len(reply) > 4 and reply[4]:
             callback = self._apply_task(task_from(json.loads(reply[4])), now)
+        if status == "ok" and self._feed is not None and reason != "unchanged":
+            # Remember the event this step wrote, so the feed need not decode it again.
+            if task is not None:
+                self._own[task_event_id(task.id, task.version)] = task
+            elif officer is not None:
+                self._own[officer_event_id(officer.id, officer.version)] = None
+            if len(self._own) > _OWN_LIMIT:
+                self._own.clear()
         return Outcome(status == "ok", reason or None, task, officer, callback=callback)
 
     async def _call(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:

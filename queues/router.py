@@ -197,9 +197,10 @@ class Router:
 
     def _fan_out(self, events: Sequence[Event]) -> None:
         self.stats_keeper.observe(events)
-        for listener in list(self._listeners):
-            for event in events:
-                listener.deliver(event)
+        if self._listeners:
+            for listener in list(self._listeners):
+                for event in events:
+                    listener.deliver(event)
 
     def listen(self, officer_id: int | None = None) -> Listener:
         """Events from now on: all of them, or those about one officer (her offers).
@@ -299,11 +300,11 @@ class Router:
             return Placement(task_id, status, None, None, None)
         if task.status != TaskStatus.WAITING:
             return Placement(task_id, task.status, None, None, task.officer)
-        waiting = self.board.waiting(task.line)
-        position = next(n for n, t in enumerate(waiting, start=1) if t.id == task_id)
+        now = self._now()
+        position = self.board.position(task_id) or 1
         keeper = self.stats_keeper
         estimate = keeper.estimate(
-            position, self.board.staffed(task.line), keeper.handle_time(task.line)
+            position, self.board.staffed(task.line), keeper.handle_time(task.line, now)
         )
         return Placement(task_id, task.status, position, estimate, None)
 
@@ -481,11 +482,41 @@ class Router:
                 tasks.append(action.task_id)
         await self._dispatch(officers, tasks, now)
 
-    async def sweep(self) -> None:
-        """Offer whatever can be offered now (catches work another process left undone)."""
+    async def sweep(self) -> int:
+        """Offer whatever can be offered now; the number of offers made.
+
+        Catches work another process left undone, and drains a backlog when many
+        officers come free at once (a shift starts). The plan is made first, greedy in
+        line order (each task in turn to the best officer still free), then the offers
+        are committed together; what another process took meanwhile is planned again.
+        """
         now = self._now()
-        for officer in list(self.board.free_officers()):
-            await self._offer_officer(officer.id, now)
+        board = self.board
+        expires = now + self.config.offer_timeout
+        made = 0
+        for _ in range(_ATTEMPTS):
+            if not any(True for _ in board.free_officers()):
+                return made
+            plan: list[tuple[str, int]] = []
+            claimed: set[int] = set()
+            free = sum(1 for _ in board.free_officers())
+            for task in board.waiting_in_order(now):
+                officer = board.best_officer(task, now, claimed)
+                if officer is not None:
+                    plan.append((task.id, officer.id))
+                    claimed.add(officer.id)
+                    if len(claimed) == free:
+                        break
+            if not plan:
+                return made
+            outcomes = await asyncio.gather(
+                *(self.store.reserve(t, o, now, expires) for t, o in plan)
+            )
+            done = sum(1 for outcome in outcomes if outcome.ok)
+            made += done
+            if done == len(plan):
+                return made
+        return made
 
     # --- steps ---------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from queues.config import RoutingConfig
 from queues.events import Event, Kind
 from queues.model import OfficerState, Task
 
+_OUTCOMES = frozenset({Kind.ACCEPTED, Kind.ABANDONED, Kind.MISSED, Kind.COMPLETED})
 DEFAULT_HANDLE = 300.0
 """Seconds assumed for one contact (talk and wrap-up) before any has been measured."""
 
@@ -57,35 +58,66 @@ class LineStats:
     tasks: list[WaitingTask] = field(default_factory=list)
 
 
+@dataclass
+class _Window:
+    """One line's outcomes within the window, with running sums (no rescans)."""
+
+    outcomes: deque[tuple[float, str, float]] = field(default_factory=deque)
+    answered: int = 0
+    within: int = 0
+    waited: float = 0.0
+    abandoned: int = 0
+    missed: int = 0
+    completed: int = 0
+    handled: float = 0.0
+
+    def count(self, kind: str, seconds: float, threshold: float, sign: int) -> None:
+        if kind == Kind.ACCEPTED:
+            self.answered += sign
+            self.waited += sign * seconds
+            self.within += sign * (seconds <= threshold)
+        elif kind == Kind.ABANDONED:
+            self.abandoned += sign
+        elif kind == Kind.MISSED:
+            self.missed += sign
+        else:
+            self.completed += sign
+            self.handled += sign * seconds
+
+
 class StatsKeeper:
     """Keeps the window of outcomes from events and computes :class:`LineStats`."""
 
     def __init__(self, config: RoutingConfig) -> None:
         self.config = config
-        self._outcomes: deque[tuple[float, str, str, float]] = deque()
-        """(at, line, kind, seconds): waits of answered/abandoned/missed, handle of completed."""
+        self._lines: dict[str, _Window] = {}
 
     def observe(self, events: Sequence[Event]) -> None:
+        threshold = self.config.service_level
         for event in events:
-            if event.line is None:
+            if event.kind not in _OUTCOMES or event.line is None:
                 continue
-            if event.kind in (Kind.ACCEPTED, Kind.ABANDONED, Kind.MISSED):
+            if event.kind != Kind.COMPLETED:
                 seconds = float(event.data.get("wait", 0.0))
-            elif event.kind == Kind.COMPLETED:
-                seconds = float(event.data.get("handle", 0.0))
             else:
-                continue
-            self._outcomes.append((event.at, event.line, event.kind, seconds))
+                seconds = float(event.data.get("handle", 0.0))
+            window = self._lines.setdefault(event.line, _Window())
+            window.outcomes.append((event.at, event.kind, seconds))
+            window.count(event.kind, seconds, threshold, 1)
 
-    def _trim(self, now: float) -> None:
+    def _window(self, line: str, now: float) -> _Window:
+        window = self._lines.setdefault(line, _Window())
         start = now - self.config.stats_window
-        while self._outcomes and self._outcomes[0][0] < start:
-            self._outcomes.popleft()
+        outcomes = window.outcomes
+        while outcomes and outcomes[0][0] < start:
+            _, kind, seconds = outcomes.popleft()
+            window.count(kind, seconds, self.config.service_level, -1)
+        return window
 
-    def handle_time(self, line: str) -> float:
+    def handle_time(self, line: str, now: float) -> float:
         """Average talk time plus wrap-up in the window (a default before any was measured)."""
-        handles = [s for _, ln, kind, s in self._outcomes if ln == line and kind == Kind.COMPLETED]
-        talk = sum(handles) / len(handles) if handles else DEFAULT_HANDLE
+        window = self._window(line, now)
+        talk = window.handled / window.completed if window.completed else DEFAULT_HANDLE
         return talk + self.config.wrap_up
 
     def estimate(self, position: int, staffed: int, handle: float) -> float | None:
@@ -95,25 +127,11 @@ class StatsKeeper:
         return position * handle / staffed
 
     def line(self, board: Board, line: str, now: float, *, with_tasks: bool) -> LineStats:
-        self._trim(now)
+        window = self._window(line, now)
         waiting = board.waiting(line)
         staffed = board.staffed(line)
-        handle = self.handle_time(line)
-        counts = {"answered": 0, "abandoned": 0, "missed": 0}
-        within = 0
-        waits: list[float] = []
-        for _, ln, kind, seconds in self._outcomes:
-            if ln != line:
-                continue
-            if kind == Kind.ACCEPTED:
-                counts["answered"] += 1
-                waits.append(seconds)
-                within += seconds <= self.config.service_level
-            elif kind == Kind.ABANDONED:
-                counts["abandoned"] += 1
-            elif kind == Kind.MISSED:
-                counts["missed"] += 1
-        total = sum(counts.values())
+        handle = self.handle_time(line, now)
+        total = window.answered + window.abandoned + window.missed
         default = self.config.default_priority
         ahead = sum(1 for task in waiting if task.priority >= default)
         return LineStats(
@@ -124,12 +142,12 @@ class StatsKeeper:
             alarm=bool(waiting) and staffed == 0,
             staffed=staffed,
             officers=officers_by_state(board, line, now),
-            answered=counts["answered"],
-            abandoned=counts["abandoned"],
-            missed=counts["missed"],
-            service_level=within / total if total else None,
-            abandonment_rate=counts["abandoned"] / total if total else None,
-            average_wait=sum(waits) / len(waits) if waits else None,
+            answered=window.answered,
+            abandoned=window.abandoned,
+            missed=window.missed,
+            service_level=window.within / total if total else None,
+            abandonment_rate=window.abandoned / total if total else None,
+            average_wait=window.waited / window.answered if window.answered else None,
             tasks=_waiting_tasks(self, waiting, staffed, handle, now) if with_tasks else [],
         )
 

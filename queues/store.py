@@ -72,7 +72,9 @@ class Store(Protocol):
         keeps its place); going available ends wrap-up and resets missed offers."""
 
     async def enqueue(self, task: Task, now: float) -> Outcome:
-        """Add a waiting task; refused with ``exists`` (and the task) if its id is known."""
+        """Add a waiting task; refused with ``exists`` (and the task) if its id is known.
+
+        The store may keep ``task`` itself: pass a fresh object and do not change it."""
 
     async def reserve(self, task_id: str, officer_id: int, now: float, expires: float) -> Outcome:
         """Offer the task to the officer if both are still free and the hard rules hold."""

@@ -11,6 +11,9 @@ import cases.api
 import cases.reports
 import cases.tracking_routes
 import officers.routes
+import queues.api
+import queues.service
+import signaling.intake
 import signaling.routes
 from cases.audit import AuditLog
 from cases.sealing import DataKey
@@ -32,13 +35,16 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[CLOCK] = clock
     app[DATA_KEY] = DataKey.load(settings.data_key_file)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(queues.service.router_context)
 
     health.setup(app)
     officers.routes.setup(app)
     cases.api.setup(app)
     cases.reports.setup(app)
     cases.tracking_routes.setup(app)
+    queues.api.setup(app)
     signaling.routes.setup(app)
+    signaling.intake.setup(app)
     pages.setup(app)
     return app
 

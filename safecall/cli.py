@@ -18,7 +18,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from safecall.app import create_app
 
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         app = create_app(settings)
     except ValueError as exc:

@@ -105,7 +105,9 @@ def build(app: web.Application, title: str = "safecall", version: str = "1") -> 
                 statuses[403] = "Refused (the code says why)."
             else:
                 statuses.pop(403)
-        statuses.update({404: "Not found.", 409: "Conflicts with the current state.", 415: "Not JSON."})
+        statuses.update(
+            {404: "Not found.", 409: "Conflicts with the current state.", 415: "Not JSON."}
+        )
         for extra in meta.statuses:
             statuses.setdefault(extra, "Refused (the code says why).")
         for status, text in statuses.items():

@@ -11,11 +11,16 @@ from pathlib import Path
 from aiohttp import web
 
 from safecall.endpoint import endpoint
-from safecall.errors import ApiError
+from safecall.errors import ApiError, Handler
 
 WEB = Path(__file__).parent / "web"
 
-_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
+_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".html": "text/html",
+}
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -31,7 +36,7 @@ SECURITY_HEADERS = {
 }
 
 
-def page(filename: str, summary: str) -> web.RequestHandler:
+def page(filename: str, summary: str) -> Handler:
     path = WEB / filename
 
     @endpoint(summary, public=True, content_type="text/html", document=False)
@@ -47,9 +52,7 @@ async def static(request: web.Request) -> web.StreamResponse:
     path = (WEB / name).resolve()
     if path.parent != WEB.resolve() or path.suffix not in _TYPES or not path.is_file():
         raise ApiError(404, "not_found", "There is no such file.")
-    return web.FileResponse(
-        path, headers={**SECURITY_HEADERS, "Content-Type": _TYPES[path.suffix]}
-    )
+    return web.FileResponse(path, headers={**SECURITY_HEADERS, "Content-Type": _TYPES[path.suffix]})
 
 
 def setup(app: web.Application) -> None:

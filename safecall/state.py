@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
-DATA_KEY = web.AppKey("data_key", "DataKey")
-AUDIT = web.AppKey("audit", "AuditLog")
-CLOCK = web.AppKey("clock", Callable[[], datetime])
+DATA_KEY: web.AppKey[DataKey] = web.AppKey("data_key")
+AUDIT: web.AppKey[AuditLog] = web.AppKey("audit")
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 """Now, as the app sees it; tests replace it to drive delays without sleeping."""
 
 

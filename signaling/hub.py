@@ -91,22 +91,25 @@ class Hub:
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._running = False
 
     # ---- life --------------------------------------------------------------
 
     async def start(self) -> None:
+        self._running = True
         await self.bus.start(self._on_bus, self.resync)
         self._sweeper = asyncio.create_task(self._sweep())
 
-    async def drain(self) -> None:
-        """Stop taking sessions; close every socket with going-away.
+    async def drain(self, wait_for_calls: bool = True) -> None:
+        """Stop taking sessions; close every socket with going-away (1001).
 
-        When no other process shares the sessions, first wait (up to
-        ``drain_seconds``) for the calls in progress to end: nobody else
-        could take them over.
+        With ``wait_for_calls`` and no other process sharing the sessions,
+        first wait (up to ``drain_seconds``) for the calls in progress to end:
+        nobody else could take them over. Only useful while the server still
+        reads its sockets, i.e. before aiohttp's own shutdown begins.
         """
         self.draining = True
-        if not self.store.shared and self.local:
+        if wait_for_calls and not self.store.shared and self.local:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.config.drain_seconds):
                     await self._no_calls.wait()
@@ -116,6 +119,7 @@ class Hub:
 
     async def close(self) -> None:
         """Stop the sweeper and the bus; safe to call twice."""
+        self._running = False  # the loop ends even if a library swallowed the cancellation
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -354,7 +358,7 @@ class Hub:
 
     async def _sweep(self) -> None:
         """End sessions whose side stayed away past the grace period (on any process)."""
-        while True:
+        while self._running:
             await asyncio.sleep(self.config.sweep_seconds)
             try:
                 now = self.clock()

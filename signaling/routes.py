@@ -9,6 +9,8 @@ sockets too fast with 429 ``too_many_connections``.
 On shutdown (SIGTERM) the hub stops taking sessions, and every socket is
 closed with going-away (1001) so its page reconnects, to another process
 when there is one; sessions survive in Redis and resume there.
+``Hub.drain()`` called before aiohttp's shutdown also lets calls in progress
+end first (capped) when this process is the only one.
 """
 
 from __future__ import annotations
@@ -91,8 +93,13 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _drain(app: web.Application) -> None:
+    # By the time on_shutdown runs, aiohttp has stopped reading every connection
+    # (pre_shutdown drops incoming data, WebSocket frames included): waiting for
+    # calls here would only hold pages that can no longer be heard. Send them
+    # away at once; to let calls finish first, call ``app[HUB].drain()`` on
+    # SIGTERM before the runner's cleanup.
     if HUB in app:
-        await app[HUB].drain()
+        await app[HUB].drain(wait_for_calls=False)
 
 
 def _allowed_origin(request: web.Request) -> bool:
@@ -182,6 +189,7 @@ async def _may_have_ice(request: web.Request, query: IceQuery) -> bool:
     query=IceQuery,
     response=IceServers,
     errors=["invalid_session_token"],
+    statuses=[401],
     tags=["signaling"],
 )
 async def get_ice_servers(request: web.Request) -> web.Response:

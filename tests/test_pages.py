@@ -58,17 +58,49 @@ async def test_metrics_are_prometheus_text(client) -> None:
     assert "# TYPE" in await r.text()
 
 
-async def test_readyz_fails_when_redis_is_unreachable(aiohttp_client, settings, clock) -> None:
+async def test_readyz_fails_when_redis_goes_away(aiohttp_client, settings, clock, tmp_path) -> None:
+    """A real Redis of the test's own, stopped while the server runs."""
+    import asyncio
     import dataclasses
     import socket
+    import subprocess
 
     from safecall.app import create_app
 
-    with socket.socket() as s:  # a loopback port nobody listens on
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    broken = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{port}/0")
-    client = await aiohttp_client(create_app(broken, clock=clock))
+    redis = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        configured = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{port}/0")
+        client = await aiohttp_client(create_app(configured, clock=clock))
+        r = await client.get("/readyz")
+        assert r.status == 200
+        assert (await r.json())["redis"] == "ok"
+    finally:
+        redis.terminate()
+        redis.wait()
     r = await client.get("/readyz")
     assert r.status == 503
     assert await r.json() == {"error": {"code": "not_ready", "message": "Redis is not reachable."}}

@@ -1,4 +1,6 @@
-// The citizen page: language, service line, quick exit. Keeps nothing in the browser.
+// The citizen page: intake, queue, browser call or chat with an officer, quick exit.
+// Keeps nothing in the browser: the contact's tokens live in this page's memory only,
+// so a reload starts a new contact. Server text goes in with textContent only.
 "use strict";
 
 const TEXT = {
@@ -15,33 +17,393 @@ const TEXT = {
     video: "ویڈیو کال",
     audio: "آواز کی کال",
     chat: "تحریری گفتگو",
-    soon: "اس صفحے سے کال ابھی شروع نہیں ہوئی۔ براہِ کرم 15 پر کال کریں؛ ایک افسر جواب دے گی۔",
+    more: "مزید انتخاب (سب اختیاری)",
+    language: "زبان",
+    what: "کیا ہوا؟",
+    "rather-not": "نہیں بتانا چاہتی",
+    "c-dv": "گھر میں تشدد",
+    "c-har": "ہراسانی",
+    "c-sv": "جنسی تشدد",
+    "c-cyber": "آن لائن ہراسانی",
+    "c-missing": "گمشدہ بچہ",
+    "c-other": "کچھ اور",
+    district: "ضلع",
+    anon: "نام ظاہر نہ کریں",
+    name: "آپ کا نام",
+    phone: "آپ کا فون نمبر",
+    callback: "مجھے واپس فون کرنا محفوظ ہے",
+    when: "کب محفوظ ہے؟",
+    "code-earlier": "پچھلے رابطے کا ٹریکنگ کوڈ",
+    location: "افسر کو میرا مقام بتائیں",
+    reload: "اگر آپ یہ صفحہ دوبارہ کھولیں تو نیا رابطہ شروع ہوگا۔",
+    "your-code": "آپ کا ٹریکنگ کوڈ:",
+    position: "قطار میں آپ کی جگہ:",
+    "switch-chat": "تحریری گفتگو پر جائیں",
+    mute: "آواز بند",
+    unmute: "آواز کھولیں",
+    "camera-off": "کیمرہ بند",
+    "camera-on": "کیمرہ کھولیں",
+    "switch-camera": "کیمرہ بدلیں",
+    send: "بھیجیں",
+    hangup: "ختم کریں",
+    ended: "گفتگو ختم ہو گئی۔",
+    "keep-code": "اوپر والا ٹریکنگ کوڈ سنبھال کر رکھیں: اس سے آپ اپنا کیس دیکھ سکتی ہیں۔",
     track: "کیا آپ کے پاس ٹریکنگ کوڈ ہے؟ اپنا کیس دیکھیں",
     private: "یہ صفحہ آپ کے فون پر کچھ محفوظ نہیں کرتا۔ فوراً نکلنے کے لیے دو بار Esc دبائیں یا اوپر والا بٹن۔",
+    starting: "شروع ہو رہا ہے…",
+    connecting: "ایک افسر آ رہی ہیں، رابطہ ہو رہا ہے…",
+    connected: "آپ افسر سے جڑ گئی ہیں۔",
+    "no-camera": "کیمرہ نہیں ملا؛ صرف آواز کے ساتھ۔",
+    "no-media": "مائیکروفون نہیں ملا؛ تحریری گفتگو جاری ہے۔",
+    "peer-away": "رابطہ ٹوٹ گیا، انتظار کریں…",
+    wait: "اندازاً انتظار: {m} منٹ",
+    failed: "شروع نہیں ہو سکا۔ دوبارہ کوشش کریں یا 15 پر کال کریں۔",
+    you: "آپ",
+    officer: "افسر",
   },
 };
 const english = {};
+let lang = "en";
+
+function t(key) {
+  if (lang !== "en" && TEXT[lang] && TEXT[lang][key]) return TEXT[lang][key];
+  return english[key] || EN_EXTRA[key] || key;
+}
+
+// English for messages that are not in the HTML.
+const EN_EXTRA = {
+  starting: "Starting…",
+  connecting: "An officer is coming; connecting…",
+  connected: "You are connected to an officer.",
+  "no-camera": "No camera; the call goes on with sound only.",
+  "no-media": "No microphone; you can write to the officer.",
+  "peer-away": "The connection was lost; please wait…",
+  wait: "Estimated wait: {m} min",
+  failed: "That did not work. Try again, or call 15.",
+  unmute: "Unmute",
+  "camera-on": "Camera on",
+  you: "You",
+  officer: "Officer",
+};
+
+const $ = (id) => document.getElementById(id);
 
 function quickExit() {
   // replace(): the page leaves no entry to go back to.
   window.location.replace("https://www.google.com/");
 }
 
-function setLanguage(lang) {
-  document.documentElement.lang = lang;
-  document.documentElement.dir = lang === "ur" ? "rtl" : "ltr";
+function setLanguage(next) {
+  lang = next;
+  document.documentElement.lang = next;
+  document.documentElement.dir = next === "ur" ? "rtl" : "ltr";
   for (const el of document.querySelectorAll("[data-i18n]")) {
     const key = el.dataset.i18n;
     if (!(key in english)) english[key] = el.textContent;
-    el.textContent = lang === "en" ? english[key] : (TEXT[lang][key] || english[key]);
+    el.textContent = t(key);
   }
   for (const b of document.querySelectorAll("[data-lang]")) {
-    b.setAttribute("aria-pressed", String(b.dataset.lang === lang));
+    b.setAttribute("aria-pressed", String(b.dataset.lang === next));
+  }
+  if (next === "ur" || next === "en") $("language").value = next;
+}
+
+// ---- the contact (memory only) ------------------------------------------------
+
+const contact = {
+  id: null,
+  token: null,
+  channel: null,
+  ws: null,
+  resumeToken: null,
+  seq: 0,
+  pc: null,
+  local: null,
+  ended: false,
+  poll: null,
+};
+// Tests read the call's statistics here; it lives and dies with the page.
+window.safecallCall = contact;
+
+function show(id, visible) { $(id).hidden = !visible; }
+
+function say(key, values) {
+  let text = t(key);
+  for (const [k, v] of Object.entries(values || {})) text = text.replace("{" + k + "}", v);
+  $("call-state").textContent = text;
+}
+
+function intake(channel) {
+  const service = document.querySelector("[data-service][aria-pressed='true']").dataset.service;
+  const body = { service_line: service, channel, language: $("language").value || "ur" };
+  const category = $("category").value;
+  if (category) body.category = category;
+  const district = $("district").value.trim();
+  if (district) body.district = district;
+  body.anonymous = $("anonymous").checked;
+  if (!body.anonymous) {
+    const name = $("name").value.trim();
+    const phone = $("phone").value.trim();
+    if (name) body.name = name;
+    if (phone) body.phone = phone;
+    body.callback_safe = $("callback").checked;
+    const times = $("callback-times").value.trim();
+    if (times && body.callback_safe) body.callback_times = times;
+  }
+  const code = $("code").value.trim();
+  if (code) body.tracking_code = code;
+  return body;
+}
+
+function sharedPlace() {
+  if (!$("share-location").checked || !navigator.geolocation) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    navigator.geolocation.getCurrentPosition(
+      (p) => resolve({ latitude: p.coords.latitude, longitude: p.coords.longitude,
+                       accuracy: p.coords.accuracy }),
+      () => resolve(null),
+      { timeout: 8000, maximumAge: 60000 },
+    );
+  });
+}
+
+async function media(channel) {
+  if (channel === "chat") return { channel, stream: null };
+  if (channel === "video") {
+    try {
+      return { channel, stream: await navigator.mediaDevices.getUserMedia({ audio: true, video: true }) };
+    } catch (err) {
+      say("no-camera");
+    }
+  }
+  try {
+    return { channel: "audio", stream: await navigator.mediaDevices.getUserMedia({ audio: true }) };
+  } catch (err) {
+    say("no-media");
+    return { channel: "chat", stream: null };
   }
 }
 
+async function start(channel) {
+  for (const b of document.querySelectorAll("[data-start]")) b.disabled = true;
+  show("start-error", false);
+  const got = await media(channel);
+  const body = intake(got.channel);
+  const place = await sharedPlace();
+  if (place) body.location = place;
+  let response;
+  let data = null;
+  try {
+    response = await fetch("/api/contacts", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+      credentials: "omit",
+    });
+    data = await response.json();
+  } catch (err) {
+    response = null;
+  }
+  if (!response || response.status !== 201) {
+    if (got.stream) got.stream.getTracks().forEach((track) => track.stop());
+    const message = data && data.error ? data.error.message : t("failed");
+    $("start-error").textContent = message;
+    show("start-error", true);
+    for (const b of document.querySelectorAll("[data-start]")) b.disabled = false;
+    return;
+  }
+  Object.assign(contact, { id: data.session_id, token: data.token, channel: got.channel,
+                           local: got.stream });
+  $("tracking-code").textContent = data.tracking_code;
+  show("intake", false);
+  show("who", false);
+  show("code-section", true);
+  show("contact", true);
+  show("to-chat", contact.channel !== "chat");
+  if (contact.local) {
+    $("self-video").srcObject = contact.local;
+  }
+  pollPlace();
+  connect();
+}
+
+async function pollPlace() {
+  if (contact.ended) return;
+  try {
+    const response = await fetch("/api/contacts/" + encodeURIComponent(contact.id), {
+      headers: { Authorization: "Bearer " + contact.token, Accept: "application/json" },
+      credentials: "omit",
+    });
+    if (response.ok) {
+      const place = await response.json();
+      if (place.status === "waiting") {
+        $("queue-position").textContent = String(place.position || 1);
+        if (place.estimated_wait != null) {
+          $("wait-time").textContent = t("wait").replace(
+            "{m}", String(Math.max(1, Math.round(place.estimated_wait / 60))));
+        }
+      } else if (place.status === "offered" || place.status === "assigned") {
+        say("connecting");
+      }
+    }
+  } catch (err) { /* the next poll tries again */ }
+  contact.poll = setTimeout(pollPlace, 2000);
+}
+
+// ---- signaling -----------------------------------------------------------------
+
+function send(message) {
+  if (contact.ws && contact.ws.readyState === WebSocket.OPEN) {
+    contact.ws.send(JSON.stringify(Object.assign({ v: 1 }, message)));
+  }
+}
+
+function relay(message) {
+  contact.seq += 1;
+  send(Object.assign({ seq: contact.seq }, message));
+}
+
+function connect() {
+  const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(scheme + "//" + window.location.host + "/ws");
+  contact.ws = ws;
+  ws.onopen = () => send({ type: "join", session: contact.id, token: contact.token });
+  ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+}
+
+async function onMessage(message) {
+  if (typeof message.seq === "number" && message.type !== "ack") {
+    send({ type: "ack", seq: message.seq });
+  }
+  switch (message.type) {
+    case "joined":
+      contact.resumeToken = message.resume_token;
+      break;
+    case "peer-joined":
+      inCall();
+      break;
+    case "offer":
+      await answerOffer(message.sdp);
+      break;
+    case "candidate":
+      if (contact.pc) {
+        try { await contact.pc.addIceCandidate(message.candidate || null); } catch (err) { /* late */ }
+      }
+      break;
+    case "chat":
+      addChat(t("officer"), message.text);
+      break;
+    case "peer-left":
+      say("peer-away");
+      break;
+    case "session-ended":
+      finish();
+      break;
+    case "error":
+      if (message.fatal) say("failed");
+      break;
+    default:
+      break;
+  }
+}
+
+function inCall() {
+  clearTimeout(contact.poll);
+  show("waiting", false);
+  show("call", contact.channel !== "chat");
+  say("connected");
+}
+
+async function iceServers() {
+  try {
+    const response = await fetch("/api/ice-servers?session=" + encodeURIComponent(contact.id), {
+      headers: { Authorization: "Bearer " + contact.token }, credentials: "omit",
+    });
+    if (response.ok) return (await response.json()).iceServers;
+  } catch (err) { /* host candidates still work */ }
+  return [];
+}
+
+async function answerOffer(sdp) {
+  inCall();
+  if (!contact.pc) {
+    const pc = new RTCPeerConnection({ iceServers: await iceServers() });
+    contact.pc = pc;
+    if (contact.local) contact.local.getTracks().forEach((track) => pc.addTrack(track, contact.local));
+    pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
+    pc.ontrack = (e) => {
+      const video = $("remote-video");
+      if (video.srcObject !== e.streams[0]) video.srcObject = e.streams[0];
+    };
+  }
+  await contact.pc.setRemoteDescription({ type: "offer", sdp });
+  const answer = await contact.pc.createAnswer();
+  await contact.pc.setLocalDescription(answer);
+  relay({ type: "answer", sdp: contact.pc.localDescription.sdp });
+}
+
+function addChat(who, text) {
+  const item = document.createElement("li");
+  const name = document.createElement("strong");
+  name.textContent = who + ": ";
+  item.appendChild(name);
+  item.appendChild(document.createTextNode(text));
+  $("chat-log").appendChild(item);
+  item.scrollIntoView({ block: "nearest" });
+}
+
+function finish() {
+  if (contact.ended) return;
+  contact.ended = true;
+  clearTimeout(contact.poll);
+  if (contact.pc) contact.pc.close();
+  if (contact.local) contact.local.getTracks().forEach((track) => track.stop());
+  $("remote-video").srcObject = null;
+  $("self-video").srcObject = null;
+  show("contact", false);
+  show("ended", true);
+}
+
+function hangup() {
+  relay({ type: "hangup" });
+  finish();
+}
+
+function toggle(kind, button, offKey, onKey) {
+  if (!contact.local) return;
+  const tracks = kind === "audio" ? contact.local.getAudioTracks() : contact.local.getVideoTracks();
+  const enabled = !tracks.every((track) => !track.enabled);
+  tracks.forEach((track) => { track.enabled = !enabled; });
+  button.dataset.i18n = enabled ? onKey : offKey;
+  button.textContent = t(button.dataset.i18n);
+}
+
+async function switchCamera() {
+  if (!contact.local || !contact.pc) return;
+  const current = contact.local.getVideoTracks()[0];
+  if (!current) return;
+  const facing = (current.getSettings().facingMode === "environment") ? "user" : "environment";
+  try {
+    const fresh = await navigator.mediaDevices.getUserMedia({ video: { facingMode: facing } });
+    const track = fresh.getVideoTracks()[0];
+    const sender = contact.pc.getSenders().find((s) => s.track && s.track.kind === "video");
+    if (sender) await sender.replaceTrack(track);
+    contact.local.removeTrack(current);
+    current.stop();
+    contact.local.addTrack(track);
+  } catch (err) { /* one camera only */ }
+}
+
+function switchToChat() {
+  // She stays in line with her place; the officer will see her messages.
+  if (contact.local) contact.local.getTracks().forEach((track) => { track.enabled = false; });
+  contact.channel = "chat";
+  show("to-chat", false);
+  $("chat-input").focus();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  document.getElementById("quick-exit").addEventListener("click", quickExit);
+  $("quick-exit").addEventListener("click", quickExit);
   let lastEscape = 0;
   document.addEventListener("keydown", (e) => {
     if (e.key !== "Escape") return;
@@ -59,4 +421,23 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  for (const b of document.querySelectorAll("[data-start]")) {
+    b.addEventListener("click", () => start(b.dataset.start));
+  }
+  $("anonymous").addEventListener("change", () => show("identity", !$("anonymous").checked));
+  $("chat-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = $("chat-input").value.trim();
+    if (!text || !contact.ws) return;
+    relay({ type: "chat", text });
+    addChat(t("you"), text);
+    $("chat-input").value = "";
+  });
+  $("hangup").addEventListener("click", hangup);
+  $("mute").addEventListener("click", (e) => toggle("audio", e.currentTarget, "mute", "unmute"));
+  $("camera").addEventListener("click", (e) => toggle("video", e.currentTarget, "camera-off", "camera-on"));
+  $("switch-camera").addEventListener("click", switchCamera);
+  $("to-chat").addEventListener("click", switchToChat);
+  for (const el of document.querySelectorAll("[data-i18n]")) english[el.dataset.i18n] = el.textContent;
+  $("language").value = "en";
 });

@@ -235,17 +235,3 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         while not predicate():
             await asyncio.sleep(0.01)
 
-
-@pytest.fixture(autouse=True)
-async def _watchdog():  # TEMPORARY debugging
-    import sys
-
-    async def dump():
-        await asyncio.sleep(20)
-        for task in asyncio.all_tasks():
-            print("TASK", task, file=sys.stderr)
-            task.print_stack(file=sys.stderr)
-
-    t = asyncio.create_task(dump())
-    yield
-    t.cancel()

@@ -136,6 +136,8 @@ async def test_a_hangup_on_one_process_ends_the_page_on_the_other(
     assert (await call.citizen.expect("session-ended"))["reason"] == "hangup"
     assert await call.citizen.closed() == 1000
     assert await call.officer.closed() == 1000
+    await until(lambda: any(isinstance(e, SessionEnded) for e in events))
+    await asyncio.sleep(0.2)  # had the other process reported it too, it would be here by now
     assert [e for e in events if isinstance(e, SessionEnded)] == [
         SessionEnded("s-1", "hangup", "officer")
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from signaling.events import ChatPosted, SessionEnded
 from signaling.routes import HUB
-from tests.signaling.conftest import open_call
+from tests.signaling.conftest import open_call, until
 
 SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 CANDIDATE = {
@@ -80,6 +80,7 @@ async def test_chat_is_relayed_and_reported_for_the_timeline(server, connect, of
 
     assert (await call.officer.expect("chat"))["text"] == "میں محفوظ نہیں ہوں"
     assert (await call.citizen.expect("chat"))["text"] == "I am here. " * 180
+    await until(lambda: len([e for e in heard if isinstance(e, ChatPosted)]) == 2)
     chats = [e for e in heard if isinstance(e, ChatPosted)]
     assert [(c.side, c.session_id) for c in chats] == [("citizen", "s-1"), ("officer", "s-1")]
 
@@ -111,6 +112,7 @@ async def test_hangup_reaches_the_peer_then_both_sides_end_and_close(
     assert frame["type"] == "session-ended" and frame["reason"] == "hangup"
     assert await call.citizen.closed() == 1000
     assert await call.officer.closed() == 1000
+    await until(lambda: bool(ended))
     assert ended == [SessionEnded("s-1", "hangup", "citizen")]
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks (``python -m bench NAME``): not tests, not part of ``make test``."""

@@ -1,0 +1,26 @@
+"""``python -m bench [NAME ...]``: run one benchmark by name, or all of them."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {"routing": "bench.routing"}
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print(f"usage: python -m bench [{'|'.join(BENCHMARKS)}] [options]")
+        return 0
+    if argv and argv[0] not in BENCHMARKS:
+        print(f"unknown benchmark {argv[0]!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    names = [argv[0]] if argv else list(BENCHMARKS)
+    for name in names:
+        module = importlib.import_module(BENCHMARKS[name])
+        module.main(argv[1:] if argv else [])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,202 @@
+"""The session store's rules, the same in memory and in Redis (Lua)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from signaling.hub import token_hash
+from signaling.memory_store import MemoryStore
+from signaling.redis_store import DEADLINES, RedisStore, mailbox_key, session_key
+from signaling.store import Outcome, TakeOutcome
+
+TOKENS = {"citizen": token_hash("citizen-token-0001"), "officer": token_hash("officer-token-0001")}
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request, redis_url):
+    if request.param == "memory":
+        yield MemoryStore(max_pending=3, idle_ttl=100, ended_ttl=10)
+        return
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield RedisStore(client, max_pending=3, idle_ttl=100, ended_ttl=10)
+    await client.aclose()
+
+
+async def take(store, side="citizen", conn="c1", *, resume=False, token=None, last_seq=0, now=0.0):
+    return await store.take(
+        "s",
+        side,
+        conn,
+        token_hash=token or TOKENS[side],
+        resume=resume,
+        new_resume_hash=token_hash(f"resume-{side}-{conn}"),
+        last_seq=last_seq,
+        notice_body=f'"v":1,"type":"peer-joined","side":"{side}","resumed":{str(resume).lower()}}}',
+        now=now,
+    )
+
+
+def body(text):
+    return f'"v":1,"type":"chat","from":"x","text":"{text}"}}'
+
+
+async def test_open_once_and_seats_by_token(store):
+    assert await store.open("s", TOKENS, 7, 0.0) is True
+    assert await store.open("s", TOKENS, None, 0.0) is False
+    seat = await store.seat("s", TOKENS["officer"])
+    assert seat.side == "officer" and seat.officer_id == 7
+    assert await store.seat("s", token_hash("nope")) is None
+    assert await store.seat("missing", TOKENS["citizen"]) is None
+    assert await store.seat("s", "") is None  # no resume token yet: empty never matches
+
+
+async def test_take_checks_the_token_and_notices_only_a_peer_that_joined(store):
+    await store.open("s", TOKENS, None, 0.0)
+    assert (await take(store, token=TOKENS["officer"])).outcome is TakeOutcome.INVALID
+    first = await take(store, "citizen", "c1")
+    assert first.outcome is TakeOutcome.TAKEN and first.notice is None and first.peer == "not_joined"
+    second = await take(store, "officer", "o1")
+    assert second.peer == "connected"
+    assert second.notice.seq == 1 and '"peer-joined"' in second.notice.text
+    assert (await store.seat("s", token_hash("resume-citizen-c1"))).side == "citizen"
+
+
+async def test_accept_numbers_relays_and_refuses_what_breaks_the_rules(store):
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "citizen", "c1")
+    await take(store, "officer", "o1")
+
+    one = await store.accept("s", "citizen", "c1", 1, body("one"), 0.0)
+    assert one.outcome is Outcome.ACCEPTED
+    assert one.entry.seq == 1 and one.entry.text == '{"seq":1,' + body("one")
+    assert (await store.accept("s", "citizen", "c1", 1, body("one"), 0.0)).outcome is (
+        Outcome.DUPLICATE
+    )
+    assert (await store.accept("s", "citizen", "c1", 3, body("x"), 0.0)).outcome is (
+        Outcome.OUT_OF_ORDER
+    )
+    assert (await store.accept("s", "citizen", "zz", 2, body("x"), 0.0)).outcome is (
+        Outcome.NOT_CURRENT
+    )
+    for seq in (2, 3):
+        assert (await store.accept("s", "citizen", "c1", seq, body(seq), 0.0)).outcome is (
+            Outcome.ACCEPTED
+        )
+    full = await store.accept("s", "citizen", "c1", 4, body("4"), 0.0)
+    assert full.outcome is Outcome.BACKLOG_FULL  # max_pending=3 unacknowledged
+    await store.ack("s", "officer", 1)
+    assert (await store.accept("s", "citizen", "c1", 4, body("4"), 0.0)).entry.seq == 4
+
+
+async def test_ack_trims_the_mailbox_and_is_clamped(store):
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "citizen", "c1")
+    await take(store, "officer", "o1")  # seq 1 for her: peer-joined
+    for seq in (1, 2):
+        await store.accept("s", "officer", "o1", seq, body(seq), 0.0)
+
+    assert [e.seq for e in await store.pending("s", "citizen", 0)] == [1, 2, 3]
+    assert [e.seq for e in await store.pending("s", "citizen", 2)] == [3]
+    await store.ack("s", "citizen", 2)
+    assert [e.seq for e in await store.pending("s", "citizen", 0)] == [3]
+    await store.ack("s", "citizen", 1)  # going back changes nothing
+    assert [e.seq for e in await store.pending("s", "citizen", 1)] == [3]
+    await store.ack("s", "citizen", 99)  # beyond what was sent: clamped
+    assert await store.pending("s", "citizen", 0) == []
+    await store.accept("s", "officer", "o1", 3, body(3), 0.0)
+    assert [e.seq for e in await store.pending("s", "citizen", 0)] == [4]
+
+
+async def test_resume_drops_what_the_page_has_and_returns_the_rest(store):
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "citizen", "c1")
+    await take(store, "officer", "o1")
+    for seq in (1, 2):  # her seqs 2 and 3 (1 is peer-joined)
+        await store.accept("s", "officer", "o1", seq, body(seq), 0.0)
+    resume = token_hash("resume-citizen-c1")
+
+    taken = await take(store, "citizen", "c2", resume=True, token=resume, last_seq=2)
+    assert taken.outcome is TakeOutcome.TAKEN and taken.previous_conn == "c1"
+    assert taken.delivered == 2 and [e.seq for e in taken.pending] == [3]
+    again = await take(store, "citizen", "c3", resume=True, token=resume, last_seq=50)
+    assert again.delivered == 3 and again.pending == []  # a too-high last_seq is clamped
+    assert (await take(store, "citizen", "c4", resume=True, token=TOKENS["citizen"])).outcome is (
+        TakeOutcome.INVALID  # the join token is not a resume token
+    )
+
+
+async def test_leave_expire_and_end_happen_once(store):
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "citizen", "c1")
+    await take(store, "officer", "o1")
+
+    assert await store.leave("s", "citizen", "other", 10.0, '"x":1}') is None
+    notice = await store.leave("s", "citizen", "c1", 10.0, '"v":1,"type":"peer-left"}')
+    assert notice.seq == 1 and (await store.presence("s", "citizen")).conn == ""
+    assert await store.due(5.0, 10) == []
+    assert await store.due(10.0, 10) == [("s", "citizen")]
+    assert await store.expire("s", "citizen", 9.0) is False  # not yet
+    results = await asyncio.gather(*(store.expire("s", "citizen", 10.5) for _ in range(5)))
+    assert sorted(results) == [False] * 4 + [True]
+    presence = await store.presence("s", "officer")
+    assert presence.ending.reason == "dropped" and presence.ending.side == "citizen"
+    assert await store.due(100.0, 10) == []
+    assert await store.end("s", "hangup", "officer", 11.0) is False
+    assert (await store.accept("s", "officer", "o1", 1, body(1), 11.0)).outcome is Outcome.ENDED
+
+
+async def test_a_side_back_before_its_deadline_is_not_dropped(store):
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "citizen", "c1")
+    await store.leave("s", "citizen", "c1", 10.0, '"v":1}')
+    await take(store, "citizen", "c2", resume=True, token=token_hash("resume-citizen-c1"))
+
+    assert await store.due(20.0, 10) == []
+    assert await store.expire("s", "citizen", 20.0) is False
+    assert (await store.presence("s", "citizen")).ending is None
+
+
+async def test_an_ended_session_answers_take_with_pending_and_its_ending(store):
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "citizen", "c1")
+    await take(store, "officer", "o1")
+    await store.accept("s", "officer", "o1", 1, body("bye"), 0.0)
+    assert await store.end("s", "hangup", "officer", 1.0) is True
+
+    taken = await take(store, "citizen", "c2", resume=True, token=token_hash("resume-citizen-c1"))
+    assert taken.outcome is TakeOutcome.ENDED
+    assert taken.ending.reason == "hangup" and taken.ending.side == "officer"
+    assert [e.seq for e in taken.pending] == [1, 2]  # peer-joined, then the chat
+
+
+async def test_redis_keys_expire_when_idle_and_sooner_once_ended(redis_url):
+    client = Redis.from_url(redis_url, decode_responses=True)
+    store = RedisStore(client, idle_ttl=100, ended_ttl=10)
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "citizen", "c1")
+    await take(store, "officer", "o1")
+    await store.accept("s", "citizen", "c1", 1, body(1), 0.0)
+    assert 90 < await client.ttl(session_key("s")) <= 100
+    assert 90 < await client.ttl(mailbox_key("s", "officer")) <= 100
+
+    await store.end("s", "closed", None, 0.0)
+    assert 0 < await client.ttl(session_key("s")) <= 10
+    assert 0 < await client.ttl(mailbox_key("s", "officer")) <= 10
+    assert await client.zcard(DEADLINES) == 0
+    await client.aclose()
+
+
+async def test_memory_forgets_idle_and_ended_sessions():
+    store = MemoryStore(idle_ttl=100, ended_ttl=10)
+    await store.open("idle", TOKENS, None, 0.0)
+    await store.open("ended", TOKENS, None, 0.0)
+    await store.end("ended", "closed", None, 50.0)
+    await store.due(55.0, 10)
+    assert len(store) == 2
+    await store.due(61.0, 10)
+    assert len(store) == 1  # ended 11 s ago
+    await store.due(101.0, 10)
+    assert len(store) == 0
