@@ -150,6 +150,11 @@ class MemoryStore:
         self._emit(events)
         return Outcome(True, task=task, officer=officer, events=events)
 
+    async def reserve_many(
+        self, pairs: Sequence[tuple[str, int]], now: float, expires: float
+    ) -> list[Outcome]:
+        return [await self.reserve(t, o, now, expires) for t, o in pairs]
+
     async def accept(self, task_id: str, officer_id: int, now: float) -> Outcome:
         board = self.board
         task = board.tasks.get(task_id)

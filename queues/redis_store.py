@@ -89,7 +89,12 @@ class RedisStore:
         self.ended_ttl = ended_ttl
         self.follow = follow
         self.board = Board(config)
-        self.redis: aioredis.Redis = aioredis.from_url(url, decode_responses=True)
+        # A bounded pool that makes a burst wait for a connection instead of failing.
+        self.redis: aioredis.Redis = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                url, max_connections=64, timeout=10, decode_responses=True
+            )
+        )
         self._sinks: list[EventSink] = []
         self._scripts: dict[str, AsyncScript] = {}
         self._feed: asyncio.Task[None] | None = None
@@ -358,6 +363,35 @@ class RedisStore:
             [task_id, officer_id, repr(now), repr(expires), json.dumps(data)],
         )
         return self._outcome(reply, now)
+
+    async def reserve_many(
+        self, pairs: Sequence[tuple[str, int]], now: float, expires: float
+    ) -> list[Outcome]:
+        """:meth:`reserve` for each (task, officer) pair, sent together in one round trip."""
+        if not pairs:
+            return []
+        script = self._scripts["reserve"]
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for task_id, officer_id in pairs:
+                    task = self.board.tasks.get(task_id)
+                    data = arrival_data(task) if task is not None else {}
+                    data["expires"] = expires
+                    if task is not None:
+                        data["wait"] = now - task.arrived
+                    await script(
+                        keys=[
+                            self.task_key(task_id),
+                            self.officer_key(officer_id),
+                            self.events_key,
+                        ],
+                        args=[task_id, officer_id, repr(now), repr(expires), json.dumps(data)],
+                        client=pipe,
+                    )
+                replies: list[Any] = await pipe.execute()
+        except RedisError as exc:
+            raise StoreError(f"redis step reserve failed: {exc}") from exc
+        return [self._outcome(reply, now) for reply in replies]
 
     async def accept(self, task_id: str, officer_id: int, now: float) -> Outcome:
         reply = await self._call(

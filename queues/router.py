@@ -509,9 +509,7 @@ class Router:
                         break
             if not plan:
                 return made
-            outcomes = await asyncio.gather(
-                *(self.store.reserve(t, o, now, expires) for t, o in plan)
-            )
+            outcomes = await self.store.reserve_many(plan, now, expires)
             done = sum(1 for outcome in outcomes if outcome.ok)
             made += done
             if done == len(plan):

@@ -79,6 +79,11 @@ class Store(Protocol):
     async def reserve(self, task_id: str, officer_id: int, now: float, expires: float) -> Outcome:
         """Offer the task to the officer if both are still free and the hard rules hold."""
 
+    async def reserve_many(
+        self, pairs: Sequence[tuple[str, int]], now: float, expires: float
+    ) -> list[Outcome]:
+        """:meth:`reserve` for each (task, officer) pair, each atomic on its own, in one go."""
+
     async def accept(self, task_id: str, officer_id: int, now: float) -> Outcome:
         """The officer takes the task offered to her: she is busy, the task assigned."""
 

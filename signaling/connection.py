@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_SMALL = 8 * 1024
+"""Characters in a frame that can never fill an empty write buffer (4 bytes each at most)."""
+
 Authorize = Callable[[Seat], Awaitable[None]]
 """Raises a SignalingError when this socket may not take the seat (the officer's login)."""
 
@@ -200,13 +203,24 @@ class Connection:
         if self.ws.closed:
             return
         try:
-            async with asyncio.timeout(self.config.send_timeout_seconds):
+            if self._may_block(text):
+                async with asyncio.timeout(self.config.send_timeout_seconds):
+                    await self.ws.send_str(text)
+            else:
                 await self.ws.send_str(text)
         except TimeoutError:
             log.info("signaling: a page stopped reading; disconnecting it")
             await self.abort()
         except (ConnectionError, RuntimeError):
             pass  # closing already: the reader loop ends and the side is marked away
+
+    def _may_block(self, text: str) -> bool:
+        # A send waits only when the socket's write buffer is past its high-water
+        # mark (64 KiB); while it is empty a small frame never waits, and the
+        # timeout (a timer per frame) is left out of the hot path.
+        if self.transport is None or len(text) > _SMALL:
+            return True
+        return self.transport.get_write_buffer_size() > 0
 
     async def deliver(self, entry: Entry) -> None:
         """Send a mailbox message if it is the next one for this socket (see the module doc)."""

@@ -102,6 +102,7 @@ class PlaceOut(BaseModel):
 
 class AnswerOut(BaseModel):
     session_id: str
+    case_id: int
     token: str = Field(description="The officer side's join token for /ws.")
     channel: str
     service_line: str
@@ -309,6 +310,7 @@ async def answer(request: web.Request) -> web.Response:
         )
         body = {
             "session_id": session_id,
+            "case_id": case.id,
             "token": token,
             "channel": contact.channel,
             "service_line": contact.service_line,

@@ -28,7 +28,7 @@ from officers.origin import own_origins
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, read_query
 from safecall.state import CLOCK, DB, SETTINGS, client_address
-from signaling.bus import Bus, LocalBus, RedisBus, new_node_id
+from signaling.bus import CHANNEL, Bus, LocalBus, RedisBus, new_node_id
 from signaling.config import SignalingConfig
 from signaling.connection import Authorize, Connection
 from signaling.errors import SignalingError
@@ -74,7 +74,10 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
             idle_ttl=config.idle_ttl_seconds,
             ended_ttl=config.ended_ttl_seconds,
         )
-        bus = RedisBus(client, node_id=node_id)
+        # Pub/sub ignores the database number: name the channel after it, so that
+        # deployments (or test runs) on other databases of one Redis stay apart.
+        database = client.connection_pool.connection_kwargs.get("db", 0)
+        bus = RedisBus(client, channel=f"{CHANNEL}:{database}", node_id=node_id)
     else:
         store = MemoryStore(
             max_pending=config.max_pending,

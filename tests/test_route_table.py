@@ -29,6 +29,8 @@ PUBLIC = {
     ("POST", "/api/track"),  # tracking by code (the citizen's own way back to her case)
     ("GET", "/ws"),  # signaling: sides prove themselves in the join message
     ("GET", "/api/ice-servers"),  # signaling: STUN/TURN for the citizen page
+    ("POST", "/api/contacts"),  # the citizen page starts a contact (no login: she is anonymous)
+    ("GET", "/api/contacts/{session_id}"),  # her place in line, with her contact's token
 }
 """Every route reachable without a login. Adding one is a decision: write it here."""
 

@@ -23,7 +23,7 @@
     if (response.status !== 204) {
       try { data = await response.json(); } catch (err) { data = null; }
     }
-    return { status: response.status, data };
+    return { status: response.status, data, date: response.headers.get("Date") };
   }
 
   function errorText(result, fallback) {
@@ -137,7 +137,7 @@
                    offered: "A contact is ringing" };
   const call = { taskId: null, offer: null, ws: null, pc: null, local: null, seq: 0,
                  channel: null, ended: false, polling: null, ring: null, wrapStarted: 0,
-                 wrapTimer: null, info: null };
+                 wrapTimer: null, info: null, skew: 0 };
   /** Tests read the call's statistics here. */
   window.safecallCall = call;
 
@@ -173,6 +173,9 @@
     if (result.status === 401) return loginEnded();
     if (result.status === 200) {
       if (!call.taskId) showState(result.data);
+      // The offer's expiry is in the server's time: correct for this computer's clock.
+      const serverNow = Date.parse(result.date || "");
+      if (!isNaN(serverNow)) call.skew = serverNow - Date.now();
       const offer = result.data.offer;
       if (offer && !call.taskId && (!call.offer || call.offer.task_id !== offer.task_id)) ringing(offer);
       if (!offer && call.offer) stopRinging();
@@ -196,7 +199,7 @@
     $("accept").disabled = false;
     $("decline").disabled = false;
     const tick = () => {
-      const left = Math.max(0, Math.round(offer.expires - Date.now() / 1000));
+      const left = Math.max(0, Math.round(offer.expires - (Date.now() + (call.skew || 0)) / 1000));
       $("offer-countdown").textContent = String(left);
     };
     tick();
@@ -284,6 +287,7 @@
                 info.location.longitude.toFixed(5));
     }
     $("chat-log").replaceChildren();
+    $("case-note").textContent = "";
     $("media").hidden = info.channel === "chat";
     $("call-view").hidden = false;
     $("call-state").textContent = "Connecting…";
@@ -387,6 +391,23 @@
     relay({ type: "chat", text });
     addChat("You", text);
     $("chat-input").value = "";
+  });
+
+  $("case-status").addEventListener("change", () => {
+    $("fir-fields").hidden = $("case-status").value !== "fir_registered";
+  });
+
+  $("case-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!call.info) return;
+    const body = { status: $("case-status").value };
+    if (body.status === "fir_registered") {
+      body.fir_number = $("fir-number").value.trim();
+      body.police_station = $("police-station").value.trim();
+    }
+    const result = await api("POST", "/api/cases/" + call.info.case_id + "/status", body);
+    $("case-note").textContent = result.status === 200
+      ? "Saved." : errorText(result, "The status could not be saved.");
   });
 
   $("mute").addEventListener("click", () => {

@@ -8,6 +8,7 @@ peer; a hang-up ends it, and the session is logged on its case.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,13 @@ async def test_video_call_from_the_citizen_page_to_the_console(
     await offer.wait_for(state="visible")
     assert "Video call" in (await offer.text_content() or "")
     await shoot(console, "console-desktop-offer")
+    accepted = time.monotonic()
     await console.get_by_test_id("accept").click()
+    first_frames = "async () => { const s = await (%s)(); return s && s.framesDecoded > 0; }"
+    for page in (console, citizen):
+        await page.wait_for_function(first_frames % STATS, timeout=20_000, polling=20)
+    # A figure for the closing note (bench), not an assertion: this machine is shared.
+    print(f"accept to first decoded frame on both sides: {time.monotonic() - accepted:.2f} s")
 
     await media_flows(console)
     await media_flows(citizen)
@@ -180,6 +187,12 @@ async def test_video_call_from_the_citizen_page_to_the_console(
     await citizen.get_by_text("I am here to help").wait_for()
     await shoot(citizen, "citizen-phone-en-call")
     await shoot(console, "console-desktop-call")
+
+    await console.get_by_test_id("case-status").select_option("fir_registered")
+    await console.get_by_test_id("fir-number").fill("123/2026")
+    await console.get_by_test_id("police-station").fill("Model Town")
+    await console.get_by_test_id("case-save").click()
+    await console.get_by_test_id("case-note").filter(has_text="Saved.").wait_for()
 
     await citizen.get_by_test_id("hangup").click()
     assert (await citizen.get_by_test_id("tracking-code").text_content() or "").strip() == code
@@ -205,6 +218,7 @@ async def test_video_call_from_the_citizen_page_to_the_console(
         assert case is not None
         assert case.tracking_code == code.replace(" ", "")
         assert case.service_line == "women"
+        assert case.status == "fir_registered"
         kinds = list(
             (
                 await session.execute(
@@ -323,3 +337,23 @@ async def test_a_declined_offer_goes_to_a_second_officer(
     assert contact.disposition == "answered"
     for context in (citizen_ctx, first_ctx, second_ctx):
         await context.close()
+
+
+async def test_quick_exit_during_a_contact_leaves_no_way_back(
+    client: Any, db: Db, browser: Browser
+) -> None:
+    context, citizen, problems = await open_page(browser, str(client.make_url("/")), PHONE)
+    exit_url = "https://www.google.com/"
+    await citizen.route(exit_url + "**", lambda route: route.fulfill(body="elsewhere"))
+    await citizen.get_by_test_id("start-chat").click()
+    await citizen.get_by_test_id("queue-position").filter(has_text="1").wait_for()
+    assert await citizen.get_by_test_id("quick-exit").is_visible()
+    length = await citizen.evaluate("() => history.length")
+    await citizen.keyboard.press("Escape")
+    await citizen.keyboard.press("Escape")
+    await citizen.wait_for_url(exit_url)
+    assert await citizen.evaluate("() => history.length") == length  # replaced, not added
+    await citizen.go_back()
+    assert citizen.url != str(client.make_url("/"))  # Back does not return to her page
+    assert problems == []
+    await context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.models import Case, ContactSession, TimelineEvent
+from queues.service import ROUTER
 
 Db = async_sessionmaker[AsyncSession]
 Client = Any
@@ -149,3 +151,50 @@ async def test_only_the_officer_who_accepted_gets_the_call(
         )
     # Her location is sealed at rest.
     assert location is not None and "31.52" not in str(location)
+
+
+async def wait_for_end(db: Db, session_id: str) -> ContactSession:
+    for _ in range(200):
+        async with db() as session:
+            contact = await session.get(ContactSession, session_id)
+            if contact is not None and contact.ended_at is not None:
+                return contact
+        await asyncio.sleep(0.02)
+    raise AssertionError("the contact never ended")
+
+
+async def test_hanging_up_while_waiting_abandons_the_contact_and_leaves_the_line(
+    client: Client, db: Db, app: Any
+) -> None:
+    data = await start(client, channel="chat")
+    ws = await client.ws_connect("/ws")
+    await ws.send_json(
+        {"v": 1, "type": "join", "session": data["session_id"], "token": data["token"]}
+    )
+    assert (await ws.receive_json())["type"] == "joined"
+    await ws.send_json({"v": 1, "type": "chat", "seq": 1, "text": "are you there"})
+    await ws.send_json({"v": 1, "type": "hangup", "seq": 2})
+    contact = await wait_for_end(db, data["session_id"])
+    await ws.close()
+    assert contact.disposition == "abandoned"
+    assert app[ROUTER].placement(data["session_id"]).status == "abandoned"
+    place = await client.get(
+        f"/api/contacts/{data['session_id']}",
+        headers={"Authorization": f"Bearer {data['token']}"},
+    )
+    assert (await place.json())["position"] is None
+    for _ in range(200):  # the chat is written by its own task: wait for it (bounded)
+        async with db() as session:
+            kinds = set(
+                (
+                    await session.execute(
+                        select(TimelineEvent.kind).where(
+                            TimelineEvent.session_id == data["session_id"]
+                        )
+                    )
+                ).scalars()
+            )
+        if "chat.message" in kinds:
+            break
+        await asyncio.sleep(0.02)
+    assert {"chat.message", "contact.ended"} <= kinds

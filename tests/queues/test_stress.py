@@ -53,7 +53,11 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
+LOGS = Path(os.environ.get("SAFECALL_STRESS_LOGS", "/tmp"))
+
+
 def _start(seed: int, index: int, database: str, start: float) -> subprocess.Popen[bytes]:
+    log = open(LOGS / f"safecall-stress-{seed}-{index}.log", "ab")  # noqa: SIM115
     return subprocess.Popen(
         [
             sys.executable,
@@ -79,7 +83,7 @@ def _start(seed: int, index: int, database: str, start: float) -> subprocess.Pop
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
 
 
@@ -253,7 +257,7 @@ def _run_seed(seed: int, database: str) -> None:
                     break
             time.sleep(0.3)
         for worker in workers:
-            assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+            assert worker.poll() is None, f"a router process died (see {LOGS})"
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)

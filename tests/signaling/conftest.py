@@ -65,11 +65,13 @@ class Page:
     async def send_raw(self, text: str) -> None:
         await self.ws.send_str(text)
 
-    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def recv(self, wait: float = 5.0) -> dict[str, Any]:
         """The next frame, checked against the server message schema."""
-        frame = await self.ws.receive(timeout=timeout)
+        frame = await self.ws.receive(timeout=wait)
         if frame.type is WSMsgType.CLOSE:
-            raise Closed(frame.data)  # the code in the server's close frame, as a browser reports it
+            raise Closed(
+                frame.data
+            )  # the code in the server's close frame, as a browser reports it
         if frame.type is not WSMsgType.TEXT:
             raise Closed(self.ws.close_code)
         server_adapter.validate_json(frame.data)  # every frame matches the documentation
@@ -80,10 +82,10 @@ class Page:
             self.last_seq = seq
         return message
 
-    async def expect(self, *types: str, timeout: float = 5.0) -> dict[str, Any]:
+    async def expect(self, *types: str, wait: float = 5.0) -> dict[str, Any]:
         """The next frame of one of ``types``, skipping acks unless asked for."""
         while True:
-            message = await self.recv(timeout)
+            message = await self.recv(wait)
             if message["type"] in types:
                 return message
             assert message["type"] == "ack", f"expected {types}, got {message}"
@@ -103,11 +105,11 @@ class Page:
         )
         return await self.expect("joined")
 
-    async def closed(self, timeout: float = 5.0) -> int | None:
+    async def closed(self, wait: float = 5.0) -> int | None:
         """Read until the server closes; its close code."""
         while True:
             try:
-                await self.recv(timeout)
+                await self.recv(wait)
             except Closed as exc:
                 return exc.code
 
@@ -138,7 +140,9 @@ def make_app(settings: Settings, clock: FakeClock) -> Callable[..., web.Applicat
 
 
 @pytest.fixture
-async def server(aiohttp_client: Any, make_app: Callable[..., web.Application]) -> TestClient[Any, Any]:
+async def server(
+    aiohttp_client: Any, make_app: Callable[..., web.Application]
+) -> TestClient[Any, Any]:
     """One server process, sessions in memory."""
     client: TestClient[Any, Any] = await aiohttp_client(make_app())
     return client
@@ -229,9 +233,10 @@ async def open_call(
     return Call(session, citizen, officer, citizen_token, officer_token)
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+async def until(predicate: Callable[[], bool], wait: float = 5.0) -> None:
     """Wait until ``predicate()`` holds (polling; never a timing assertion)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
+    for _ in range(int(wait / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"still not true after {wait} s")

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from signaling.errors import CODES, SignalingError
-from signaling.messages import CLIENT_TYPES, MAX_SEQ, parse, relay_body, numbered, server_adapter
+from signaling.messages import CLIENT_TYPES, MAX_SEQ, numbered, parse, relay_body, server_adapter
 from signaling.routes import HUB
 
 FUZZ = settings(
@@ -30,7 +30,9 @@ json_values = st.recursive(
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
     max_leaves=15,
 )
 field_values = st.one_of(
@@ -46,8 +48,18 @@ near_valid = st.builds(
     st.sampled_from(sorted(CLIENT_TYPES)),
     st.dictionaries(
         st.sampled_from(
-            ["seq", "sdp", "candidate", "text", "session", "token", "resume_token", "last_seq",
-             "nonce", "extra"]
+            [
+                "seq",
+                "sdp",
+                "candidate",
+                "text",
+                "session",
+                "token",
+                "resume_token",
+                "last_seq",
+                "nonce",
+                "extra",
+            ]
         ),
         field_values,
         max_size=4,
@@ -90,12 +102,19 @@ def test_parse_accepts_or_refuses_with_a_known_code_and_nothing_else(text):
     st.sampled_from(["citizen", "officer"]),
     st.integers(min_value=1, max_value=10**9),
     st.one_of(
-        st.builds(lambda t: {"type": "chat", "text": t}, st.text(min_size=1, max_size=2000).filter(str.strip)),
+        st.builds(
+            lambda t: {"type": "chat", "text": t},
+            st.text(min_size=1, max_size=2000).filter(str.strip),
+        ),
         st.builds(lambda s: {"type": "offer", "sdp": "v=0\r\n" + s}, st.text(max_size=500)),
         st.builds(
-            lambda c, m, i: {"type": "candidate", "candidate": {"candidate": c, "sdpMid": m,
-                                                                "sdpMLineIndex": i}},
-            st.text(max_size=200), st.text(max_size=10), st.integers(0, 1023),
+            lambda c, m, i: {
+                "type": "candidate",
+                "candidate": {"candidate": c, "sdpMid": m, "sdpMLineIndex": i},
+            },
+            st.text(max_size=200),
+            st.text(max_size=10),
+            st.integers(0, 1023),
         ),
         st.just({"type": "candidate", "candidate": None}),
         st.just({"type": "hangup"}),
@@ -173,7 +192,9 @@ async def unjoined(make_app, aiohttp_client, connect):
 
 
 @FUZZ
-@given(text=st.one_of(st.text(max_size=400), json_values.map(json.dumps), near_valid.map(json.dumps)))
+@given(
+    text=st.one_of(st.text(max_size=400), json_values.map(json.dumps), near_valid.map(json.dumps))
+)
 async def test_arbitrary_frames_to_a_joined_page_never_crash_the_handler_and_each_gets_its_error(
     joined, text
 ):

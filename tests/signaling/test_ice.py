@@ -132,8 +132,10 @@ def test_settings_read_the_signaling_variables():
     ("env", "names"),
     [
         ({"SAFECALL_TURN_URLS": TURN[0]}, "SAFECALL_TURN_SECRET"),
-        ({"SAFECALL_TURN_URLS": "http://turn.example.org", "SAFECALL_TURN_SECRET": SECRET},
-         "SAFECALL_TURN_URLS"),
+        (
+            {"SAFECALL_TURN_URLS": "http://turn.example.org", "SAFECALL_TURN_SECRET": SECRET},
+            "SAFECALL_TURN_URLS",
+        ),
         ({"SAFECALL_STUN_URLS": "turn:turn.example.org"}, "SAFECALL_STUN_URLS"),
         ({"SAFECALL_ALLOWED_ORIGINS": "https://a.example.org/path"}, "SAFECALL_ALLOWED_ORIGINS"),
         ({"SAFECALL_ALLOWED_ORIGINS": "a.example.org"}, "SAFECALL_ALLOWED_ORIGINS"),

@@ -207,7 +207,9 @@ async def test_a_wrong_resume_token_is_refused_and_closed(server, connect, offic
     assert (await call.citizen.expect("chat"))["text"] == "the call goes on"
 
 
-async def test_ended_session_closes_the_pages_when_the_server_ends_it(server, connect, officer_cookie):
+async def test_ended_session_closes_the_pages_when_the_server_ends_it(
+    server, connect, officer_cookie
+):
     cookie, _ = await officer_cookie()
     events = recorder(server.server.app)
     call = await open_call(connect, server, server, cookie)

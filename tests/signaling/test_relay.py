@@ -49,9 +49,13 @@ async def test_a_peer_that_never_trickles_puts_its_candidates_in_the_sdp(
     # aiortc (the phone bridge) sends one complete SDP and no candidate messages
     cookie, _ = await officer_cookie()
     call = await open_call(connect, server, server, cookie)
-    full = SDP + "".join(
-        f"a=candidate:{i} 1 udp 2122260223 10.0.0.{i} 5000{i} typ host\r\n" for i in range(40)
-    ) + "a=end-of-candidates\r\n"
+    full = (
+        SDP
+        + "".join(
+            f"a=candidate:{i} 1 udp 2122260223 10.0.0.{i} 5000{i} typ host\r\n" for i in range(40)
+        )
+        + "a=end-of-candidates\r\n"
+    )
 
     await call.officer.send("offer", sdp=full)
     offer = await call.citizen.expect("offer")
@@ -116,9 +120,7 @@ async def test_hangup_reaches_the_peer_then_both_sides_end_and_close(
     assert ended == [SessionEnded("s-1", "hangup", "citizen")]
 
 
-async def test_messages_sent_before_the_officer_joins_wait_for_her(
-    server, connect, officer_cookie
-):
+async def test_messages_sent_before_the_officer_joins_wait_for_her(server, connect, officer_cookie):
     cookie, _ = await officer_cookie()
     citizen_token, officer_token = await server.server.app[HUB].open_session("s-early")
     citizen = await connect(server)

@@ -57,7 +57,9 @@ async def test_take_checks_the_token_and_notices_only_a_peer_that_joined(store):
     await store.open("s", TOKENS, None, 0.0)
     assert (await take(store, token=TOKENS["officer"])).outcome is TakeOutcome.INVALID
     first = await take(store, "citizen", "c1")
-    assert first.outcome is TakeOutcome.TAKEN and first.notice is None and first.peer == "not_joined"
+    assert (
+        first.outcome is TakeOutcome.TAKEN and first.notice is None and first.peer == "not_joined"
+    )
     second = await take(store, "officer", "o1")
     assert second.peer == "connected"
     assert second.notice.seq == 1 and '"peer-joined"' in second.notice.text

@@ -1,0 +1,475 @@
+"""Signaling benchmark (not a test): relay rate against a bare echo, idle sockets and their memory.
+
+Servers run in their own processes (the real app from ``create_app``, on
+loopback); the clients run in this process, so the server's work is what is
+measured.
+
+* **relay** — messages per second from one page's WebSocket to the other's
+  through the hub (ICE candidates of about 250 bytes, 128 in flight, the
+  receiving page acknowledging every 64 as pages do), next to a bare aiohttp
+  WebSocket echo (one socket, the server sends each frame back) measured in
+  the same run, rounds interleaved; printed as ratios. Three set-ups: one
+  process with sessions in memory (the embedded default), one process with
+  sessions in Redis, and two processes over Redis (the citizen on one, the
+  officer on the other).
+* **idle** — how many joined, idle WebSockets one server process holds
+  (both sides of N/2 sessions) and its memory growth per socket (VmRSS), the
+  clients in a separate process. The file-descriptor limit is raised with
+  ``resource.setrlimit`` in both processes.
+
+``python -m bench.signaling [--messages N] [--rounds N] [--connections N] [--redis URL]``.
+Server limits (message rate, connections per address) are lifted for the
+run. Only ``sig:*`` keys of the Redis database are removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
+WINDOW = 128
+ACK_EVERY = 64
+CANDIDATE = (
+    '{"candidate":"candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx '
+    'raddr 0.0.0.0 rport 0 generation 0 ufrag sEMT network-cost 999","sdpMid":"0",'
+    '"sdpMLineIndex":0,"usernameFragment":"sEMT"}'
+)
+"""A trickled ICE candidate, the bulk of signaling traffic (chat also goes to the timeline)."""
+DEADLINE = 600.0
+"""The whole run stops after this many seconds, whatever happens."""
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+# ---- server processes -------------------------------------------------------
+
+
+def _echo_app() -> web.Application:
+    async def echo(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False)
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type is aiohttp.WSMsgType.TEXT:
+                await ws.send_str(message.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", echo)
+    return app
+
+
+def _hub_app(var: Path, redis_url: str | None) -> web.Application:
+    from safecall.app import create_app
+    from safecall.endpoint import endpoint
+    from safecall.settings import Settings
+    from signaling.routes import CONFIG, HUB
+
+    settings = Settings(
+        var_dir=var,
+        database_url=f"sqlite+aiosqlite:///{var / 'safecall.db'}",
+        data_key_file=var / "data.key",
+        audit_key_file=var / "audit.key",
+        redis_url=redis_url,
+    )
+    app = create_app(settings)
+    app[CONFIG] = dataclasses.replace(
+        app[CONFIG],
+        messages_burst=1e9,
+        messages_per_second=1e9,
+        connections_burst=1e9,
+        connections_per_second=1e9,
+    )
+
+    @endpoint("Bench only: open sessions.", public=True, document=False)
+    async def open_sessions(request: web.Request) -> web.Response:
+        hub = request.app[HUB]
+        prefix = request.query.get("prefix", "b")
+        sessions = []
+        for i in range(int(request.query.get("n", "1"))):
+            session = f"{prefix}-{i}"
+            citizen, officer = await hub.open_session(session)
+            sessions.append({"session": session, "citizen": citizen, "officer": officer})
+        return web.json_response(sessions)
+
+    @endpoint("Bench only: memory and sockets.", public=True, document=False)
+    async def stats(request: web.Request) -> web.Response:
+        gc.collect()
+        hub = request.app[HUB]
+        return web.json_response(
+            {"rss_kib": rss_kib(os.getpid()), "sockets": len(hub.connections), "held": len(hub.local)}
+        )
+
+    app.router.add_get("/bench/open", open_sessions)
+    app.router.add_get("/bench/stats", stats)
+    return app
+
+
+def serve(argv: list[str]) -> None:
+    """``serve KIND VAR [REDIS]``: run one server on a free loopback port; print it."""
+    kind, var = argv[0], Path(argv[1])
+    redis_url = argv[2] if len(argv) > 2 else None
+    raise_fd_limit()
+    app = _echo_app() if kind == "echo" else _hub_app(var, redis_url)
+
+    async def run() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
+        await site.start()
+        port = runner.addresses[0][1]
+        print(f"ready {port}", flush=True)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+class Server:
+    """A server process; ``url`` once it listens."""
+
+    def __init__(self, kind: str, var: Path, redis_url: str | None = None) -> None:
+        args = [sys.executable, "-m", "bench.signaling", "serve", kind, str(var)]
+        if redis_url:
+            args.append(redis_url)
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("ready "):
+            self.process.kill()
+            raise RuntimeError(f"{kind} server did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+# ---- set-up in this process ---------------------------------------------------
+
+
+def prepare_var(var: Path) -> str:
+    """Keys, a migrated SQLite database and one logged-in officer; the login cookie."""
+    from cases.audit import ensure_signing_key
+    from cases.sealing import DataKey
+    from safecall.migrate import upgrade
+
+    DataKey.ensure_file(var / "data.key")
+    ensure_signing_key(var / "audit.key")
+    url = f"sqlite+aiosqlite:///{var / 'safecall.db'}"
+    upgrade(url)
+    return asyncio.run(_officer_login(url))
+
+
+async def _officer_login(url: str) -> str:
+    from officers.auth import start_login
+    from officers.models import Officer
+    from safecall.db import create_engine, session_factory, utcnow
+
+    engine = create_engine(url)
+    async with session_factory(engine)() as session:
+        officer = Officer(
+            badge="BENCH-1",
+            name="Bench officer",
+            role="officer",
+            gender="female",
+            languages=["ur"],
+            skills={},
+            lines=["women"],
+            password_hash="not-a-hash",
+        )
+        session.add(officer)
+        await session.flush()
+        token = await start_login(session, officer, "127.0.0.1", utcnow(), 12)
+        await session.commit()
+    await engine.dispose()
+    return token
+
+
+async def forget_sessions(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url)
+    keys = [key async for key in client.scan_iter("sig:*", count=1000)]
+    for start in range(0, len(keys), 500):
+        await client.delete(*keys[start : start + 500])
+    await client.aclose()
+
+
+# ---- relay rate ---------------------------------------------------------------
+
+
+async def join(
+    http: aiohttp.ClientSession, url: str, session: str, token: str, cookie: str | None = None
+) -> aiohttp.ClientWebSocketResponse:
+    headers = {"Cookie": f"safecall_session={cookie}"} if cookie else {}
+    ws = await http.ws_connect(f"{url}/ws", headers=headers, compress=0, max_msg_size=0)
+    await ws.send_str(json.dumps({"v": 1, "type": "join", "session": session, "token": token}))
+    while True:
+        reply = json.loads((await ws.receive(timeout=10)).data)
+        if reply["type"] == "joined":
+            return ws
+        if reply["type"] == "error":
+            raise RuntimeError(reply)
+
+
+async def relay_rate(
+    http: aiohttp.ClientSession,
+    citizen_url: str,
+    officer_url: str,
+    cookie: str,
+    messages: int,
+    prefix: str,
+) -> float:
+    """Messages per second from the citizen's socket to the officer's."""
+    async with http.get(f"{citizen_url}/bench/open?n=1&prefix={prefix}") as response:
+        (tokens,) = await response.json()
+    sender = await join(http, citizen_url, tokens["session"], tokens["citizen"])
+    receiver = await join(http, officer_url, tokens["session"], tokens["officer"], cookie)
+    await sender.receive(timeout=10)  # peer-joined
+    room = asyncio.Semaphore(WINDOW)
+    done = asyncio.Event()
+
+    async def drain_acks() -> None:
+        async for _ in sender:  # the server's acks to the sender
+            pass
+
+    async def receive() -> None:
+        count = 0
+        async for frame in receiver:
+            if frame.type is not aiohttp.WSMsgType.TEXT:
+                break
+            count += 1  # every frame is the next candidate: seq == count
+            room.release()
+            if count % ACK_EVERY == 0:
+                await receiver.send_str(f'{{"v":1,"type":"ack","seq":{count}}}')
+            if count == messages:
+                done.set()
+                return
+
+    acks = asyncio.create_task(drain_acks())
+    reading = asyncio.create_task(receive())
+    start = time.perf_counter()
+    for seq in range(1, messages + 1):
+        await room.acquire()
+        await sender.send_str(f'{{"v":1,"type":"candidate","seq":{seq},"candidate":{CANDIDATE}}}')
+    await asyncio.wait_for(done.wait(), 120)
+    elapsed = time.perf_counter() - start
+    await sender.close()
+    await receiver.close()
+    acks.cancel()
+    reading.cancel()
+    return messages / elapsed
+
+
+async def echo_rate(http: aiohttp.ClientSession, url: str, messages: int) -> float:
+    """Messages per second through a bare aiohttp echo (same frames, same window)."""
+    ws = await http.ws_connect(f"{url}/ws", compress=0)
+    room = asyncio.Semaphore(WINDOW)
+    done = asyncio.Event()
+
+    async def receive() -> None:
+        count = 0
+        async for frame in ws:
+            if frame.type is not aiohttp.WSMsgType.TEXT:
+                break
+            count += 1
+            room.release()
+            if count == messages:
+                done.set()
+                return
+
+    reading = asyncio.create_task(receive())
+    start = time.perf_counter()
+    for seq in range(1, messages + 1):
+        await room.acquire()
+        await ws.send_str(f'{{"v":1,"type":"candidate","seq":{seq},"candidate":{CANDIDATE}}}')
+    await asyncio.wait_for(done.wait(), 120)
+    elapsed = time.perf_counter() - start
+    await ws.close()
+    reading.cancel()
+    return messages / elapsed
+
+
+async def relay(args: argparse.Namespace, var: Path, cookie: str) -> None:
+    await forget_sessions(args.redis)
+    echo = Server("echo", var)
+    alone = Server("hub", var)
+    shared = Server("hub", var, args.redis)
+    other = Server("hub", var, args.redis)
+    rates: dict[str, list[float]] = {k: [] for k in ("echo", "memory", "redis", "two")}
+    try:
+        async with aiohttp.ClientSession() as http:
+            for n in range(args.rounds):
+                rates["echo"].append(await echo_rate(http, echo.url, args.messages))
+                rates["memory"].append(
+                    await relay_rate(http, alone.url, alone.url, cookie, args.messages, f"m{n}")
+                )
+                rates["redis"].append(
+                    await relay_rate(http, shared.url, shared.url, cookie, args.messages, f"r{n}")
+                )
+                rates["two"].append(
+                    await relay_rate(http, shared.url, other.url, cookie, args.messages, f"t{n}")
+                )
+    finally:
+        for server in (echo, alone, shared, other):
+            server.stop()
+        await forget_sessions(args.redis)
+    best = {k: max(v) for k, v in rates.items()}
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"relay: {args.messages} candidates x {args.rounds} rounds, {WINDOW} in flight")
+    print(f"  {'':34} {'best msg/s':>11} {'median':>9} {'ratio (best)':>13}")
+    labels = {
+        "echo": "bare aiohttp echo",
+        "memory": "hub, one process, in memory",
+        "redis": "hub, one process, Redis store",
+        "two": "hub, two processes over Redis",
+    }
+    for key, label in labels.items():
+        ratio = best[key] / best["echo"]
+        print(f"  {label:34} {best[key]:11,.0f} {median[key]:9,.0f} {ratio:13.2f}")
+    verdict = "meets" if best["memory"] / best["echo"] >= 0.6 else "MISSES"
+    print(f"  one process in memory {verdict} the 0.6 target")
+
+
+# ---- idle sockets ---------------------------------------------------------------
+
+
+def hold(argv: list[str]) -> None:
+    """``hold URL COOKIE SESSIONS_JSON``: join every side, report, then idle until stdin closes."""
+    url, cookie, path = argv
+    raise_fd_limit()
+    sessions = json.loads(Path(path).read_text())
+
+    async def run() -> None:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            sockets: list[aiohttp.ClientWebSocketResponse] = []
+            pending = [
+                (s["session"], s[side], cookie if side == "officer" else None)
+                for s in sessions
+                for side in ("citizen", "officer")
+            ]
+            for start in range(0, len(pending), 200):
+                batch = pending[start : start + 200]
+                sockets += await asyncio.gather(*(join(http, url, *item) for item in batch))
+            print(f"held {len(sockets)}", flush=True)
+
+            async def keep_reading(ws: aiohttp.ClientWebSocketResponse) -> None:
+                async for _ in ws:  # answers pings (autoping), takes peer-joined
+                    pass
+
+            readers = [asyncio.create_task(keep_reading(ws)) for ws in sockets]
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+            for task in readers:
+                task.cancel()
+
+    asyncio.run(run())
+
+
+async def idle(args: argparse.Namespace, var: Path, cookie: str) -> None:
+    limit = raise_fd_limit()
+    wanted = args.connections
+    if wanted + 200 > limit:
+        print(f"idle: the file-descriptor limit is {limit}; holding {limit - 200} sockets")
+        wanted = limit - 200
+    server = Server("hub", var)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{server.url}/bench/open?n={wanted // 2}&prefix=idle") as r:
+                sessions = await r.json()
+            async with http.get(f"{server.url}/bench/stats") as r:
+                before = await r.json()
+            path = var / "sessions.json"
+            path.write_text(json.dumps(sessions))
+            start = time.perf_counter()
+            clients = subprocess.Popen(
+                [sys.executable, "-m", "bench.signaling", "hold", server.url, cookie, str(path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert clients.stdout is not None
+            line = await asyncio.get_running_loop().run_in_executor(None, clients.stdout.readline)
+            joined_in = time.perf_counter() - start
+            await asyncio.sleep(3)  # idle: heartbeats only
+            async with http.get(f"{server.url}/bench/stats") as r:
+                after = await r.json()
+            assert clients.stdin is not None
+            clients.stdin.close()
+            clients.wait(30)
+    finally:
+        server.stop()
+    held = after["sockets"]
+    per = (after["rss_kib"] - before["rss_kib"]) / max(held, 1)
+    print(f"idle: {line.strip()} by the client process in {joined_in:.1f} s")
+    print(f"  server holds {held} sockets ({after['held']} sides of sessions joined)")
+    print(
+        f"  server memory {before['rss_kib'] / 1024:.0f} MiB -> {after['rss_kib'] / 1024:.0f} MiB:"
+        f" {per:.1f} KiB per socket (target < 40 KB at 10,000)"
+    )
+
+
+# ---- entry ------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] == "serve":
+        serve(argv[1:])
+        return
+    if argv and argv[0] == "hold":
+        hold(argv[1:])
+        return
+    parser = argparse.ArgumentParser(prog="python -m bench.signaling", description=__doc__)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--redis", default=DEFAULT_REDIS)
+    parser.add_argument("--skip-idle", action="store_true")
+    args = parser.parse_args(argv)
+
+    async def run(var: Path, cookie: str) -> None:
+        async with asyncio.timeout(DEADLINE):
+            await relay(args, var, cookie)
+            if not args.skip_idle:
+                await idle(args, var, cookie)
+
+    with tempfile.TemporaryDirectory(prefix="safecall-bench-") as tmp:
+        var = Path(tmp)
+        cookie = prepare_var(var)
+        asyncio.run(run(var, cookie))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
