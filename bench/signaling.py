@@ -43,7 +43,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
 WINDOW = 128
 ACK_EVERY = 64
 CANDIDATE = (
@@ -124,7 +124,11 @@ def _hub_app(var: Path, redis_url: str | None) -> web.Application:
         gc.collect()
         hub = request.app[HUB]
         return web.json_response(
-            {"rss_kib": rss_kib(os.getpid()), "sockets": len(hub.connections), "held": len(hub.local)}
+            {
+                "rss_kib": rss_kib(os.getpid()),
+                "sockets": len(hub.connections),
+                "held": len(hub.local),
+            }
         )
 
     app.router.add_get("/bench/open", open_sessions)

@@ -68,7 +68,11 @@ class Board:
         self._free: dict[tuple[str, str], set[int]] = {}
         self._idle: dict[int, tuple[float, int]] = {}
         self._staff_sets: dict[int, list[set[int]]] = {}
-        self._free_sets: dict[int, list[tuple[set[int], int]]] = {}
+        self._free_sets: dict[int, list[tuple[set[int], int, list[tuple[float, int]]]]] = {}
+        self._free_heaps: dict[tuple[str, str], list[tuple[float, int]]] = {}
+        """Per free set, (idle since, id) of its members, longest idle on top (stale
+        entries are dropped when they reach the top)."""
+        self._heaped: dict[tuple[int, int], tuple[float, int]] = {}
         self._staffed: dict[str, set[int]] = {line: set() for line in config.lines}
         """Per line: officers present (available) who may take its tasks (hard rules)."""
         # Waiting tasks in line-ups per service line.
@@ -107,9 +111,13 @@ class Board:
                 staffed.add(oid)
             else:
                 staffed.discard(oid)
-        for members, cost in self._free_sets[oid]:
+        idle = self._idle[oid]
+        for members, cost, heap in self._free_sets[oid]:
             if cost <= room:
-                members.add(oid)
+                if oid not in members or self._heaped.get((id(heap), oid)) != idle:
+                    members.add(oid)
+                    heapq.heappush(heap, idle)
+                    self._heaped[(id(heap), oid)] = idle
             else:
                 members.discard(oid)
         if present and not can_wrap:
@@ -127,7 +135,11 @@ class Board:
         ]
         self._staff_sets[profile.id] = [self._staffed[line] for line in lines]
         self._free_sets[profile.id] = [
-            (self._free.setdefault((line, kind), set()), cost)
+            (
+                self._free.setdefault((line, kind), set()),
+                cost,
+                self._free_heaps.setdefault((line, kind), []),
+            )
             for line in lines
             for kind, cost in self._cost.items()
         ]
@@ -274,15 +286,31 @@ class Board:
                 base = local
         if not base:
             return None
+        if base is free:
+            return self._if_allowed(self._longest_idle(task.line, task.kind, free), task)
         return self._if_allowed(min(base, key=self._idle.__getitem__), task)
+
+    def _longest_idle(self, line: str, kind: str, free: set[int]) -> int:
+        heap = self._free_heaps[(line, kind)]
+        idle = self._idle
+        if len(heap) > 4 * len(free) + 64:  # mostly stale: start again from the members
+            heap[:] = [idle[oid] for oid in free]
+            heapq.heapify(heap)
+        while True:
+            top = heap[0]
+            if top[1] in free and idle[top[1]] == top:
+                return top[1]
+            heapq.heappop(heap)
 
     def _if_allowed(self, officer_id: int, task: Task) -> Officer | None:
         officer = self.officers[officer_id]
         # The index follows the line's rule; the task carries its own: both must hold.
         return officer if policy.hard_ok(officer.profile, task) else None
 
-    def first_task(self, officer: Officer, now: float) -> Task | None:
-        """The task to offer ``officer`` now, or None (as :func:`policy.first_task`)."""
+    def first_task(self, officer: Officer, now: float, skip: set[str] | None = None) -> Task | None:
+        """The task to offer ``officer`` now, or None (as :func:`policy.first_task`).
+
+        Tasks in ``skip`` are left out (they are being offered to someone else)."""
         if officer.presence != "available" or officer.offer is not None:
             return None
         if officer.wrap_until > now:
@@ -303,6 +331,8 @@ class Board:
                     key = (prio, other, arrived, seq, task_id)
                     if best is not None and key >= best:
                         break
+                    if skip and task_id in skip:
+                        continue
                     task = self.tasks[task_id]
                     if task.excluded and policy.excluded(task, officer.id, now):
                         continue
@@ -311,16 +341,20 @@ class Board:
                         break
         return None if best is None else self.tasks[best[4]]
 
-    def waiting_in_order(self, now: float) -> list[Task]:
-        """Every waiting task of every line, in line order (:func:`policy.place`)."""
-        tasks = [
-            self.tasks[entry[3]]
-            for lines in self._lineups.values()
-            for lineup in lines.values()
-            for entry in lineup
+    def waiting_in_order(self, now: float) -> Iterator[Task]:
+        """Every waiting task of every line, in line order (:func:`policy.place`), lazily.
+
+        Reads copies of the line-ups: offering the tasks as they come is safe.
+        """
+        streams = [
+            _placed(list(lineup), need.known_officer is None)
+            for lineups in self._lineups.values()
+            for need, lineup in lineups.items()
         ]
-        tasks.sort(key=lambda task: policy.place(task, now))
-        return tasks
+        for entry in heapq.merge(*streams):
+            task = self.tasks.get(entry[4])
+            if task is not None and task.status == TaskStatus.WAITING:
+                yield task
 
     def free_officers(self) -> Iterator[Officer]:
         """Officers who may be offered something now (any line, any kind)."""
@@ -385,3 +419,10 @@ class Board:
     def staffed(self, line: str) -> int:
         """Officers present (available, busy or in wrap-up) who may take this line's tasks."""
         return len(self._staffed.get(line, ()))
+
+
+def _placed(lineup: list[Entry], other: bool) -> Iterator[tuple[int, bool, float, int, str]]:
+    """A line-up's entries as :func:`policy.place` orders them (``other`` is False for tasks
+    waiting for one officer by name, which come first within their priority)."""
+    for prio, arrived, seq, task_id in lineup:
+        yield (prio, other, arrived, seq, task_id)

@@ -30,6 +30,7 @@ class MemoryStore:
     ) -> None:
         self.config = config
         self.board = Board(config)
+        self.remote = False
         self.outbox = Outbox(groups, redeliver_after)
         self._sinks: list[EventSink] = []
         self._seq = itertools.count(1)

@@ -89,10 +89,11 @@ class RedisStore:
         self.ended_ttl = ended_ttl
         self.follow = follow
         self.board = Board(config)
+        self.remote = True
         # A bounded pool that makes a burst wait for a connection instead of failing.
         self.redis: aioredis.Redis = aioredis.Redis(
             connection_pool=aioredis.BlockingConnectionPool.from_url(
-                url, max_connections=64, timeout=10, decode_responses=True
+                url, max_connections=256, timeout=10, decode_responses=True
             )
         )
         self._sinks: list[EventSink] = []
@@ -525,6 +526,15 @@ class RedisStore:
 
     async def read_events(self, group: str, consumer: str, count: int, block: float) -> list[Event]:
         """Events for ``group``: first any left unacknowledged by a consumer for too long."""
+        try:
+            return await self._read_group(group, consumer, count, block)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group(group)  # Redis lost it (restarted empty, or flushed)
+            return await self._read_group(group, consumer, count, block)
+
+    async def _read_group(self, group: str, consumer: str, count: int, block: float) -> list[Event]:
         ids = self._stream_ids.setdefault(group, {})
         stale: Any = await self.redis.xautoclaim(
             self.events_key,

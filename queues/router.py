@@ -143,6 +143,8 @@ class Router:
         self._listeners: set[Listener] = set()
         self._loop: asyncio.Task[None] | None = None
         self._started = False
+        self._busy_tasks: set[str] = set()
+        self._busy_officers: set[int] = set()
         self._wake = asyncio.Event()
         store.on_events(self._fan_out)
 
@@ -494,13 +496,25 @@ class Router:
         board = self.board
         expires = now + self.config.offer_timeout
         made = 0
+        if not self.store.remote:
+            # Each step lands on the board at once: offer one after the other.
+            free = sum(1 for _ in board.free_officers())
+            for task in board.waiting_in_order(now):
+                if made == free:
+                    break
+                officer = board.best_officer(task, now)
+                if officer is not None:
+                    made += (await self.store.reserve(task.id, officer.id, now, expires)).ok
+            return made
         for _ in range(_ATTEMPTS):
             if not any(True for _ in board.free_officers()):
                 return made
             plan: list[tuple[str, int]] = []
-            claimed: set[int] = set()
+            claimed: set[int] = set(self._busy_officers)
             free = sum(1 for _ in board.free_officers())
             for task in board.waiting_in_order(now):
+                if task.id in self._busy_tasks:
+                    continue
                 officer = board.best_officer(task, now, claimed)
                 if officer is not None:
                     plan.append((task.id, officer.id))
@@ -681,13 +695,15 @@ class Router:
         expires = now + self.config.offer_timeout
         for _ in range(_ATTEMPTS):
             task = board.tasks.get(task_id)
-            if task is None or task.status != TaskStatus.WAITING:
+            if task is None or task.status != TaskStatus.WAITING or task_id in self._busy_tasks:
                 return
-            officer = board.best_officer(task, now)
+            officer = board.best_officer(task, now, self._busy_officers)
             if officer is None:
                 return
-            outcome = await self.store.reserve(task_id, officer.id, now, expires)
-            if outcome.ok:
+            # She may have just come free, with older tasks in line that she may take:
+            # those come first (another process may not have offered her one yet).
+            first = board.first_task(officer, now, self._busy_tasks) or task
+            if await self._reserve(first.id, officer.id, now, expires) and first is task:
                 return
 
     async def _offer_officer(self, officer_id: int, now: float) -> None:
@@ -696,11 +712,22 @@ class Router:
         expires = now + self.config.offer_timeout
         for _ in range(_ATTEMPTS):
             officer = board.officers.get(officer_id)
-            if officer is None:
+            if officer is None or officer_id in self._busy_officers:
                 return
-            task = board.first_task(officer, now)
+            task = board.first_task(officer, now, self._busy_tasks)
             if task is None:
                 return
-            outcome = await self.store.reserve(task.id, officer_id, now, expires)
-            if outcome.ok:
+            if await self._reserve(task.id, officer_id, now, expires):
                 return
+
+    async def _reserve(self, task_id: str, officer_id: int, now: float, expires: float) -> bool:
+        # While this offer is on its way to the store, other dispatches of this process
+        # leave the task and the officer alone (no racing ourselves).
+        self._busy_tasks.add(task_id)
+        self._busy_officers.add(officer_id)
+        try:
+            outcome = await self.store.reserve(task_id, officer_id, now, expires)
+        finally:
+            self._busy_tasks.discard(task_id)
+            self._busy_officers.discard(officer_id)
+        return outcome.ok

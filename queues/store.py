@@ -50,6 +50,8 @@ class StoreError(RuntimeError):
 class Store(Protocol):
     board: Board
     """Every active task and officer, indexed (the state, or a copy that follows it)."""
+    remote: bool
+    """Steps travel to another server (worth sending together); False in-process."""
 
     async def open(self, now: float) -> None:
         """Connect and load the state (``now`` places waiting tasks in their rings)."""

@@ -71,6 +71,11 @@ def new_node_id() -> str:
 class Bus(Protocol):
     node_id: str
 
+    @property
+    def shared(self) -> bool:
+        """False when no other node can be listening (publishing would be wasted)."""
+        ...
+
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         """Begin delivering other nodes' messages to ``on_message``."""
         ...
@@ -104,11 +109,15 @@ class LocalNode:
         self.bus = bus
         self.node_id = node_id
 
+    @property
+    def shared(self) -> bool:
+        return len(self.bus._nodes) > 1
+
     async def start(self, on_message: OnMessage, on_reconnect: OnReconnect) -> None:
         self.bus._nodes[self.node_id] = on_message
 
     async def publish(self, message: BusMessage) -> None:
-        if len(self.bus._nodes) > 1:  # alone (the embedded default): nobody to tell
+        if self.shared:  # alone (the embedded default): nobody to tell
             await self.bus._publish(_stamped(message, self.node_id))
 
     async def close(self) -> None:
@@ -157,6 +166,7 @@ class RedisBus:
         """Set while the listener is subscribed (tests wait on it)."""
         self.reconnects = 0
         """How many times the listener subscribed again after losing Redis."""
+        self.shared = True
         self._outbox: deque[str] = deque(maxlen=outbox_limit)
         self._reconnected = False
         self._listener: asyncio.Task[None] | None = None

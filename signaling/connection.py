@@ -34,6 +34,7 @@ from signaling.messages import (
     ClientMessage,
     Join,
     Ping,
+    RELAYED_TYPES,
     Resume,
     Side,
     dump,
@@ -46,8 +47,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_SMALL = 8 * 1024
-"""Characters in a frame that can never fill an empty write buffer (4 bytes each at most)."""
+_HIGH_WATER = 48 * 1024
+"""Below asyncio's default write high-water mark (64 KiB), with room for a frame header."""
 
 Authorize = Callable[[Seat], Awaitable[None]]
 """Raises a SignalingError when this socket may not take the seat (the officer's login)."""
@@ -149,7 +150,11 @@ class Connection:
             )
             return
         try:
-            await self._dispatch(parse(text))
+            message = parse(text)
+            if self.side is not None and message.type in RELAYED_TYPES:  # the hot path
+                await self.hub.relay(self, message)  # type: ignore[arg-type]
+            else:
+                await self._dispatch(message)
         except SignalingError as exc:
             await self.refuse(exc)
         except (RedisError, OSError, TimeoutError):
@@ -178,14 +183,20 @@ class Connection:
 
     # ---- acknowledging the page's messages ---------------------------------
 
-    def taken(self, seq: int) -> None:
-        """Message ``seq`` from the page is safely held: acknowledge it soon (cumulatively)."""
-        self.last_in = max(self.last_in, seq)
+    def taken(self, seq: int) -> bool:
+        """Message ``seq`` from the page is safely held: acknowledge it soon (cumulatively).
+
+        True when an ack is due now: the caller (this socket's own reader)
+        sends it with :meth:`send_ack`; otherwise a timer sends it shortly.
+        """
+        if seq > self.last_in:
+            self.last_in = seq
         if self.last_in - self.acked_in >= self.config.ack_every:
-            self.hub.spawn(self.send_ack())
-        elif self._ack_timer is None:
+            return True
+        if self._ack_timer is None:
             loop = asyncio.get_running_loop()
             self._ack_timer = loop.call_later(self.config.ack_delay_seconds, self._ack_due)
+        return False
 
     def _ack_due(self) -> None:
         self._ack_timer = None
@@ -215,15 +226,21 @@ class Connection:
             pass  # closing already: the reader loop ends and the side is marked away
 
     def _may_block(self, text: str) -> bool:
-        # A send waits only when the socket's write buffer is past its high-water
-        # mark (64 KiB); while it is empty a small frame never waits, and the
-        # timeout (a timer per frame) is left out of the hot path.
-        if self.transport is None or len(text) > _SMALL:
+        # A send waits only when the socket's write buffer passes its high-water
+        # mark (64 KiB): short of that, the timeout (a timer per frame) is left
+        # out of the hot path.
+        if self.transport is None:
             return True
-        return self.transport.get_write_buffer_size() > 0
+        return self.transport.get_write_buffer_size() + 4 * len(text) > _HIGH_WATER
 
     async def deliver(self, entry: Entry) -> None:
         """Send a mailbox message if it is the next one for this socket (see the module doc)."""
+        if entry.seq == self.sent_seq + 1 and not self._lock.locked() and not self.finished:
+            # The common case, without the lock: the frame is written before
+            # send() first waits, so a later one cannot overtake it.
+            self.sent_seq = entry.seq
+            await self.send(entry.text)
+            return
         async with self._lock:
             if self.finished or entry.seq <= self.sent_seq:
                 return

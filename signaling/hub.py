@@ -237,7 +237,8 @@ class Hub:
         outcome = result.outcome
         if outcome is Outcome.ACCEPTED:
             assert result.entry is not None
-            conn.taken(message.seq)
+            if conn.taken(message.seq):
+                await conn.send_ack()
             await self._deliver(session_id, peer_of(side), result.entry)
             if isinstance(message, Chat):
                 await self._emit(ChatPosted(session_id, side, message.text))
@@ -246,7 +247,8 @@ class Hub:
                 if await self.store.end(session_id, "hangup", side, self.clock()):
                     await self._ended(session_id, Ending("hangup", side))
         elif outcome is Outcome.DUPLICATE:
-            conn.taken(message.seq)
+            if conn.taken(message.seq):
+                await conn.send_ack()
         elif outcome is Outcome.OUT_OF_ORDER:
             raise SignalingError(
                 "bad_seq",
@@ -300,7 +302,8 @@ class Hub:
             await local.deliver(entry)
         # Published even after a local delivery: the socket here may be a stale one
         # that another process has replaced without this one having heard yet.
-        await self.bus.publish(BusMessage(DELIVER, session_id, side, entry.seq, entry.text))
+        if self.bus.shared:
+            await self.bus.publish(BusMessage(DELIVER, session_id, side, entry.seq, entry.text))
 
     async def _ended(self, session_id: str, ending: Ending) -> None:
         text = ended_message(ending)

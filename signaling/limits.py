@@ -15,21 +15,31 @@ from safecall.ratelimit import TokenBucket, address_key
 
 
 class MessageLimit:
-    """Messages one connection may send: a burst, then a steady rate."""
+    """Messages one connection may send: a burst, then a steady rate.
 
-    __slots__ = ("bucket", "refusals", "refusals_before_close")
+    A token bucket like :class:`TokenBucket`, written out flat: it runs for
+    every message.
+    """
+
+    __slots__ = ("burst", "per_second", "refusals", "refusals_before_close", "tokens", "updated")
 
     def __init__(self, burst: float, per_second: float, refusals_before_close: int, now: float):
-        self.bucket = TokenBucket(burst, per_second, now)
+        self.burst = burst
+        self.per_second = per_second
+        self.tokens = burst
+        self.updated = now
         self.refusals = 0
         self.refusals_before_close = refusals_before_close
 
     def admit(self, now: float) -> bool:
         """Take one message: True when it may be handled now."""
-        if self.bucket.wait(now) > 0:
+        tokens = min(self.burst, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        if tokens < 1.0:
+            self.tokens = tokens
             self.refusals += 1
             return False
-        self.bucket.take(now)
+        self.tokens = tokens - 1.0
         self.refusals = 0
         return True
 

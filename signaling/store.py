@@ -18,16 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from signaling.messages import Side
 
 PeerState = Literal["connected", "away", "not_joined"]
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One message in a mailbox, as the page will receive it."""
+class Entry(NamedTuple):
+    """One message in a mailbox, as the page will receive it (a tuple: made per message)."""
 
     seq: int
     text: str
@@ -85,8 +84,7 @@ class Outcome(StrEnum):
     BACKLOG_FULL = "backlog_full"
 
 
-@dataclass(frozen=True)
-class Accepted:
+class Accepted(NamedTuple):
     outcome: Outcome
     entry: Entry | None = None
     """The message as put in the peer's mailbox (when accepted)."""

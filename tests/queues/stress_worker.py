@@ -24,6 +24,7 @@ from queues.events import Kind
 from queues.model import OfficerProfile, Presence, TaskStatus
 from queues.redis_store import RedisStore
 from queues.router import Contact, Refused, Router
+from queues.store import StoreError
 from queues.timeline_sink import GROUP, TimelineSink
 from safecall.db import create_engine, session_factory, utcnow
 
@@ -122,26 +123,30 @@ class Player:
                 await self.router.transfer(task_id, officer_id, line=other)
             else:
                 await self.router.complete(task_id, officer_id)
-        except Refused:
+        except (Refused, StoreError):
             pass
         finally:
             self.busy.discard(task_id)
 
     async def hang_up(self, task_id: str, after: float) -> None:
         await asyncio.sleep(after)
-        with contextlib.suppress(Refused):
+        with contextlib.suppress(Refused, StoreError):
             await self.router.cancel(task_id)
 
     async def arrive(self, arrival: Arrival, start: float) -> None:
         await asyncio.sleep(max(0.0, start + arrival.at - time.time()))
-        await self.router.enqueue(
-            Contact(
-                id=arrival.task_id,
-                line=arrival.line,
-                channel=arrival.channel,
-                language=arrival.language,
-            )
+        contact = Contact(
+            id=arrival.task_id,
+            line=arrival.line,
+            channel=arrival.channel,
+            language=arrival.language,
         )
+        while True:  # as a contact's page would: try again until the queue has her
+            try:
+                await self.router.enqueue(contact)
+                break
+            except StoreError:
+                await asyncio.sleep(0.2)
         if arrival.hangs_up_after is not None:
             self.spawn(self.hang_up(arrival.task_id, arrival.hangs_up_after))
 
@@ -161,7 +166,7 @@ class Player:
         self.busy.add(task_id)
         try:
             await self.router.complete(task_id, officer_id)
-        except Refused:
+        except (Refused, StoreError):
             pass
         finally:
             self.busy.discard(task_id)
@@ -171,7 +176,7 @@ class Player:
         for oid in self.mine:
             officer = self.router.board.officers.get(oid)
             if officer is not None and officer.presence != Presence.AVAILABLE:
-                with contextlib.suppress(Refused):
+                with contextlib.suppress(Refused, StoreError):
                     await self.router.set_presence(oid, Presence.AVAILABLE)
 
 

@@ -102,7 +102,10 @@ async def test_statistics_for_the_wallboard(
 
 
 async def test_supervisor_moves_and_the_hard_rule_holds(
-    app: web.Application, login_as: Any, openapi: OpenAPIChecker, db: async_sessionmaker[AsyncSession]
+    app: web.Application,
+    login_as: Any,
+    openapi: OpenAPIChecker,
+    db: async_sessionmaker[AsyncSession],
 ) -> None:
     supervisor, boss = await login_as("supervisor")
     male, man = await login_as("officer", gender="male", lines=["women", "child"])

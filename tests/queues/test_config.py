@@ -36,7 +36,10 @@ def test_a_file_on_disk(tmp_path: Path) -> None:
         ({"lines": "[lines.women]\nfemale_only = 'yes'"}, "true or false"),
         ({"lines": "[lines.women]\nfemale_only = true\nopen = 1"}, "exactly female_only"),
         ({"offers": "[offers]\ntimeout = 0\nno_answer_limit = 3\nreoffer_after = 30"}, "timeout"),
-        ({"offers": "[offers]\ntimeout = 20\nno_answer_limit = 3\nreofer_after = 30"}, "unknown key"),
+        (
+            {"offers": "[offers]\ntimeout = 20\nno_answer_limit = 3\nreofer_after = 30"},
+            "unknown key",
+        ),
         ({"offers": "[offers]\ntimeout = 2000\nno_answer_limit = 3\nreoffer_after = 3"}, "shorter"),
         ({"capacity": "[capacity]\nvoice = 1\nchat = 0"}, "capacity.chat"),
         ({"priorities": "[priorities]\nemergency = 5\ndefault = 10\ncallback = 1"}, "emergency"),

@@ -607,3 +607,20 @@ async def test_a_timeout_is_not_taken_before_it_is_due(router: Router, clock: Fa
     missed = await router.store.end("s1", now, status=TaskStatus.MISSED, callback=None)
     assert missed.reason == "not_due"
     assert offered_to(router, "s1") == 1
+
+
+async def test_a_sweep_offers_in_line_order_to_everyone_free(
+    router: Router, clock: FakeClock
+) -> None:
+    store, now = router.store, clock().timestamp()
+    for n in (1, 2, 3):
+        await router.register(profile(n, languages=["ur"] if n < 3 else ["en"]))
+    for n, task_id in enumerate(["a", "b", "c", "d"]):
+        clock.advance(1)
+        await router.enqueue(contact(task_id, language="en" if task_id == "c" else "ur"))
+    for n in (1, 2, 3):  # back at once, straight in the store: nothing offered yet
+        await store.set_presence(n, Presence.AVAILABLE, now, exclude_until=0.0)
+    assert all(t.status == TaskStatus.WAITING for t in router.board.tasks.values())
+    assert await router.sweep() == 3
+    assert [offered_to(router, t) for t in ["a", "b", "c", "d"]] == [1, 2, 3, None]
+    assert await router.sweep() == 0

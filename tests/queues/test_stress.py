@@ -37,15 +37,14 @@ from queues.events import TASK_KINDS
 from queues.model import CHANNEL_KINDS
 from queues.redis_store import PREFIX
 from safecall.db import create_engine, utcnow
-from tests.queues.conftest import REDIS_URL
 from tests.queues.stress_worker import WORKERS, arrivals, officers, stress_config
 
 SEEDS = (11, 12, 13)
-TASKS = 1200
+TASKS = 1000
 OFFICERS = 150
-SPREAD = 6.0
+SPREAD = 5.0
 """Seconds over which the contacts of one seed arrive."""
-KILLING = 7.0
+KILLING = 6.0
 """Seconds during which processes are killed."""
 DEADLINE = 40.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,38 +52,41 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
+REDIS_URL = os.environ.get("SAFECALL_TEST_STRESS_REDIS", "redis://127.0.0.1:6379/7")
+"""A database of its own: flushed at each seed."""
 LOGS = Path(os.environ.get("SAFECALL_STRESS_LOGS", "/tmp"))
 
 
 def _start(seed: int, index: int, database: str, start: float) -> subprocess.Popen[bytes]:
-    log = open(LOGS / f"safecall-stress-{seed}-{index}.log", "ab")  # noqa: SIM115
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.queues.stress_worker",
-            "--redis",
-            REDIS_URL,
-            "--database",
-            database,
-            "--index",
-            str(index),
-            "--seed",
-            str(seed),
-            "--tasks",
-            str(TASKS),
-            "--officers",
-            str(OFFICERS),
-            "--spread",
-            str(SPREAD),
-            "--start",
-            str(start),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
+    log = open(LOGS / f"safecall-stress-{seed}-{index}.log", "ab")
+    with log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.queues.stress_worker",
+                "--redis",
+                REDIS_URL,
+                "--database",
+                database,
+                "--index",
+                str(index),
+                "--seed",
+                str(seed),
+                "--tasks",
+                str(TASKS),
+                "--officers",
+                str(OFFICERS),
+                "--spread",
+                str(SPREAD),
+                "--start",
+                str(start),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
 
 
 async def _sessions(database: str, seed: int) -> None:
@@ -139,10 +141,12 @@ class Ledger:
         self.ids: Counter[str] = Counter()
         self.timeline_ids: set[str] = set()
         self.problems: list[str] = []
+        self.kinds: Counter[str] = Counter()
 
     def take(self, fields: dict[str, str]) -> None:
         kind, event_id = fields["k"], fields["i"]
         self.ids[event_id] += 1
+        self.kinds[kind] += 1
         if kind not in TASK_KINDS:
             return
         task = json.loads(fields["t"])
@@ -155,7 +159,13 @@ class Ledger:
             self.problems.append(f"{event_id} {kind}: {problem}")
 
     def _step(
-        self, kind: str, tid: str, task: dict[str, str], oid: int | None, state: str, holder: int | None
+        self,
+        kind: str,
+        tid: str,
+        task: dict[str, str],
+        oid: int | None,
+        state: str,
+        holder: int | None,
     ) -> str | None:
         capacity = self.config.capacity_units
         if kind == "enqueued":
@@ -251,6 +261,8 @@ def _run_seed(seed: int, database: str) -> None:
         while time.time() < deadline:
             last = _read_stream(client, ledger, last)
             ended = {t for t, n in ledger.ends.items() if n}
+            if os.environ.get("SAFECALL_STRESS_TRACE"):
+                print(f"{time.time() - start:5.1f} s: {len(expected - ended)} open {ledger.kinds}")
             if expected <= ended:
                 keys = asyncio.run(_timeline_keys(database, seed))
                 if set(keys) >= {"queue:" + i for i in ledger.timeline_ids}:
@@ -286,7 +298,9 @@ def test_three_routers_killed_at_random_lose_nothing_and_assign_nothing_twice(
     postgres_url: str,
 ) -> None:
     for seed in SEEDS:
+        began = time.monotonic()
         _run_seed(seed, postgres_url)
+        print(f"seed {seed}: {time.monotonic() - began:.1f} s")  # shown with -s
         asyncio.run(_clear(postgres_url))
 
 
