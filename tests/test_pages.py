@@ -70,7 +70,7 @@ async def test_readyz_fails_when_redis_goes_away(aiohttp_client, settings, clock
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    redis = subprocess.Popen(
+    redis = subprocess.Popen(  # noqa: ASYNC220 (starting it does not block; it runs beside the test)
         [
             "redis-server",
             "--bind",

@@ -615,7 +615,7 @@ async def test_a_sweep_offers_in_line_order_to_everyone_free(
     store, now = router.store, clock().timestamp()
     for n in (1, 2, 3):
         await router.register(profile(n, languages=["ur"] if n < 3 else ["en"]))
-    for n, task_id in enumerate(["a", "b", "c", "d"]):
+    for task_id in ["a", "b", "c", "d"]:
         clock.advance(1)
         await router.enqueue(contact(task_id, language="en" if task_id == "c" else "ur"))
     for n in (1, 2, 3):  # back at once, straight in the store: nothing offered yet
