@@ -38,7 +38,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -57,7 +56,7 @@ DEADLINE = 600.0
 
 
 def raise_fd_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
 
@@ -83,6 +82,27 @@ def _echo_app() -> web.Application:
 
     app = web.Application()
     app.router.add_get("/ws", echo)
+    return app
+
+
+def _bare_relay_app() -> web.Application:
+    """Two sockets, every frame from one sent on to the other: no protocol at all."""
+    sockets: dict[str, web.WebSocketResponse] = {}
+
+    async def forward(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(compress=False)
+        await ws.prepare(request)
+        me = request.query["side"]
+        sockets[me] = ws
+        other = "officer" if me == "citizen" else "citizen"
+        async for message in ws:
+            peer = sockets.get(other)
+            if message.type is aiohttp.WSMsgType.TEXT and peer is not None:
+                await peer.send_str(message.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", forward)
     return app
 
 
@@ -141,7 +161,12 @@ def serve(argv: list[str]) -> None:
     kind, var = argv[0], Path(argv[1])
     redis_url = argv[2] if len(argv) > 2 else None
     raise_fd_limit()
-    app = _echo_app() if kind == "echo" else _hub_app(var, redis_url)
+    if kind == "echo":
+        app = _echo_app()
+    elif kind == "bare":
+        app = _bare_relay_app()
+    else:
+        app = _hub_app(var, redis_url)
 
     async def run() -> None:
         runner = web.AppRunner(app, access_log=None)
@@ -297,6 +322,37 @@ async def relay_rate(
     return messages / elapsed
 
 
+async def bare_relay_rate(http: aiohttp.ClientSession, url: str, messages: int) -> float:
+    """Messages per second through the bare relay: the same two sockets, no protocol."""
+    receiver = await http.ws_connect(f"{url}/ws?side=officer", compress=0)
+    sender = await http.ws_connect(f"{url}/ws?side=citizen", compress=0)
+    room = asyncio.Semaphore(WINDOW)
+    done = asyncio.Event()
+
+    async def receive() -> None:
+        count = 0
+        async for frame in receiver:
+            if frame.type is not aiohttp.WSMsgType.TEXT:
+                break
+            count += 1
+            room.release()
+            if count == messages:
+                done.set()
+                return
+
+    reading = asyncio.create_task(receive())
+    start = time.perf_counter()
+    for seq in range(1, messages + 1):
+        await room.acquire()
+        await sender.send_str(f'{{"v":1,"type":"candidate","seq":{seq},"candidate":{CANDIDATE}}}')
+    await asyncio.wait_for(done.wait(), 120)
+    elapsed = time.perf_counter() - start
+    await sender.close()
+    await receiver.close()
+    reading.cancel()
+    return messages / elapsed
+
+
 async def echo_rate(http: aiohttp.ClientSession, url: str, messages: int) -> float:
     """Messages per second through a bare aiohttp echo (same frames, same window)."""
     ws = await http.ws_connect(f"{url}/ws", compress=0)
@@ -329,14 +385,17 @@ async def echo_rate(http: aiohttp.ClientSession, url: str, messages: int) -> flo
 async def relay(args: argparse.Namespace, var: Path, cookie: str) -> None:
     await forget_sessions(args.redis)
     echo = Server("echo", var)
+    bare = Server("bare", var)
     alone = Server("hub", var)
     shared = Server("hub", var, args.redis)
     other = Server("hub", var, args.redis)
-    rates: dict[str, list[float]] = {k: [] for k in ("echo", "memory", "redis", "two")}
+    keys = ("echo", "bare", "memory", "redis", "two", "two16")
+    rates: dict[str, list[float]] = {k: [] for k in keys}
     try:
         async with aiohttp.ClientSession() as http:
             for n in range(args.rounds):
                 rates["echo"].append(await echo_rate(http, echo.url, args.messages))
+                rates["bare"].append(await bare_relay_rate(http, bare.url, args.messages))
                 rates["memory"].append(
                     await relay_rate(http, alone.url, alone.url, cookie, args.messages, f"m{n}")
                 )
@@ -346,23 +405,31 @@ async def relay(args: argparse.Namespace, var: Path, cookie: str) -> None:
                 rates["two"].append(
                     await relay_rate(http, shared.url, other.url, cookie, args.messages, f"t{n}")
                 )
+                each = args.messages // 16
+                calls = [
+                    relay_rate(http, shared.url, other.url, cookie, each, f"c{n}-{i}")
+                    for i in range(16)
+                ]
+                rates["two16"].append(sum(await asyncio.gather(*calls)))
     finally:
-        for server in (echo, alone, shared, other):
+        for server in (echo, bare, alone, shared, other):
             server.stop()
         await forget_sessions(args.redis)
     best = {k: max(v) for k, v in rates.items()}
     median = {k: statistics.median(v) for k, v in rates.items()}
     print(f"relay: {args.messages} candidates x {args.rounds} rounds, {WINDOW} in flight")
-    print(f"  {'':34} {'best msg/s':>11} {'median':>9} {'ratio (best)':>13}")
+    print(f"  {'':34} {'best msg/s':>11} {'median':>9} {'ratio to echo':>14}")
     labels = {
-        "echo": "bare aiohttp echo",
+        "echo": "bare aiohttp echo (one socket)",
+        "bare": "bare aiohttp relay (two sockets)",
         "memory": "hub, one process, in memory",
         "redis": "hub, one process, Redis store",
         "two": "hub, two processes over Redis",
+        "two16": "  the same, 16 calls at once (sum)",
     }
     for key, label in labels.items():
         ratio = best[key] / best["echo"]
-        print(f"  {label:34} {best[key]:11,.0f} {median[key]:9,.0f} {ratio:13.2f}")
+        print(f"  {label:34} {best[key]:11,.0f} {median[key]:9,.0f} {ratio:14.2f}")
     verdict = "meets" if best["memory"] / best["echo"] >= 0.6 else "MISSES"
     print(f"  one process in memory {verdict} the 0.6 target")
 
@@ -418,21 +485,19 @@ async def idle(args: argparse.Namespace, var: Path, cookie: str) -> None:
             path = var / "sessions.json"
             path.write_text(json.dumps(sessions))
             start = time.perf_counter()
-            clients = subprocess.Popen(
-                [sys.executable, "-m", "bench.signaling", "hold", server.url, cookie, str(path)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
+            clients = await asyncio.create_subprocess_exec(
+                *[sys.executable, "-m", "bench.signaling", "hold", server.url, cookie, str(path)],
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
             )
-            assert clients.stdout is not None
-            line = await asyncio.get_running_loop().run_in_executor(None, clients.stdout.readline)
+            assert clients.stdout is not None and clients.stdin is not None
+            line = (await asyncio.wait_for(clients.stdout.readline(), 300)).decode()
             joined_in = time.perf_counter() - start
             await asyncio.sleep(3)  # idle: heartbeats only
             async with http.get(f"{server.url}/bench/stats") as r:
                 after = await r.json()
-            assert clients.stdin is not None
             clients.stdin.close()
-            clients.wait(30)
+            await asyncio.wait_for(clients.wait(), 30)
     finally:
         server.stop()
     held = after["sockets"]

@@ -30,11 +30,11 @@ from signaling.config import SignalingConfig
 from signaling.errors import SignalingError
 from signaling.limits import MessageLimit
 from signaling.messages import (
+    RELAYED_TYPES,
     Ack,
     ClientMessage,
     Join,
     Ping,
-    RELAYED_TYPES,
     Resume,
     Side,
     dump,
@@ -159,6 +159,11 @@ class Connection:
             await self.refuse(exc)
         except (RedisError, OSError, TimeoutError):
             log.warning("signaling: the session store failed; closing a socket to be resumed")
+            await self.refuse(SignalingError("unavailable"))
+        except Exception:  # a bug, or the database behind the officer's login check
+            log.exception(
+                "signaling: a message could not be handled; closing a socket to be resumed"
+            )
             await self.refuse(SignalingError("unavailable"))
 
     async def _dispatch(self, message: ClientMessage) -> None:

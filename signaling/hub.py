@@ -32,9 +32,9 @@ from signaling.connection import Connection
 from signaling.errors import SignalingError
 from signaling.events import ChatPosted, HubEvent, Listener, SessionEnded, SideJoined, SideLeft
 from signaling.messages import (
+    PEER,
     SIDES,
     Chat,
-    Hangup,
     Join,
     Relayed,
     Resume,
@@ -239,10 +239,12 @@ class Hub:
             assert result.entry is not None
             if conn.taken(message.seq):
                 await conn.send_ack()
-            await self._deliver(session_id, peer_of(side), result.entry)
-            if isinstance(message, Chat):
+            await self._deliver(session_id, PEER[side], result.entry)
+            kind = message.type
+            if kind == "chat":
+                assert isinstance(message, Chat)
                 await self._emit(ChatPosted(session_id, side, message.text))
-            elif isinstance(message, Hangup):
+            elif kind == "hangup":
                 await conn.send_ack()  # before session-ended: her hang-up was taken
                 if await self.store.end(session_id, "hangup", side, self.clock()):
                     await self._ended(session_id, Ending("hangup", side))

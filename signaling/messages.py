@@ -49,9 +49,12 @@ Seq = Annotated[int, Field(ge=1, le=MAX_SEQ)]
 AckSeq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 
 
+PEER: dict[Side, Side] = {"citizen": "officer", "officer": "citizen"}
+
+
 def peer_of(side: Side) -> Side:
     """The other side of a session."""
-    return "officer" if side == "citizen" else "citizen"
+    return PEER[side]
 
 
 def _sdp(value: str) -> str:
