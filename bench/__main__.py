@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = {"routing": "bench.routing", "signaling": "bench.signaling"}
+BENCHMARKS = {
+    "routing": "bench.routing",
+    "signaling": "bench.signaling",
+    "bridge": "bench.bridge",
+    "webhooks": "bench.webhooks",
+    "recordings": "bench.recordings",
+}
 
 
 def main(argv: list[str]) -> int:

@@ -598,7 +598,7 @@ async def create_note(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    "Log a session against another case, given by tracking code or id.",
+    "Log a session against another case, given by tracking code or id, or a new case.",
     roles=STAFF,
     body=LinkIn,
     response=LinkResult,
@@ -631,7 +631,21 @@ async def link_contact_session(request: web.Request) -> web.Response:
                 current = None if contact is None else await session.get(Case, contact.case_id)
                 if contact is None or current is None or not can_read(officer, current):
                     raise missing_session
-                if body.case_id is not None:
+                target: Case | None
+                if body.new_case:
+                    target = await open_case(
+                        session,
+                        request.app[DATA_KEY],
+                        service_line=current.service_line,
+                        now=now,
+                        language=contact.language,
+                        anonymous=contact.anonymous,
+                        officer_id=officer.id,
+                    )
+                    await assign_officer(
+                        session, target, officer_id=officer.id, actor=officer, now=now
+                    )
+                elif body.case_id is not None:
                     target = await session.get(Case, body.case_id)
                 else:
                     assert body.tracking_code is not None
@@ -648,7 +662,16 @@ async def link_contact_session(request: web.Request) -> web.Response:
         session_id,
         {"from_case_id": previous, "to_case_id": target.id},
     )
-    return _json(LinkResult(session_id=session_id, case_id=target.id, previous_case_id=previous))
+    if body.new_case:
+        await _audit(request, "case.open", "case", str(target.id), {"for_session": session_id})
+    return _json(
+        LinkResult(
+            session_id=session_id,
+            case_id=target.id,
+            previous_case_id=previous,
+            tracking_code=tracking_code.display(target.tracking_code),
+        )
+    )
 
 
 def setup(app: web.Application) -> None:

@@ -286,6 +286,7 @@ async def open_contact(
     priority: int = 0,
     external_id: str | None = None,
     extra_categories: tuple[str, ...] = (),
+    queued_at: datetime | None = None,
 ) -> tuple[ContactSession, Case]:
     """She arrived: a session with its first leg, logged against a case.
 
@@ -298,7 +299,9 @@ async def open_contact(
 
     Details with ``anonymous=True`` are refused (``CaseworkError``, code
     ``anonymous_with_details``): anonymous means anonymous.
-    ``external_id`` is the first leg's outside id (e.g. a Twilio CallSid).
+    ``external_id`` is the first leg's outside id (e.g. a Twilio CallSid);
+    ``queued_at`` is written with the session when she is put in line at once
+    (as :func:`record_times` would, without a second statement).
     """
     check_service_line(service_line)
     _check_channel(channel)
@@ -373,6 +376,7 @@ async def open_contact(
         anonymous=anonymous,
         silent=silent,
         arrived_at=now,
+        queued_at=queued_at,
     )
     session.add(contact)
     await session.flush()

@@ -144,15 +144,21 @@ class NoteIn(_Request):
 
 
 class LinkIn(_Request):
-    """The case to log the session against: give exactly one of the two."""
+    """The case to log the session against: give exactly one of the three.
+
+    ``new_case`` opens a case on the session's service line, assigned to the
+    officer, and moves the session to it in one step.
+    """
 
     tracking_code: StrictStr | None = Field(None, min_length=12, max_length=16)
     case_id: Id | None = None
+    new_case: StrictBool = False
 
     @model_validator(mode="after")
     def _exactly_one(self) -> LinkIn:
-        if (self.tracking_code is None) == (self.case_id is None):
-            raise ValueError("give exactly one of tracking_code and case_id")
+        given = (self.tracking_code is not None) + (self.case_id is not None) + self.new_case
+        if given != 1:
+            raise ValueError("give exactly one of tracking_code, case_id and new_case")
         return self
 
 
@@ -257,3 +263,4 @@ class LinkResult(_Response):
     session_id: str
     case_id: int
     previous_case_id: int
+    tracking_code: str = Field(description="The case's tracking code, display form.")

@@ -16,8 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +24,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from safecall import keyfile
+
 _VERSION = 1
-_KID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 
 
 class SealError(ValueError):
@@ -53,7 +52,7 @@ class DataKey:
             raise ValueError("a data key file needs at least one key")
         self._keys: dict[str, _Key] = {}
         for kid, master in keys:
-            if not _KID.match(kid) or len(master) != 32:
+            if not keyfile.KID.match(kid) or len(master) != 32:
                 raise ValueError(f"key {kid!r}: expected an id of letters/digits and 32 bytes")
             self._keys[kid] = _Key(
                 kid, AESGCM(_derive(master, b"safecall fields")), _derive(master, b"safecall hmac")
@@ -61,6 +60,14 @@ class DataKey:
         self._current = self._keys[keys[0][0]]
         # The phone hash must not change when keys rotate: it uses the oldest key.
         self._hash_key = self._keys[keys[-1][0]].mac_key
+        self._oldest_master = keys[-1][1]
+
+    def secret(self, purpose: str) -> bytes:
+        """A 32-byte secret for ``purpose`` (e.g. signing tokens), the same on every process.
+
+        Derived from the oldest key, like the phone hash, so it survives rotation.
+        """
+        return _derive(self._oldest_master, b"safecall secret " + purpose.encode())
 
     @classmethod
     def generate(cls, kid: str = "k1") -> tuple[DataKey, str]:
@@ -70,33 +77,12 @@ class DataKey:
 
     @classmethod
     def load(cls, path: Path) -> DataKey:
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            raise ValueError(f"data key file {path} does not exist; run `safecall keys`") from None
-        keys: list[tuple[str, bytes]] = []
-        for number, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            kid, _, b64 = line.partition(":")
-            try:
-                keys.append((kid, base64.b64decode(b64, validate=True)))
-            except ValueError:
-                raise ValueError(f"{path} line {number}: expected <key-id>:<base64>") from None
-        return cls(keys)
+        return cls(keyfile.read_keys(path, "data key"))
 
     @staticmethod
     def ensure_file(path: Path) -> bool:
         """Create a key file with one new key when it is missing; True when created."""
-        if path.exists():
-            return False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _, line = DataKey.generate()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(line)
-        return True
+        return keyfile.create(path, "k1")
 
     def seal(self, value: str, field: str) -> bytes:
         key = self._current

@@ -315,8 +315,13 @@ class Board:
             return None
         if officer.wrap_until > now:
             return None
-        profile = officer.profile
-        room = officer.capacity - officer.load
+        return self.first_fitting(officer.profile, officer.capacity - officer.load, now, skip)
+
+    def first_fitting(
+        self, profile: OfficerProfile, room: int, now: float, skip: set[str] | None = None
+    ) -> Task | None:
+        """The first task in line this officer may take with ``room`` units of capacity,
+        whatever she is doing now (the caller knows she will be free for an offer)."""
         best: tuple[int, bool, float, int, str] | None = None
         for line in profile.lines:
             lineups = self._lineups.get(line)
@@ -334,7 +339,7 @@ class Board:
                     if skip and task_id in skip:
                         continue
                     task = self.tasks[task_id]
-                    if task.excluded and policy.excluded(task, officer.id, now):
+                    if task.excluded and policy.excluded(task, profile.id, now):
                         continue
                     if policy.hard_ok(profile, task):
                         best = key

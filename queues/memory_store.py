@@ -18,7 +18,8 @@ from queues.config import RoutingConfig
 from queues.events import Event, Kind, arrival_data, officer_event_id, task_event_id
 from queues.model import Officer, OfficerProfile, Presence, Task, TaskStatus
 from queues.outbox import Outbox
-from queues.store import EventSink, Outcome
+from queues.stats import StatsKeeper
+from queues.store import EventSink, Outcome, Requeue
 
 
 class MemoryStore:
@@ -32,6 +33,7 @@ class MemoryStore:
         self.board = Board(config)
         self.remote = False
         self.outbox = Outbox(groups, redeliver_after)
+        self.stats = StatsKeeper(config)
         self._sinks: list[EventSink] = []
         self._seq = itertools.count(1)
 
@@ -49,6 +51,7 @@ class MemoryStore:
 
     def _emit(self, events: list[Event]) -> None:
         self.outbox.append(events)
+        self.stats.observe(events)
         for sink in self._sinks:
             sink(events)
 
@@ -71,7 +74,14 @@ class MemoryStore:
         return officer
 
     async def set_presence(
-        self, officer_id: int, presence: Presence, now: float, *, exclude_until: float
+        self,
+        officer_id: int,
+        presence: Presence,
+        now: float,
+        *,
+        exclude_until: float,
+        next_task: str | None = None,
+        expires: float = 0.0,
     ) -> Outcome:
         board = self.board
         officer = board.officers.get(officer_id)
@@ -97,9 +107,10 @@ class MemoryStore:
         officer.presence = presence
         officer.version += 1
         events.append(_officer_event(officer, Kind.OFFICER_STATE, now, {"presence": presence}))
+        offered = self._offer_next(next_task, officer, now, expires, events)
         board.refresh_officer(officer, now)
         self._emit(events)
-        return Outcome(True, task=task, officer=officer, events=events)
+        return Outcome(True, task=task, officer=officer, events=events, offered=offered)
 
     async def page(self, officer_id: int, now: float, data: dict[str, object]) -> Outcome:
         officer = self.board.officers.get(officer_id)
@@ -139,17 +150,33 @@ class MemoryStore:
         refused = policy.refusal(officer, task, now)
         if refused is not None:
             return Outcome(False, refused, task=task, officer=officer)
-        task.status = TaskStatus.OFFERED
-        task.officer = officer_id
-        task.offer_expires = expires
-        task.version += 1
-        officer.offer = task_id
-        officer.version += 1
-        board.refresh_task(task, now)
+        events = [self._offer(task, officer, now, expires)]
         board.refresh_officer(officer, now)
-        events = [_task_event(task, Kind.OFFERED, now, officer_id, _offer_data(task, now))]
         self._emit(events)
         return Outcome(True, task=task, officer=officer, events=events)
+
+    def _offer(self, task: Task, officer: Officer, now: float, expires: float) -> Event:
+        """Make the offer (already checked); the caller re-files the officer and emits."""
+        task.status = TaskStatus.OFFERED
+        task.officer = officer.id
+        task.offer_expires = expires
+        task.version += 1
+        officer.offer = task.id
+        officer.version += 1
+        self.board.refresh_task(task, now)
+        return _task_event(task, Kind.OFFERED, now, officer.id, _offer_data(task, now))
+
+    def _offer_next(
+        self, task_id: str | None, officer: Officer, now: float, expires: float, events: list[Event]
+    ) -> Task | None:
+        """Offer ``task_id`` to an officer a step has just freed, if the rules allow."""
+        if task_id is None:
+            return None
+        task = self.board.tasks.get(task_id)
+        if task is None or policy.refusal(officer, task, now) is not None:
+            return None
+        events.append(self._offer(task, officer, now, expires))
+        return task
 
     async def reserve_many(
         self, pairs: Sequence[tuple[str, int]], now: float, expires: float
@@ -188,6 +215,8 @@ class MemoryStore:
         kind: Kind,
         exclude_until: float,
         no_answer_limit: int,
+        next_task: str | None = None,
+        expires: float = 0.0,
     ) -> Outcome:
         board = self.board
         task = board.tasks.get(task_id)
@@ -209,9 +238,10 @@ class MemoryStore:
             alert = {"reason": "no_answer", "missed": officer.missed, "presence": "break"}
             events.append(_officer_event(officer, Kind.SUPERVISOR_ALERT, now, alert))
         board.refresh_task(task, now)
+        offered = self._offer_next(next_task, officer, now, expires, events)
         board.refresh_officer(officer, now)
         self._emit(events)
-        return Outcome(True, task=task, officer=officer, events=events)
+        return Outcome(True, task=task, officer=officer, events=events, offered=offered)
 
     async def end(
         self, task_id: str, now: float, *, status: TaskStatus, callback: Task | None
@@ -260,7 +290,14 @@ class MemoryStore:
         return Outcome(True, task=task, officer=officer, events=events, callback=made)
 
     async def complete(
-        self, task_id: str, officer_id: int, now: float, wrap_until: float
+        self,
+        task_id: str,
+        officer_id: int,
+        now: float,
+        wrap_until: float,
+        *,
+        next_task: str | None = None,
+        expires: float = 0.0,
     ) -> Outcome:
         board = self.board
         task = board.tasks.get(task_id)
@@ -276,49 +313,37 @@ class MemoryStore:
         data = {"handle": now - task.answered_at, "wait": task.answered_at - task.arrived}
         events = [_task_event(task, Kind.COMPLETED, now, officer_id, data)]
         board.put_task(task, now)
+        offered = self._offer_next(next_task, officer, now, expires, events)
         board.refresh_officer(officer, now)
         self._emit(events)
-        return Outcome(True, task=task, officer=officer, events=events)
+        return Outcome(True, task=task, officer=officer, events=events, offered=offered)
 
-    async def requeue(
-        self,
-        task_id: str,
-        now: float,
-        *,
-        kind: Kind,
-        line: str,
-        female_only: bool,
-        priority: int,
-        ttl_at: float,
-        known_officer: int | None,
-        known_until: float,
-        holder: int | None,
-        wrap_until: float,
-        data: dict[str, object],
-    ) -> Outcome:
+    async def requeue(self, task_id: str, now: float, change: Requeue) -> Outcome:
         board = self.board
         task = board.tasks.get(task_id)
         if task is None:
             return Outcome(False, "ended" if task_id in board.ended else "unknown_task")
+        holder = change.holder
         if holder is not None and (task.status != TaskStatus.ASSIGNED or task.officer != holder):
             return Outcome(False, "not_yours", task=task)
         officer = board.officers.get(task.officer) if task.officer is not None else None
         if officer is not None:
             if task.status == TaskStatus.ASSIGNED:
-                _free_capacity(officer, task.cost, wrap_until)
+                _free_capacity(officer, task.cost, change.wrap_until)
             else:
                 officer.offer = None
             officer.version += 1
         task.status = TaskStatus.WAITING
         task.officer = None
-        task.line = line
-        task.female_only = female_only
-        task.priority = priority
-        task.ttl_at = ttl_at
-        task.known_officer = known_officer
-        task.known_until = known_until
+        task.line = change.line
+        task.female_only = change.female_only
+        task.priority = change.priority
+        task.ttl_at = change.ttl_at
+        task.known_officer = change.known_officer
+        task.known_until = change.known_until
         task.version += 1
-        events = [_task_event(task, kind, now, officer.id if officer else None, dict(data))]
+        officer_id = officer.id if officer else None
+        events = [_task_event(task, change.kind, now, officer_id, dict(change.data))]
         board.put_task(task, now)
         if officer is not None:
             board.refresh_officer(officer, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -83,14 +84,24 @@ def profile_args(profile: OfficerProfile) -> list[str]:
     ]
 
 
+@functools.lru_cache(maxsize=8192)
+def _profile(
+    oid: str, gender: str, lines: str, langs: str, skills: str, dist: str
+) -> OfficerProfile:
+    # Profiles change rarely and every step returns the officer: decode each one once.
+    return OfficerProfile(
+        id=int(oid),
+        gender=gender,
+        lines=frozenset(x for x in lines.split("|") if x),
+        languages=frozenset(x for x in langs.split("|") if x),
+        skills={k: int(v) for k, v in json.loads(skills).items()},
+        district=dist or None,
+    )
+
+
 def officer_from(raw: dict[str, str]) -> Officer:
-    profile = OfficerProfile(
-        id=int(raw["id"]),
-        gender=raw["gender"],
-        lines=frozenset(x for x in raw["lines"].split("|") if x),
-        languages=frozenset(x for x in raw["langs"].split("|") if x),
-        skills={k: int(v) for k, v in json.loads(raw["skills"]).items()},
-        district=raw["dist"] or None,
+    profile = _profile(
+        raw["id"], raw["gender"], raw["lines"], raw["langs"], raw["skills"], raw["dist"]
     )
     return Officer(
         profile=profile,

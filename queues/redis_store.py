@@ -34,7 +34,8 @@ from queues.config import RoutingConfig
 from queues.events import Event, Kind, arrival_data, officer_event_id, task_event_id
 from queues.model import Officer, OfficerProfile, Presence, Task, TaskStatus
 from queues.redis_codec import officer_from, profile_args, task_fields, task_from
-from queues.store import EventSink, Outcome, StoreError
+from queues.stats import StatsKeeper
+from queues.store import EventSink, Outcome, Requeue, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class RedisStore:
         self.follow = follow
         self.board = Board(config)
         self.remote = True
+        self.stats = StatsKeeper(config)
         # A bounded pool that makes a burst wait for a connection instead of failing.
         self.redis: aioredis.Redis = aioredis.Redis(
             connection_pool=aioredis.BlockingConnectionPool.from_url(
@@ -110,6 +112,8 @@ class RedisStore:
         self.tasks_key = prefix + "tasks"
         self.officers_key = prefix + "officers"
         self.seq_key = prefix + "seq"
+        self.window_key = prefix + "outcomes"
+        """The statistics window: outcomes scored by time (the scripts add and trim)."""
         self._none = prefix + "none"
         """Passed where a script takes a key it will not touch this time."""
 
@@ -175,9 +179,17 @@ class RedisStore:
         self._sinks.append(sink)
 
     async def _load(self, now: float) -> None:
-        """Copy the whole state onto the board, then follow the stream from before the copy."""
-        last: Any = await self.redis.xrevrange(self.events_key, count=1)
+        """Copy the whole state onto the board, then follow the stream from before the copy.
+
+        The statistics window is read together with the stream's end (one transaction):
+        the outcomes up to there come from the window, the later ones from the stream."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xrevrange(self.events_key, count=1)
+            since = now - self.config.stats_window
+            pipe.zrangebyscore(self.window_key, since, "+inf", withscores=True)
+            last, recent = await pipe.execute()
         self._last_id = last[0][0] if last else "0-0"
+        self.stats.observe([_outcome_event(member, at) for member, at in recent])
         tasks, officers = await self.snapshot()
         for officer in officers.values():
             self._apply_officer(officer, now)
@@ -226,6 +238,7 @@ class RedisStore:
                 for entry_id, fields in entries:
                     self._last_id = entry_id
                     events.append(self._take_entry(fields))
+                self.stats.observe(events)
                 for sink in self._sinks:
                     sink(events)
             self._advanced.set()
@@ -281,18 +294,45 @@ class RedisStore:
             if officer_json
             else None
         )
-        callback = None
+        callback = offered = None
         if len(reply) > 4 and reply[4]:
             callback = self._apply_task(task_from(json.loads(reply[4])), now)
+        if len(reply) > 5 and reply[5]:
+            # The task asked to be offered next, as it is now: offered, or why not.
+            offered = self._apply_task(task_from(json.loads(reply[5])), now)
+            if reply[6]:
+                offered = None
         if status == "ok" and self._feed is not None and reason != "unchanged":
-            # Remember the event this step wrote, so the feed need not decode it again.
+            # Remember the events this step wrote, so the feed need not decode them again.
+            own = self._own
             if task is not None:
-                self._own[task_event_id(task.id, task.version)] = task
-            elif officer is not None:
-                self._own[officer_event_id(officer.id, officer.version)] = None
-            if len(self._own) > _OWN_LIMIT:
-                self._own.clear()
-        return Outcome(status == "ok", reason or None, task, officer, callback=callback)
+                own[task_event_id(task.id, task.version)] = task
+            elif officer is not None and offered is None:
+                own[officer_event_id(officer.id, officer.version)] = None
+            if offered is not None:
+                own[task_event_id(offered.id, offered.version)] = offered
+            if len(own) > _OWN_LIMIT:
+                own.clear()
+        return Outcome(
+            status == "ok", reason or None, task, officer, callback=callback, offered=offered
+        )
+
+    def _next_offer(self, task_id: str | None, now: float, expires: float) -> list[Any]:
+        """ARGV of the offer a freeing step makes next: task id, expiry, detail JSON."""
+        if task_id is None:
+            return ["", "0", "{}"]
+        return [task_id, repr(expires), json.dumps(self._offer_detail(task_id, now, expires))]
+
+    def _offer_detail(self, task_id: str, now: float, expires: float) -> dict[str, Any]:
+        task = self.board.tasks.get(task_id)
+        data = arrival_data(task) if task is not None else {}
+        data["expires"] = expires
+        if task is not None:
+            data["wait"] = now - task.arrived
+        return data
+
+    def _forget_before(self, now: float) -> str:
+        return repr(now - self.config.stats_window)
 
     async def _call(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
         try:
@@ -314,10 +354,18 @@ class RedisStore:
         return officer
 
     async def set_presence(
-        self, officer_id: int, presence: Presence, now: float, *, exclude_until: float
+        self,
+        officer_id: int,
+        presence: Presence,
+        now: float,
+        *,
+        exclude_until: float,
+        next_task: str | None = None,
+        expires: float = 0.0,
     ) -> Outcome:
         officer = self.board.officers.get(officer_id)
         offer = officer.offer if officer is not None else None
+        then = self._next_offer(next_task, now, expires)
         for _ in range(_RETRIES):
             reply = await self._call(
                 "presence",
@@ -325,8 +373,9 @@ class RedisStore:
                     self.officer_key(officer_id),
                     self.task_key(offer) if offer else self._none,
                     self.events_key,
+                    self.task_key(next_task) if next_task else self._none,
                 ],
-                [officer_id, presence.value, repr(now), repr(exclude_until), offer or ""],
+                [officer_id, presence.value, repr(now), repr(exclude_until), offer or "", *then],
             )
             outcome = self._outcome(reply, now)
             if outcome.reason != "retry":
@@ -353,11 +402,7 @@ class RedisStore:
         return self._outcome(reply, now)
 
     async def reserve(self, task_id: str, officer_id: int, now: float, expires: float) -> Outcome:
-        task = self.board.tasks.get(task_id)
-        data = arrival_data(task) if task is not None else {}
-        data["expires"] = expires
-        if task is not None:
-            data["wait"] = now - task.arrived
+        data = self._offer_detail(task_id, now, expires)
         reply = await self._call(
             "reserve",
             [self.task_key(task_id), self.officer_key(officer_id), self.events_key],
@@ -375,11 +420,7 @@ class RedisStore:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for task_id, officer_id in pairs:
-                    task = self.board.tasks.get(task_id)
-                    data = arrival_data(task) if task is not None else {}
-                    data["expires"] = expires
-                    if task is not None:
-                        data["wait"] = now - task.arrived
+                    data = self._offer_detail(task_id, now, expires)
                     await script(
                         keys=[
                             self.task_key(task_id),
@@ -397,8 +438,13 @@ class RedisStore:
     async def accept(self, task_id: str, officer_id: int, now: float) -> Outcome:
         reply = await self._call(
             "accept",
-            [self.task_key(task_id), self.officer_key(officer_id), self.events_key],
-            [task_id, officer_id, repr(now)],
+            [
+                self.task_key(task_id),
+                self.officer_key(officer_id),
+                self.events_key,
+                self.window_key,
+            ],
+            [task_id, officer_id, repr(now), self._forget_before(now)],
         )
         return self._outcome(reply, now)
 
@@ -411,11 +457,26 @@ class RedisStore:
         kind: Kind,
         exclude_until: float,
         no_answer_limit: int,
+        next_task: str | None = None,
+        expires: float = 0.0,
     ) -> Outcome:
         reply = await self._call(
             "release",
-            [self.task_key(task_id), self.officer_key(officer_id), self.events_key],
-            [task_id, officer_id, repr(now), kind.value, repr(exclude_until), no_answer_limit],
+            [
+                self.task_key(task_id),
+                self.officer_key(officer_id),
+                self.events_key,
+                self.task_key(next_task) if next_task else self._none,
+            ],
+            [
+                task_id,
+                officer_id,
+                repr(now),
+                kind.value,
+                repr(exclude_until),
+                no_answer_limit,
+                *self._next_offer(next_task, now, expires),
+            ],
         )
         return self._outcome(reply, now)
 
@@ -441,6 +502,7 @@ class RedisStore:
                     self.task_key(callback.id) if callback is not None else self._none,
                     self.seq_key,
                     self.events_key,
+                    self.window_key,
                 ],
                 [
                     task_id,
@@ -450,7 +512,9 @@ class RedisStore:
                     "" if holder is None else holder,
                     "" if callback is None else callback.id,
                     self.ended_ttl,
-                    *(extra or ["{}"]),
+                    extra[0] if extra else "{}",
+                    self._forget_before(now),
+                    *extra[1:],
                 ],
             )
             outcome = self._outcome(reply, now)
@@ -460,7 +524,14 @@ class RedisStore:
         raise StoreError("the task kept changing hands under us")
 
     async def complete(
-        self, task_id: str, officer_id: int, now: float, wrap_until: float
+        self,
+        task_id: str,
+        officer_id: int,
+        now: float,
+        wrap_until: float,
+        *,
+        next_task: str | None = None,
+        expires: float = 0.0,
     ) -> Outcome:
         reply = await self._call(
             "complete",
@@ -469,27 +540,22 @@ class RedisStore:
                 self.officer_key(officer_id),
                 self.tasks_key,
                 self.events_key,
+                self.task_key(next_task) if next_task else self._none,
+                self.window_key,
             ],
-            [task_id, officer_id, repr(now), repr(wrap_until), self.ended_ttl],
+            [
+                task_id,
+                officer_id,
+                repr(now),
+                repr(wrap_until),
+                self.ended_ttl,
+                *self._next_offer(next_task, now, expires),
+                self._forget_before(now),
+            ],
         )
         return self._outcome(reply, now)
 
-    async def requeue(
-        self,
-        task_id: str,
-        now: float,
-        *,
-        kind: Kind,
-        line: str,
-        female_only: bool,
-        priority: int,
-        ttl_at: float,
-        known_officer: int | None,
-        known_until: float,
-        holder: int | None,
-        wrap_until: float,
-        data: dict[str, object],
-    ) -> Outcome:
+    async def requeue(self, task_id: str, now: float, change: Requeue) -> Outcome:
         task = self.board.tasks.get(task_id)
         current = task.officer if task is not None else None
         for _ in range(_RETRIES):
@@ -503,17 +569,17 @@ class RedisStore:
                 [
                     task_id,
                     repr(now),
-                    kind.value,
-                    line,
-                    "1" if female_only else "0",
-                    priority,
-                    repr(ttl_at),
-                    "" if known_officer is None else known_officer,
-                    repr(known_until),
-                    "" if holder is None else holder,
-                    repr(wrap_until),
+                    change.kind.value,
+                    change.line,
+                    "1" if change.female_only else "0",
+                    change.priority,
+                    repr(change.ttl_at),
+                    "" if change.known_officer is None else change.known_officer,
+                    repr(change.known_until),
+                    "" if change.holder is None else change.holder,
+                    repr(change.wrap_until),
                     "" if current is None else current,
-                    json.dumps(data),
+                    json.dumps(change.data),
                 ],
             )
             outcome = self._outcome(reply, now)
@@ -609,6 +675,13 @@ def _event(fields: dict[str, str], task: Task | None) -> Event:
         line=raw_task.line if raw_task else None,
         data=json.loads(fields.get("d") or "{}"),
     )
+
+
+def _outcome_event(member: str, at: float) -> Event:
+    """An outcome read back from the statistics window, as the event that recorded it."""
+    raw = json.loads(member)
+    key = "handle" if raw["k"] == Kind.COMPLETED else "wait"
+    return Event(id=raw["i"], kind=raw["k"], at=at, line=raw["l"], data={key: raw["s"]})
 
 
 def consumer_name() -> str:

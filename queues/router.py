@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -28,8 +28,8 @@ from queues.config import RoutingConfig
 from queues.events import Event, Kind
 from queues.model import CHANNEL_KINDS, Officer, OfficerProfile, Presence, Task, TaskStatus
 from queues.policy import hard_ok, offerable
-from queues.stats import LineStats, StatsKeeper
-from queues.store import Outcome, Store
+from queues.stats import LineStats
+from queues.store import Outcome, Requeue, Store
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ class Contact:
     callback_safe: bool = False
     known_officer: int | None = None
     """The officer who handled her case before (from her tracking code)."""
+    priority: int | None = None
+    """Overrides the priority of her category (a number often marked irrelevant: lower)."""
     arrived: datetime | None = None
     """When she arrived (defaults to now); her place in line."""
 
@@ -139,7 +141,7 @@ class Router:
         self.board = store.board
         self.clock = clock
         self.sweep_every = sweep_every
-        self.stats_keeper = StatsKeeper(config)
+        self.stats_keeper = store.stats
         self._listeners: set[Listener] = set()
         self._loop: asyncio.Task[None] | None = None
         self._started = False
@@ -198,7 +200,6 @@ class Router:
         return self.clock().timestamp()
 
     def _fan_out(self, events: Sequence[Event]) -> None:
-        self.stats_keeper.observe(events)
         if self._listeners:
             for listener in list(self._listeners):
                 for event in events:
@@ -244,7 +245,11 @@ class Router:
             channel=contact.channel,
             kind=kind,
             cost=config.cost(kind),
-            priority=config.priority_of(contact.category, emergency=contact.emergency),
+            priority=(
+                config.priority_of(contact.category, emergency=contact.emergency)
+                if contact.priority is None
+                else contact.priority
+            ),
             arrived=arrived,
             ttl_at=arrived + config.ttl,
             female_only=config.female_only(contact.line),
@@ -320,14 +325,33 @@ class Router:
         """Available (also ends wrap-up), on break, or offline. Going away withdraws her offer."""
         now = self._now()
         await self._catch_up(now)
-        outcome = await self.store.set_presence(
-            officer_id, presence, now, exclude_until=now + self.config.reoffer_after
+        officer = self.board.officers.get(officer_id)
+        next_task = None
+        if (  # she comes back (or ends her wrap-up) with no offer pending
+            presence == Presence.AVAILABLE
+            and officer is not None
+            and (officer.presence != presence or officer.wrap_until > now)
+            and officer.offer is None
+        ):
+            next_task = self._next_for(officer, officer.capacity - officer.load, now)
+        expires = now + self.config.offer_timeout
+        outcome = await self._then_offer(
+            officer_id,
+            next_task,
+            self.store.set_presence(
+                officer_id,
+                presence,
+                now,
+                exclude_until=now + self.config.reoffer_after,
+                next_task=next_task,
+                expires=expires,
+            ),
         )
         if not outcome.ok:
             raise refused(outcome.reason or "unknown_officer")
         if outcome.task is not None:
             await self._offer_task(outcome.task.id, now)
-        if presence == Presence.AVAILABLE:
+        if presence == Presence.AVAILABLE and outcome.offered is None:
             await self._offer_officer(officer_id, now)
         assert outcome.officer is not None
         return outcome.officer
@@ -345,27 +369,76 @@ class Router:
     async def decline(self, task_id: str, officer_id: int) -> None:
         now = self._now()
         await self._catch_up(now)
-        outcome = await self.store.release(
-            task_id,
+        exclude_until = now + self.config.reoffer_after
+        officer = self.board.officers.get(officer_id)
+        task = self.board.tasks.get(task_id)
+        next_task = None
+        # Her next task is known now only when the declined one cannot be it (she is
+        # shut out of it for a while); otherwise both are offered after the step.
+        if officer is not None and task is not None and exclude_until > now:
+            if (
+                task.status == TaskStatus.OFFERED
+                and officer.offer == task_id
+                and officer.presence == Presence.AVAILABLE
+                and officer.wrap_until <= now
+            ):
+                next_task = self._next_for(officer, officer.capacity - officer.load, now)
+        outcome = await self._then_offer(
             officer_id,
-            now,
-            kind=Kind.DECLINED,
-            exclude_until=now + self.config.reoffer_after,
-            no_answer_limit=self.config.no_answer_limit,
+            next_task,
+            self.store.release(
+                task_id,
+                officer_id,
+                now,
+                kind=Kind.DECLINED,
+                exclude_until=exclude_until,
+                no_answer_limit=self.config.no_answer_limit,
+                next_task=next_task,
+                expires=now + self.config.offer_timeout,
+            ),
         )
         if not outcome.ok:
             raise refused(outcome.reason or "not_offered")
-        await self._dispatch([officer_id], [task_id], now)
+        if outcome.offered is None:
+            await self._dispatch([officer_id], [task_id], now)
+        else:
+            await self._offer_task(task_id, now)
 
     async def complete(self, task_id: str, officer_id: int) -> None:
-        """She finished: the task ends, her wrap-up starts."""
+        """She finished: the task ends, her wrap-up starts (and, without wrap-up, her next
+        offer is made in the same store step)."""
         now = self._now()
         await self._catch_up(now)
         wrap_until = now + self.config.wrap_up
-        outcome = await self.store.complete(task_id, officer_id, now, wrap_until)
+        next_task = None
+        if wrap_until <= now:
+            officer = self.board.officers.get(officer_id)
+            task = self.board.tasks.get(task_id)
+            if officer is not None and task is not None and task.officer == officer_id:
+                if (
+                    task.status == TaskStatus.ASSIGNED
+                    and officer.presence == Presence.AVAILABLE
+                    and officer.offer is None
+                    and officer.wrap_until <= now
+                ):
+                    room = officer.capacity - officer.load + task.cost
+                    next_task = self._next_for(officer, room, now)
+        outcome = await self._then_offer(
+            officer_id,
+            next_task,
+            self.store.complete(
+                task_id,
+                officer_id,
+                now,
+                wrap_until,
+                next_task=next_task,
+                expires=now + self.config.offer_timeout,
+            ),
+        )
         if not outcome.ok:
             raise refused(outcome.reason or "not_yours")
-        await self._offer_officer(officer_id, now)
+        if outcome.offered is None:
+            await self._offer_officer(officer_id, now)
 
     async def transfer(
         self,
@@ -639,9 +712,7 @@ class Router:
         priority: int | None = None,
     ) -> None:
         new_line = task.line if line is None else line
-        outcome = await self.store.requeue(
-            task.id,
-            now,
+        change = Requeue(
             kind=kind,
             line=new_line,
             female_only=self.config.female_only(new_line),
@@ -653,6 +724,7 @@ class Router:
             wrap_until=wrap_until,
             data=data,
         )
+        outcome = await self.store.requeue(task.id, now, change)
         if not outcome.ok:
             raise refused(outcome.reason or "unknown_task")
         await self._dispatch([outcome.officer.id] if outcome.officer else [], [task.id], now)
@@ -719,6 +791,28 @@ class Router:
                 return
             if await self._reserve(task.id, officer_id, now, expires):
                 return
+
+    def _next_for(self, officer: Officer, room: int, now: float) -> str | None:
+        """The task to offer ``officer`` next, once a step has left her free for an offer
+        with ``room`` units of capacity, if any (the store re-checks it all)."""
+        if officer.id in self._busy_officers:
+            return None
+        task = self.board.first_fitting(officer.profile, room, now, self._busy_tasks)
+        return None if task is None else task.id
+
+    async def _then_offer(
+        self, officer_id: int, next_task: str | None, step: Awaitable[Outcome]
+    ) -> Outcome:
+        """Run a store step that frees an officer and then offers her ``next_task``."""
+        if next_task is None:
+            return await step
+        self._busy_tasks.add(next_task)
+        self._busy_officers.add(officer_id)
+        try:
+            return await step
+        finally:
+            self._busy_tasks.discard(next_task)
+            self._busy_officers.discard(officer_id)
 
     async def _reserve(self, task_id: str, officer_id: int, now: float, expires: float) -> bool:
         # While this offer is on its way to the store, other dispatches of this process

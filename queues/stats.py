@@ -1,9 +1,12 @@
 """Live statistics per service line: what a wallboard shows.
 
-Outcomes (answered, abandoned, missed, handle times) come from the events
-this process sees within the window (``service_level.window``); what is
-waiting and who is doing what comes from the board. A process that has just
-started has an empty window until events arrive.
+Outcomes (answered, abandoned, missed, handle times) within the window
+(``service_level.window``) are kept by the store (``Store.stats``): the
+in-process store feeds them from its events; the Redis store also records
+each in a sorted set in the same script that makes it, loads that window when
+it opens and then follows the events, so a restarted process, or any other
+process on the same Redis, reports the same figures. What is waiting and who
+is doing what comes from the board.
 """
 
 from __future__ import annotations
@@ -120,11 +123,14 @@ class StatsKeeper:
         talk = window.handled / window.completed if window.completed else DEFAULT_HANDLE
         return talk + self.config.wrap_up
 
-    def estimate(self, position: int, staffed: int, handle: float) -> float | None:
-        """Expected wait for the task at ``position`` (1 = next): None when nobody may answer."""
+    def estimate(self, position: int, staffed: int, handle: float, free: int = 0) -> float | None:
+        """Expected wait for the task at ``position`` (1 = next): None when nobody may answer.
+
+        ``free`` officers available now take the first ``free`` places at once.
+        """
         if staffed == 0:
             return None
-        return position * handle / staffed
+        return max(position - free, 0) * handle / staffed
 
     def line(self, board: Board, line: str, now: float, *, with_tasks: bool) -> LineStats:
         window = self._window(line, now)
@@ -134,14 +140,15 @@ class StatsKeeper:
         total = window.answered + window.abandoned + window.missed
         default = self.config.default_priority
         ahead = sum(1 for task in waiting if task.priority >= default)
+        officers = officers_by_state(board, line, now)
         return LineStats(
             line=line,
             waiting=len(waiting),
             longest_wait=max((now - t.arrived for t in waiting), default=0.0),
-            estimated_wait=self.estimate(ahead + 1, staffed, handle),
+            estimated_wait=self.estimate(ahead + 1, staffed, handle, officers["available"]),
             alarm=bool(waiting) and staffed == 0,
             staffed=staffed,
-            officers=officers_by_state(board, line, now),
+            officers=officers,
             answered=window.answered,
             abandoned=window.abandoned,
             missed=window.missed,

@@ -13,6 +13,16 @@ officer can break them.
 
 Every change bumps the version of what changed and appends one event per
 task (and one per officer, for officer-only changes).
+
+The steps that free an officer (:meth:`Store.complete`, :meth:`Store.release`,
+:meth:`Store.set_presence`) may be given the task to offer her next
+(``next_task``, chosen by the policy on the board): the store then makes that
+offer in the same atomic step, re-checking it exactly as :meth:`Store.reserve`
+does, so the usual "she is free, offer her the next one" costs one step. An
+offer it refuses leaves the first part done and ``Outcome.offered`` None.
+
+The store also keeps the statistics window (:attr:`Store.stats`): every
+process on one store reports the same figures, a restarted one included.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from typing import Protocol
 from queues.board import Board
 from queues.events import Event, Kind
 from queues.model import Officer, OfficerProfile, Presence, Task, TaskStatus
+from queues.stats import StatsKeeper
 
 EventSink = Callable[[Sequence[Event]], None]
 
@@ -41,6 +52,30 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     callback: Task | None = None
     """The callback task this step created, if any."""
+    offered: Task | None = None
+    """The task this step then offered the officer it freed (``next_task``), if it did."""
+
+
+@dataclass(frozen=True, slots=True)
+class Requeue:
+    """How :meth:`Store.requeue` puts a task back in line (its arrival is kept)."""
+
+    kind: Kind
+    """``RETURNED`` (a drop), ``TRANSFERRED`` or ``MOVED`` (a supervisor)."""
+    line: str
+    female_only: bool
+    """The hard rule of ``line``, carried with the task."""
+    priority: int
+    ttl_at: float
+    known_officer: int | None
+    """Offered to this officer alone until ``known_until`` (None: anyone)."""
+    known_until: float
+    holder: int | None
+    """When given, the task must be held by this officer, whose capacity is freed."""
+    wrap_until: float
+    """The freed holder's wrap-up runs until then."""
+    data: dict[str, object]
+    """Detail for the event."""
 
 
 class StoreError(RuntimeError):
@@ -52,6 +87,9 @@ class Store(Protocol):
     """Every active task and officer, indexed (the state, or a copy that follows it)."""
     remote: bool
     """Steps travel to another server (worth sending together); False in-process."""
+    stats: StatsKeeper
+    """The statistics window: the outcomes of every process on this store within
+    ``service_level.window`` (a Redis store loads it at :meth:`open`, then follows)."""
 
     async def open(self, now: float) -> None:
         """Connect and load the state (``now`` places waiting tasks in their rings)."""
@@ -68,10 +106,18 @@ class Store(Protocol):
         """Add an officer (offline) or update her profile; her state is kept."""
 
     async def set_presence(
-        self, officer_id: int, presence: Presence, now: float, *, exclude_until: float
+        self,
+        officer_id: int,
+        presence: Presence,
+        now: float,
+        *,
+        exclude_until: float,
+        next_task: str | None = None,
+        expires: float = 0.0,
     ) -> Outcome:
         """Available, on break or offline. Going away withdraws a pending offer (the task
-        keeps its place); going available ends wrap-up and resets missed offers."""
+        keeps its place); going available ends wrap-up and resets missed offers. When her
+        presence changed, ``next_task`` is then offered to her (until ``expires``)."""
 
     async def enqueue(self, task: Task, now: float) -> Outcome:
         """Add a waiting task; refused with ``exists`` (and the task) if its id is known.
@@ -98,11 +144,14 @@ class Store(Protocol):
         kind: Kind,
         exclude_until: float,
         no_answer_limit: int,
+        next_task: str | None = None,
+        expires: float = 0.0,
     ) -> Outcome:
         """A decline (``Kind.DECLINED``) or a timeout (``Kind.OFFER_TIMED_OUT``, only once
         due): the task goes back to its place; the officer is not offered it again before
         ``exclude_until``. A timeout counts as a miss; at ``no_answer_limit`` misses in a row
-        she is put on break and a supervisor alert is raised."""
+        she is put on break and a supervisor alert is raised. Then ``next_task`` is offered
+        to her (until ``expires``)."""
 
     async def end(
         self, task_id: str, now: float, *, status: TaskStatus, callback: Task | None
@@ -111,29 +160,21 @@ class Store(Protocol):
         up) or transferred to a callback. A callback task, when given, is added with it."""
 
     async def complete(
-        self, task_id: str, officer_id: int, now: float, wrap_until: float
-    ) -> Outcome:
-        """The officer finished the task; no new offer for her before ``wrap_until``."""
-
-    async def requeue(
         self,
         task_id: str,
+        officer_id: int,
         now: float,
-        *,
-        kind: Kind,
-        line: str,
-        female_only: bool,
-        priority: int,
-        ttl_at: float,
-        known_officer: int | None,
-        known_until: float,
-        holder: int | None,
         wrap_until: float,
-        data: dict[str, object],
+        *,
+        next_task: str | None = None,
+        expires: float = 0.0,
     ) -> Outcome:
-        """Put a task back in line (keeping its arrival): after a drop (``RETURNED``), a
-        transfer (``TRANSFERRED``) or a supervisor's move (``MOVED``). When ``holder`` is
-        given the task must be held by that officer, whose capacity is freed."""
+        """The officer finished the task; no new offer for her before ``wrap_until``. Then
+        ``next_task`` is offered to her (until ``expires``)."""
+
+    async def requeue(self, task_id: str, now: float, change: Requeue) -> Outcome:
+        """Put a task back in line (keeping its arrival): after a drop, a transfer or a
+        supervisor's move (:class:`Requeue`)."""
 
     async def page(self, officer_id: int, now: float, data: dict[str, object]) -> Outcome:
         """Tell an officer's console that a supervisor needs her."""

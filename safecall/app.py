@@ -6,14 +6,20 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 import cases.api
 import cases.reports
 import cases.tracking_routes
+import ivr.routes
+import media.routes
 import officers.routes
 import queues.api
 import queues.service
+import recordings.routes
+import signaling.console_feed
 import signaling.intake
+import signaling.place_in_line
 import signaling.routes
 from cases.audit import AuditLog
 from cases.sealing import DataKey
@@ -22,7 +28,7 @@ from safecall import health, pages
 from safecall.db import create_engine, session_factory, utcnow
 from safecall.errors import error_middleware
 from safecall.settings import Settings
-from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, SETTINGS
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, REDIS, SETTINGS
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> web.Application:
@@ -35,6 +41,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[CLOCK] = clock
     app[DATA_KEY] = DataKey.load(settings.data_key_file)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(queues.service.router_context)
 
     health.setup(app)
@@ -45,6 +52,11 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     queues.api.setup(app)
     signaling.routes.setup(app)
     signaling.intake.setup(app)
+    signaling.place_in_line.setup(app)
+    signaling.console_feed.setup(app)
+    ivr.routes.setup(app)
+    media.routes.setup(app)
+    recordings.routes.setup(app)
     pages.setup(app)
     return app
 
@@ -58,3 +70,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[AUDIT].close()
     await engine.dispose()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    """One shared Redis client for small things (readiness, single-use tokens)."""
+    url = app[SETTINGS].redis_url
+    if url is None:
+        yield
+        return
+    client = Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5)
+    app[REDIS] = client
+    yield
+    await client.aclose()

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from safecall.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from aiohttp import web
-
     from safecall.app import create_app
 
     logging.basicConfig(
@@ -39,8 +43,45 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "  then log in at the console with badge B-101 and the password you chose.",
             flush=True,
         )
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    asyncio.run(_run(app, settings.host, settings.port))
     return 0
+
+
+async def _run(app: web.Application, host: str, port: int) -> None:
+    """Serve until SIGTERM or SIGINT; then drain the calls, then shut down.
+
+    aiohttp's own shutdown stops reading every socket before anything else, so
+    the hub drains first, while pages are still heard: no new contacts (503
+    ``going_away``), calls held only here get up to ``drain_seconds`` to end,
+    then every socket closes with going-away (1001) and its page reconnects,
+    to another process when there is one. A second signal stops the wait.
+    """
+    from aiohttp import web
+
+    from signaling.routes import HUB
+
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        draining: asyncio.Task[None] | None = None
+
+        def on_signal() -> None:
+            if draining is not None:
+                draining.cancel()
+            stop.set()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, on_signal)
+        await stop.wait()
+        logging.getLogger("safecall").info("stopping: draining calls, then shutting down")
+        draining = asyncio.create_task(app[HUB].drain())
+        with contextlib.suppress(asyncio.CancelledError):
+            await draining
+    finally:
+        await runner.cleanup()
 
 
 async def _has_officers(settings: Settings) -> bool:
@@ -71,10 +112,13 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
     from cases.audit import ensure_signing_key
     from cases.sealing import DataKey
+    from recordings.keys import RecordingsKey
 
     for path, made in (
         (settings.data_key_file, DataKey.ensure_file(settings.data_key_file)),
         (settings.audit_key_file, ensure_signing_key(settings.audit_key_file)),
+        (settings.recordings_key_file, RecordingsKey.ensure_file(settings.recordings_key_file)),
+        (settings.evidence_key_file, ensure_signing_key(settings.evidence_key_file)),
     ):
         print(f"{'created' if made else 'kept   '} {path}")
     return 0
@@ -83,6 +127,7 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     import cases.audit_cli
     import officers.cli
+    import recordings.cli
 
     parser = argparse.ArgumentParser(prog="safecall", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     officers.cli.register(sub)
     cases.audit_cli.register(sub)
+    recordings.cli.register(sub)
     return parser
 
 

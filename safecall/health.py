@@ -12,7 +12,7 @@ from sqlalchemy import text
 from safecall import openapi
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError
-from safecall.state import ENGINE, SETTINGS
+from safecall.state import ENGINE, REDIS
 
 
 class Health(BaseModel):
@@ -46,18 +46,13 @@ async def readyz(request: web.Request) -> web.Response:
         database = "ok"
     except Exception:
         raise ApiError(503, "not_ready", "The database is not reachable.") from None
-    url = request.app[SETTINGS].redis_url
-    if url:
-        import redis.asyncio as aioredis
-
-        client = aioredis.from_url(url, socket_connect_timeout=2)
+    client = request.app.get(REDIS)
+    if client is not None:
         try:
             await client.ping()
             redis_state = "ok"
         except Exception:
             raise ApiError(503, "not_ready", "Redis is not reachable.") from None
-        finally:
-            await client.aclose()
     return web.json_response({"status": "ok", "database": database, "redis": redis_state})
 
 

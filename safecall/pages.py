@@ -58,5 +58,11 @@ async def static(request: web.Request) -> web.StreamResponse:
 def setup(app: web.Application) -> None:
     app.router.add_get("/", page("index.html", "The citizen page."))
     app.router.add_get("/console", page("console.html", "The officer console."))
+    # The page itself holds nothing: its figures come from /api/wallboard/events, which
+    # only supervisors and admins may read; anyone else is told to log in as one.
+    app.router.add_get(
+        "/console/wallboard",
+        page("wallboard.html", "The supervisors' wallboard (log in on the console first)."),
+    )
     app.router.add_get("/track", page("track.html", "Track a case by its code."))
     app.router.add_get("/static/{name}", static)

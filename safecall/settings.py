@@ -7,6 +7,7 @@ the server stops before it serves anything.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,27 @@ class Settings:
     """TURN servers given to the pages (UDP, TCP, and TLS on 443), with REST credentials."""
     turn_secret: str | None = None
     """coturn's ``static-auth-secret``: signs the time-limited TURN credentials."""
+    twilio_account_sid: str | None = None
+    """The Twilio account (``AC…``) the 15 helpline's number belongs to; unset turns the IVR off."""
+    twilio_auth_token: str | None = None
+    """Twilio's auth token: checks every webhook's signature and signs REST calls."""
+    twilio_api_base: str = "https://api.twilio.com"
+    """Base URL of Twilio's REST API (tests point it at a local emulator)."""
+    twilio_caller_id: str | None = None
+    """Neutral number callbacks and SMS come from (never one that names the police)."""
+    media_ice_hosts: tuple[str, ...] = field(default_factory=tuple)
+    """Addresses the media bridge offers as ICE host candidates (pin the public interface)."""
+    recordings_key_file: Path = Path("var/recordings.key")
+    """Keys that encrypt recordings at rest; one ``id:base64`` key per line, first is current."""
+    evidence_key_file: Path = Path("var/evidence.key")
+    """Ed25519 key that signs evidence bundles; publish its public half separately."""
+    recording_off_lines: tuple[str, ...] = field(default_factory=tuple)
+    """Service lines whose calls are not recorded (phone bridge and console), e.g. ``child``."""
+
+    @property
+    def ivr_enabled(self) -> bool:
+        """The Twilio webhooks answer only when the account and its token are set."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
 
     @property
     def secure_cookies(self) -> bool:
@@ -73,6 +95,11 @@ class Settings:
         """Read, cast and check every ``SAFECALL_`` variable."""
         env = os.environ if env is None else env
         reader = _Reader(env)
+        sid_set = bool(env.get(PREFIX + "TWILIO_ACCOUNT_SID", "").strip())
+        if sid_set != bool(env.get(PREFIX + "TWILIO_AUTH_TOKEN", "").strip()):
+            raise SettingsError(
+                f"{PREFIX}TWILIO_ACCOUNT_SID and {PREFIX}TWILIO_AUTH_TOKEN must be set together."
+            )
         if (
             env.get(PREFIX + "TURN_URLS", "").strip()
             and not env.get(PREFIX + "TURN_SECRET", "").strip()
@@ -98,6 +125,14 @@ class Settings:
             stun_urls=reader.get("STUN_URLS", _ice_urls("stun"), ()),
             turn_urls=reader.get("TURN_URLS", _ice_urls("turn"), ()),
             turn_secret=_turn_secret(env),
+            twilio_account_sid=reader.get("TWILIO_ACCOUNT_SID", _account_sid, None),
+            twilio_auth_token=_twilio_auth_token(env),
+            twilio_api_base=reader.get("TWILIO_API_BASE", _base_url, "https://api.twilio.com"),
+            twilio_caller_id=reader.get("TWILIO_CALLER_ID", _e164, None),
+            media_ice_hosts=reader.get("MEDIA_ICE_HOSTS", _addresses, ()),
+            recordings_key_file=reader.get("RECORDINGS_KEY_FILE", Path, var_dir / "recordings.key"),
+            evidence_key_file=reader.get("EVIDENCE_KEY_FILE", Path, var_dir / "evidence.key"),
+            recording_off_lines=reader.get("RECORDING_OFF_LINES", _names, ()),
         )
 
 
@@ -211,3 +246,34 @@ def _turn_secret(env: Mapping[str, str]) -> str | None:
     if len(raw) < 16:  # the message must not repeat the secret
         raise SettingsError(f"{PREFIX}TURN_SECRET must be at least 16 characters long.")
     return raw
+
+
+def _account_sid(raw: str) -> str:
+    if not (raw.startswith("AC") and len(raw) == 34 and raw[2:].isalnum()):
+        raise ValueError("a Twilio account SID: AC followed by 32 letters and digits")
+    return raw
+
+
+def _twilio_auth_token(env: Mapping[str, str]) -> str | None:
+    raw = env.get(PREFIX + "TWILIO_AUTH_TOKEN", "").strip()
+    if not raw:
+        return None
+    if len(raw) < 16:  # the message must not repeat the token
+        raise SettingsError(f"{PREFIX}TWILIO_AUTH_TOKEN must be at least 16 characters long.")
+    return raw
+
+
+def _e164(raw: str) -> str:
+    if not (raw.startswith("+") and raw[1:].isdigit() and 8 <= len(raw) <= 16):
+        raise ValueError("a phone number in E.164 form such as +924212345678")
+    return raw
+
+
+def _addresses(raw: str) -> tuple[str, ...]:
+    values = tuple(a.strip() for a in raw.split(",") if a.strip())
+    for value in values:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("a comma-separated list of IP addresses such as 203.0.113.7") from None
+    return values

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from safecall.settings import Settings
@@ -20,6 +21,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 DATA_KEY: web.AppKey[DataKey] = web.AppKey("data_key")
 AUDIT: web.AppKey[AuditLog] = web.AppKey("audit")
+REDIS = web.AppKey("redis", Redis)
+"""A shared client (text replies) when SAFECALL_REDIS_URL is set; absent otherwise."""
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 """Now, as the app sees it; tests replace it to drive delays without sleeping."""
 

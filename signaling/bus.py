@@ -28,7 +28,7 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -59,6 +59,19 @@ class BusMessage:
     """The node that published it."""
 
 
+class DeliverNotice(NamedTuple):
+    """How a store may publish ``deliver`` itself, in the atomic step that fills the mailbox.
+
+    Saves a round trip per relayed message. The message published on
+    ``channel`` is ``head``, the mailbox seq, ``,"text":``, the text as a JSON
+    string and ``}``: what :func:`decode` reads (``signaling/lua/accept.lua``
+    writes it).
+    """
+
+    channel: str
+    head: str
+
+
 OnMessage = Callable[[BusMessage], Awaitable[None]]
 OnReconnect = Callable[[], Awaitable[None]]
 
@@ -82,6 +95,10 @@ class Bus(Protocol):
 
     async def publish(self, message: BusMessage) -> None:
         """Send ``message`` to the other nodes (never raises: a lost message is healed)."""
+        ...
+
+    def deliver_notice(self, session: str, side: str) -> DeliverNotice | None:
+        """How a store may publish ``deliver`` for ``side`` itself; None: use :meth:`publish`."""
         ...
 
     async def close(self) -> None: ...
@@ -119,6 +136,9 @@ class LocalNode:
     async def publish(self, message: BusMessage) -> None:
         if self.shared:  # alone (the embedded default): nobody to tell
             await self.bus._publish(_stamped(message, self.node_id))
+
+    def deliver_notice(self, session: str, side: str) -> DeliverNotice | None:
+        return None  # no store publishes on a LocalBus
 
     async def close(self) -> None:
         self.bus._nodes.pop(self.node_id, None)
@@ -193,6 +213,13 @@ class RedisBus:
             self._outbox.append(data)
             if self._flusher is None or self._flusher.done():
                 self._flusher = asyncio.create_task(self._flush())
+
+    def deliver_notice(self, session: str, side: str) -> DeliverNotice | None:
+        if self._outbox:  # messages that failed earlier go first, in order, through publish()
+            return None
+        fields = {"kind": DELIVER, "session": session, "side": side, "origin": self.node_id}
+        head = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)[:-1] + ',"seq":'
+        return DeliverNotice(self.channel, head)
 
     async def _flush(self) -> None:
         delay = self.backoff[0]

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 _HIGH_WATER = 48 * 1024
 """Below asyncio's default write high-water mark (64 KiB), with room for a frame header."""
+_CORK: int = getattr(socket, "TCP_CORK", 0)
+"""Linux: hold partial TCP segments until uncorked (see :meth:`Connection.send`); 0 elsewhere."""
 
 Authorize = Callable[[Seat], Awaitable[None]]
 """Raises a SignalingError when this socket may not take the seat (the officer's login)."""
@@ -63,8 +66,10 @@ class Connection:
 
     __slots__ = (
         "_ack_timer",
+        "_corked",
         "_join_timer",
         "_lock",
+        "_tcp",
         "acked_in",
         "authorize",
         "config",
@@ -114,6 +119,11 @@ class Connection:
             time.monotonic(),
         )
         self._lock = asyncio.Lock()
+        self._tcp: socket.socket | None = None
+        """The TCP socket, to cork (None where that cannot be done)."""
+        if transport is not None and _CORK:
+            self._tcp = transport.get_extra_info("socket")
+        self._corked = False
         self._ack_timer: asyncio.TimerHandle | None = None
         self._join_timer: asyncio.TimerHandle | None = None
 
@@ -215,28 +225,48 @@ class Connection:
     # ---- writing -----------------------------------------------------------
 
     async def send(self, text: str) -> None:
-        """Send one frame; a page that does not take it in time is disconnected (it resumes)."""
-        if self.ws.closed:
+        """Send one frame; a page that does not take it in time is disconnected (it resumes).
+
+        Frames sent in one turn of the event loop (a burst of relayed
+        candidates) leave together at the end of the turn, in one TCP segment
+        where they fit, instead of one segment each.
+        """
+        ws, transport = self.ws, self.transport
+        if ws.closed:
             return
+        if not self._corked and self._tcp is not None:
+            self._hold_frames(self._tcp)
         try:
-            if self._may_block(text):
-                async with asyncio.timeout(self.config.send_timeout_seconds):
-                    await self.ws.send_str(text)
+            # A send waits only when the socket's write buffer passes its high-water
+            # mark (64 KiB): short of that, the timeout (a timer per frame) is left
+            # out of the hot path.
+            if transport is not None and (
+                transport.get_write_buffer_size() + 4 * len(text) <= _HIGH_WATER
+            ):
+                await ws.send_str(text)
             else:
-                await self.ws.send_str(text)
+                async with asyncio.timeout(self.config.send_timeout_seconds):
+                    await ws.send_str(text)
         except TimeoutError:
             log.info("signaling: a page stopped reading; disconnecting it")
             await self.abort()
         except (ConnectionError, RuntimeError):
             pass  # closing already: the reader loop ends and the side is marked away
 
-    def _may_block(self, text: str) -> bool:
-        # A send waits only when the socket's write buffer passes its high-water
-        # mark (64 KiB): short of that, the timeout (a timer per frame) is left
-        # out of the hot path.
-        if self.transport is None:
-            return True
-        return self.transport.get_write_buffer_size() + 4 * len(text) > _HIGH_WATER
+    def _hold_frames(self, tcp: socket.socket) -> None:
+        try:
+            tcp.setsockopt(socket.IPPROTO_TCP, _CORK, 1)
+        except OSError:  # closed, or not TCP: send frame by frame
+            self._tcp = None
+            return
+        self._corked = True
+        asyncio.get_running_loop().call_soon(self._release_frames)
+
+    def _release_frames(self) -> None:
+        self._corked = False
+        if self._tcp is not None:
+            with contextlib.suppress(OSError):  # closed meanwhile: nothing left to push
+                self._tcp.setsockopt(socket.IPPROTO_TCP, _CORK, 0)
 
     async def deliver(self, entry: Entry) -> None:
         """Send a mailbox message if it is the next one for this socket (see the module doc)."""

@@ -16,8 +16,10 @@ process. A hang-up ends the session for both sides.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -75,8 +77,11 @@ class Hub:
         config: SignalingConfig | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        token_secret: bytes | None = None,
     ) -> None:
         self.store = store
+        self.token_secret = token_secret or secrets.token_bytes(32)
+        """Join tokens are derived from it: every process sharing it can hand them out."""
         self.bus = bus
         self.config = config or SignalingConfig()
         self.clock = clock
@@ -90,6 +95,8 @@ class Hub:
         """Set when, draining, the last side held here is gone."""
         self._listeners: list[Listener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._telling: dict[str, asyncio.Task[None]] = {}
+        """Per session, the task telling the listeners its latest event (they queue behind it)."""
         self._sweeper: asyncio.Task[None] | None = None
         self._running = False
 
@@ -126,6 +133,8 @@ class Hub:
                 await self._sweeper
             self._sweeper = None
         await self.bus.close()
+        if self._telling:  # what happened is written down before the database closes
+            await asyncio.wait(set(self._telling.values()), timeout=self.config.drain_seconds)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -148,11 +157,16 @@ class Hub:
         """
         if self.draining:
             raise HubClosing("this server process is stopping; open the session on another")
-        tokens = {side: secrets.token_urlsafe(24) for side in SIDES}
+        tokens = {side: self.join_token(session_id, side) for side in SIDES}
         hashes = {side: token_hash(token) for side, token in tokens.items()}
         if not await self.store.open(session_id, hashes, officer_id, self.clock()):
             raise SessionExists(f"signaling session {session_id!r} exists already")
         return tokens["citizen"], tokens["officer"]
+
+    def join_token(self, session_id: str, side: Side) -> str:
+        """The join token of one side of a session (derived, so any process can give it)."""
+        mac = hmac.new(self.token_secret, f"join:{session_id}:{side}".encode(), "sha256")
+        return base64.urlsafe_b64encode(mac.digest()[:24]).decode().rstrip("=")
 
     async def end_session(self, session_id: str, reason: str = "closed") -> bool:
         """End a session from the server side; False when it had ended already."""
@@ -163,7 +177,12 @@ class Hub:
         return True
 
     def add_listener(self, listener: Listener) -> None:
-        """``listener`` hears every :data:`~signaling.events.HubEvent` that happens here."""
+        """``listener`` hears every :data:`~signaling.events.HubEvent` that happens here.
+
+        Listeners run in tasks the hub owns, never in a socket's handler (which
+        aiohttp may cancel when the page's connection closes): one session's
+        events reach them in order, different sessions' side by side.
+        """
         self._listeners.append(listener)
 
     # ---- what a connection calls -------------------------------------------
@@ -225,25 +244,32 @@ class Hub:
             await self.bus.publish(BusMessage(REPLACED, session_id, side, conn=conn.conn_id))
         if taken.notice is not None:
             await self._deliver(session_id, peer_of(side), taken.notice)
-        await self._emit(SideJoined(session_id, side, resume))
+        self._emit(SideJoined(session_id, side, resume))
 
     async def relay(self, conn: Connection, message: Relayed) -> None:
         """Put ``message`` in the peer's mailbox and deliver it; ack it to the sender."""
         assert conn.session_id is not None and conn.side is not None
         session_id, side = conn.session_id, conn.side
+        peer = PEER[side]
         result = await self.store.accept(
-            session_id, side, conn.conn_id, message.seq, relay_body(message, side), self.clock()
+            session_id,
+            side,
+            conn.conn_id,
+            message.seq,
+            relay_body(message, side),
+            self.clock(),
+            self.bus.deliver_notice(session_id, peer),  # Redis: published in the same step
         )
         outcome = result.outcome
         if outcome is Outcome.ACCEPTED:
             assert result.entry is not None
             if conn.taken(message.seq):
                 await conn.send_ack()
-            await self._deliver(session_id, PEER[side], result.entry)
+            await self._deliver(session_id, peer, result.entry, result.published)
             kind = message.type
             if kind == "chat":
                 assert isinstance(message, Chat)
-                await self._emit(ChatPosted(session_id, side, message.text))
+                self._emit(ChatPosted(session_id, side, message.text))
             elif kind == "hangup":
                 await conn.send_ack()  # before session-ended: her hang-up was taken
                 if await self.store.end(session_id, "hangup", side, self.clock()):
@@ -287,7 +313,7 @@ class Hub:
             return
         if notice is not None:
             await self._deliver(session_id, peer_of(side), notice)
-            await self._emit(SideLeft(session_id, side))
+            self._emit(SideLeft(session_id, side))
 
     # ---- delivery ----------------------------------------------------------
 
@@ -298,13 +324,15 @@ class Hub:
             self._no_calls.set()
         return conn
 
-    async def _deliver(self, session_id: str, side: Side, entry: Entry) -> None:
+    async def _deliver(
+        self, session_id: str, side: Side, entry: Entry, published: bool = False
+    ) -> None:
         local = self.local.get((session_id, side))
         if local is not None:
             await local.deliver(entry)
         # Published even after a local delivery: the socket here may be a stale one
         # that another process has replaced without this one having heard yet.
-        if self.bus.shared:
+        if not published and self.bus.shared:
             await self.bus.publish(BusMessage(DELIVER, session_id, side, entry.seq, entry.text))
 
     async def _ended(self, session_id: str, ending: Ending) -> None:
@@ -314,7 +342,7 @@ class Hub:
             if local is not None:
                 await local.finish(text)
         await self.bus.publish(BusMessage(ENDED, session_id, text=text))
-        await self._emit(SessionEnded(session_id, ending.reason, ending.side))
+        self._emit(SessionEnded(session_id, ending.reason, ending.side))
 
     async def _finish_ended(self, conn: Connection) -> None:
         assert conn.session_id is not None and conn.side is not None
@@ -375,7 +403,21 @@ class Hub:
             except Exception:
                 log.exception("signaling: the sweeper failed; retrying")
 
-    async def _emit(self, event: HubEvent) -> None:
+    def _emit(self, event: HubEvent) -> None:
+        if not self._listeners:
+            return
+        session_id = event.session_id
+        task = asyncio.create_task(self._tell(event, self._telling.get(session_id)))
+        self._telling[session_id] = task
+        task.add_done_callback(lambda done: self._told(session_id, done))
+
+    def _told(self, session_id: str, task: asyncio.Task[None]) -> None:
+        if self._telling.get(session_id) is task:
+            del self._telling[session_id]
+
+    async def _tell(self, event: HubEvent, after: asyncio.Task[None] | None) -> None:
+        if after is not None:
+            await asyncio.wait({after})  # the session's earlier event first
         for listener in self._listeners:
             try:
                 await listener(event)

@@ -9,19 +9,20 @@ asks ``GET /api/contacts/{id}`` for her place in line and joins ``/ws``.
 An officer accepts an offer through the queues API, then asks
 ``POST /api/contacts/{id}/answer`` for the officer side's join token: only the
 officer the contact is assigned to gets it, and the session is marked answered.
+She may ask again (her console reloaded, her browser restarted): the same token,
+marked answered once, with the chat so far and, once the call is over, when it
+ended (her wrap-up is timed from it).
 
 When the signaling session ends, the contact ends on its case with a
 disposition (answered, dropped, abandoned); a contact that ended before anyone
 answered leaves the line. Chat messages go on the session's timeline, sealed.
 
-The officer join tokens live in this process's memory: an officer must ask the
-process that opened the contact (true with one process; several processes need
-them in Redis, not done yet).
+Join tokens are derived from a secret every process shares (the hub's), so
+the officer may ask any process for hers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -57,7 +58,6 @@ from signaling.routes import HUB
 
 log = logging.getLogger(__name__)
 
-OFFICER_TOKENS = web.AppKey("contact_officer_tokens", dict[str, str])
 TAGS = ["contacts"]
 CHAT_FIELD = "chat.text"
 LOCATION_FIELD = "contact.location"
@@ -100,6 +100,11 @@ class PlaceOut(BaseModel):
     estimated_wait: float | None = Field(description="Seconds; null when not known.")
 
 
+class ChatLine(BaseModel):
+    side: Literal["citizen", "officer"]
+    text: str
+
+
 class AnswerOut(BaseModel):
     session_id: str
     case_id: int
@@ -113,7 +118,16 @@ class AnswerOut(BaseModel):
     callback_safe: bool
     tracking_code: str
     linked_case: bool = Field(description="She gave the tracking code of an earlier contact.")
+    silent: bool = Field(description="She cannot speak (chat, or a silent phone call).")
+    recorded: bool = Field(
+        description="Calls of this service line are recorded (not one of "
+        "SAFECALL_RECORDING_OFF_LINES): the console records a video call only when true."
+    )
     location: Location | None
+    ended_at: float | None = Field(
+        description="Seconds since the epoch when the call ended (wrap-up), null while it goes on."
+    )
+    chat: list[ChatLine] = Field(description="The session's chat so far, oldest first.")
 
 
 def _refused(exc: CaseworkError) -> ApiError:
@@ -207,13 +221,12 @@ async def start_contact(request: web.Request) -> web.Response:
         session_id, code_out = contact.id, case.tracking_code
         known_officer = case.assigned_officer_id
     try:
-        citizen_token, officer_token = await hub.open_session(session_id)
+        citizen_token, _ = await hub.open_session(session_id)
     except HubClosing:
         await _end_contact(app, session_id, "closed")
         raise ApiError(
             503, "going_away", "This server is restarting; try again.", {"Retry-After": "1"}
         ) from None
-    app[OFFICER_TOKENS][session_id] = officer_token
     await router.enqueue(
         Contact(
             id=session_id,
@@ -286,14 +299,14 @@ async def answer(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     officer = current_officer(request)
     placement = app[ROUTER].placement(session_id)
-    token = app[OFFICER_TOKENS].get(session_id)
-    if placement.status != "assigned" or placement.officer_id != officer.id or token is None:
+    if placement.status != "assigned" or placement.officer_id != officer.id:
         raise ApiError(409, "not_yours", "Accept the offer first; this contact is not yours.")
     async with app[DB]() as session, session.begin():
         contact = await session.get(ContactSession, session_id)
         if contact is None:
             raise ApiError(409, "not_yours", "There is no such contact.")
-        if contact.answered_at is None:
+        again = contact.answered_at is not None  # her console re-opens it (a reload)
+        if not again:
             try:
                 await mark_answered(
                     session, contact, officer_id=officer.id, answered_at=app[CLOCK]()
@@ -311,7 +324,7 @@ async def answer(request: web.Request) -> web.Response:
         body = {
             "session_id": session_id,
             "case_id": case.id,
-            "token": token,
+            "token": app[HUB].join_token(session_id, "officer"),
             "channel": contact.channel,
             "service_line": contact.service_line,
             "language": contact.language,
@@ -321,7 +334,11 @@ async def answer(request: web.Request) -> web.Response:
             "callback_safe": placement_callback(app, session_id),
             "tracking_code": tracking_code.display(case.tracking_code),
             "linked_case": linked is not None,
+            "silent": contact.silent,
+            "recorded": contact.service_line not in app[SETTINGS].recording_off_lines,
             "location": location,
+            "ended_at": contact.ended_at.timestamp() if contact.ended_at else None,
+            "chat": await _chat_so_far(request, session, session_id),
         }
     await app[AUDIT].record(
         actor_kind="officer",
@@ -330,7 +347,7 @@ async def answer(request: web.Request) -> web.Response:
         object_type="session",
         object_id=session_id,
         address=client_address(request),
-        detail={"case_id": contact.case_id},
+        detail={"case_id": contact.case_id, "again": again},
     )
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
@@ -351,6 +368,22 @@ async def _location(
     sealed = base64.b64decode(data["sealed"])
     location: dict[str, object] = json.loads(request.app[DATA_KEY].open(sealed, LOCATION_FIELD))
     return location
+
+
+async def _chat_so_far(
+    request: web.Request, session: AsyncSession, session_id: str
+) -> list[dict[str, str]]:
+    """The session's chat messages, opened (a reloaded console shows them again)."""
+    rows = await session.scalars(
+        select(TimelineEvent.data)
+        .where(TimelineEvent.session_id == session_id, TimelineEvent.kind == "chat.message")
+        .order_by(TimelineEvent.at, TimelineEvent.id)
+    )
+    key = request.app[DATA_KEY]
+    return [
+        {"side": data["from"], "text": key.open(base64.b64decode(data["sealed"]), CHAT_FIELD)}
+        for data in rows
+    ]
 
 
 # --- what the hub tells us -------------------------------------------------------------
@@ -374,7 +407,6 @@ async def _end_contact(app: web.Application, session_id: str, reason: str) -> No
             await end_session(session, contact, disposition=disposition, now=app[CLOCK]())
         except Conflict:
             return
-    app[OFFICER_TOKENS].pop(session_id, None)
     if not answered:
         try:
             await app[ROUTER].cancel(session_id)
@@ -402,15 +434,10 @@ async def _chat(app: web.Application, event: ChatPosted) -> None:
 
 
 async def _listen(app: web.Application) -> AsyncIterator[None]:
-    """Hear the hub; write what it reports in tasks of our own.
+    """Hear the hub (it calls listeners in tasks of its own, never in a socket's handler,
+    and lets them finish before it closes)."""
 
-    The hub calls listeners inside the socket's handler, which aiohttp cancels
-    when the page's connection closes (right after a hang-up): a write done
-    there could be cut off half-way, so it runs in a task the socket does not own.
-    """
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def handle(event: HubEvent) -> None:
+    async def on_event(event: HubEvent) -> None:
         try:
             if isinstance(event, SessionEnded):
                 await _end_contact(app, event.session_id, event.reason)
@@ -419,20 +446,11 @@ async def _listen(app: web.Application) -> AsyncIterator[None]:
         except Exception:
             log.exception("contacts: could not record a %s", type(event).__name__)
 
-    async def on_event(event: HubEvent) -> None:
-        if isinstance(event, SessionEnded | ChatPosted):
-            task = asyncio.create_task(handle(event))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
     app[HUB].add_listener(on_event)
     yield
-    if tasks:
-        await asyncio.wait(tasks, timeout=10)
 
 
 def setup(app: web.Application) -> None:
-    app[OFFICER_TOKENS] = {}
     app.router.add_post("/api/contacts", start_contact)
     app.router.add_get("/api/contacts/{session_id}", her_place)
     app.router.add_post("/api/contacts/{session_id}/answer", answer)

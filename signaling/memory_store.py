@@ -12,6 +12,7 @@ import hmac
 from collections import deque
 from dataclasses import dataclass, field
 
+from signaling.bus import DeliverNotice
 from signaling.messages import SIDES, Side, numbered, peer_of
 from signaling.store import (
     Accepted,
@@ -154,7 +155,14 @@ class MemoryStore:
         )
 
     async def accept(
-        self, session_id: str, side: Side, conn: str, seq: int, body: str, now: float
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        seq: int,
+        body: str,
+        now: float,
+        notice: DeliverNotice | None = None,
     ) -> Accepted:
         session = self._sessions.get(session_id)
         if session is None or session.ending is not None:

@@ -17,6 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from signaling.bus import DeliverNotice
 from signaling.messages import SIDES, Side, peer_of
 from signaling.store import (
     Accepted,
@@ -153,7 +154,14 @@ class RedisStore:
         )
 
     async def accept(
-        self, session_id: str, side: Side, conn: str, seq: int, body: str, now: float
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        seq: int,
+        body: str,
+        now: float,
+        notice: DeliverNotice | None = None,
     ) -> Accepted:
         peer = peer_of(side)
         keys = [
@@ -161,11 +169,12 @@ class RedisStore:
             mailbox_key(session_id, side),
             mailbox_key(session_id, peer),
         ]
-        args = [side, peer, conn, seq, body, self.max_pending, self.idle_ttl]
+        channel, head = notice or ("", "")
+        args = [side, peer, conn, seq, body, self.max_pending, self.idle_ttl, channel, head]
         reply = await self._run("accept", keys, args)
         outcome = Outcome(reply[0])
         if outcome is Outcome.ACCEPTED:
-            return Accepted(outcome, Entry(int(reply[1]), reply[2]))
+            return Accepted(outcome, Entry(int(reply[1]), reply[2]), published=bool(channel))
         return Accepted(outcome)
 
     async def ack(self, session_id: str, side: Side, seq: int) -> None:

@@ -6,11 +6,11 @@ Before the upgrade, a socket opened by another site's page (``Origin`` not
 allowed) is refused with 403 ``bad_origin``, and an address opening too many
 sockets too fast with 429 ``too_many_connections``.
 
-On shutdown (SIGTERM) the hub stops taking sessions, and every socket is
-closed with going-away (1001) so its page reconnects, to another process
-when there is one; sessions survive in Redis and resume there.
-``Hub.drain()`` called before aiohttp's shutdown also lets calls in progress
-end first (capped) when this process is the only one.
+On shutdown the hub stops taking sessions, and every socket is closed with
+going-away (1001) so its page reconnects, to another process when there is
+one; sessions survive in Redis and resume there. ``safecall serve`` calls
+``Hub.drain()`` on SIGTERM, before aiohttp's shutdown, which also lets calls
+in progress end first (capped) when this process is the only one.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from officers.auth import COOKIE, officer_for_token
 from officers.origin import own_origins
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, read_query
-from safecall.state import CLOCK, DB, SETTINGS, client_address
+from safecall.state import CLOCK, DATA_KEY, DB, SETTINGS, client_address
 from signaling.bus import CHANNEL, Bus, LocalBus, RedisBus, new_node_id
 from signaling.config import SignalingConfig
 from signaling.connection import Authorize, Connection
@@ -85,7 +85,8 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
             ended_ttl=config.ended_ttl_seconds,
         )
         bus = LocalBus().attach()
-    hub = Hub(store, bus, config)
+    secret = app[DATA_KEY].secret("signaling join tokens")
+    hub = Hub(store, bus, config, token_secret=secret)
     app[HUB] = hub
     app[CONNECTION_LIMIT] = ConnectionLimit(config.connections_burst, config.connections_per_second)
     await hub.start()

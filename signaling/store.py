@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, NamedTuple, Protocol
 
+from signaling.bus import DeliverNotice
 from signaling.messages import Side
 
 PeerState = Literal["connected", "away", "not_joined"]
@@ -88,6 +89,8 @@ class Accepted(NamedTuple):
     outcome: Outcome
     entry: Entry | None = None
     """The message as put in the peer's mailbox (when accepted)."""
+    published: bool = False
+    """The store published ``deliver`` on the bus itself (see :meth:`SessionStore.accept`)."""
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,20 @@ class SessionStore(Protocol):
         ...
 
     async def accept(
-        self, session_id: str, side: Side, conn: str, seq: int, body: str, now: float
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        seq: int,
+        body: str,
+        now: float,
+        notice: DeliverNotice | None = None,
     ) -> Accepted:
-        """Take message ``seq`` from ``side`` and put it in the peer's mailbox."""
+        """Take message ``seq`` from ``side`` and put it in the peer's mailbox.
+
+        With ``notice`` a store that can (Redis) also publishes ``deliver`` on
+        the bus in the same atomic step, and says so in ``published``.
+        """
         ...
 
     async def ack(self, session_id: str, side: Side, seq: int) -> None:

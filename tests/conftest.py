@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.audit import ensure_signing_key
 from cases.sealing import DataKey
+from recordings.keys import RecordingsKey
 from safecall.app import create_app
 from safecall.db import Base, create_engine, session_factory
 from safecall.migrate import upgrade
@@ -91,11 +92,14 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     audit_key = var / "audit.key"
     DataKey.ensure_file(data_key)
     ensure_signing_key(audit_key)
+    RecordingsKey.ensure_file(var / "recordings.key")
     return Settings(
         var_dir=var,
         database_url=database_url,
         data_key_file=data_key,
         audit_key_file=audit_key,
+        recordings_key_file=var / "recordings.key",
+        evidence_key_file=var / "evidence.key",
     )
 
 

@@ -18,6 +18,7 @@ from safecall.endpoint import OFFICER, endpoint_of
 PUBLIC = {
     ("GET", "/"),
     ("GET", "/console"),
+    ("GET", "/console/wallboard"),  # the page only; its feed needs a supervisor's login
     ("GET", "/track"),
     ("GET", "/static/{name}"),
     ("GET", "/healthz"),
@@ -31,6 +32,17 @@ PUBLIC = {
     ("GET", "/api/ice-servers"),  # signaling: STUN/TURN for the citizen page
     ("POST", "/api/contacts"),  # the citizen page starts a contact (no login: she is anonymous)
     ("GET", "/api/contacts/{session_id}"),  # her place in line, with her contact's token
+    ("POST", "/twilio/voice"),  # Twilio's webhooks: each checks X-Twilio-Signature instead
+    ("POST", "/twilio/status"),
+    ("POST", "/twilio/ivr/wait"),
+    ("POST", "/twilio/ivr/hold-key"),
+    ("POST", "/twilio/ivr/track/code"),
+    ("POST", "/twilio/ivr/track/pin"),
+    ("POST", "/twilio/ivr/callback-answer"),
+    ("POST", "/twilio/ivr/{step}"),
+    ("GET", "/twilio/prompts/{lang}/{name}"),  # recorded prompts Twilio fetches (no one's data)
+    ("GET", "/twilio/media"),  # Twilio Media Streams: signed upgrade + single-use stream token
+    ("POST", "/api/video-links"),  # her one-time SMS video link (the token is the proof)
 }
 """Every route reachable without a login. Adding one is a decision: write it here."""
 

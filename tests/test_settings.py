@@ -57,6 +57,9 @@ def test_var_dir_moves_the_sqlite_file() -> None:
         ("EXTRA_CATEGORIES", "Forced Marriage", "a comma-separated list of lower_case names"),
         ("LOG_LEVEL", "LOUD", "one of DEBUG, INFO, WARNING, ERROR"),
         ("HOST", "a b", "a host name or IP address"),
+        ("TWILIO_API_BASE", "api.twilio.com", "an http:// or https:// base URL"),
+        ("TWILIO_CALLER_ID", "0300 1234567", "a phone number in E.164 form"),
+        ("MEDIA_ICE_HOSTS", "127.0.0.1, eth0", "a comma-separated list of IP addresses"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str, expected: str) -> None:
@@ -75,3 +78,58 @@ def test_the_command_stops_with_one_sentence(
     assert main(["migrate"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "safecall: SAFECALL_PORT must be a whole number from 1 to 65535, got '-1'."
+
+
+SID = "AC" + "0123456789abcdef" * 2
+
+
+def test_the_helpline_is_off_until_twilio_is_set() -> None:
+    assert not Settings.from_env({}).ivr_enabled
+    s = Settings.from_env(
+        {
+            "SAFECALL_TWILIO_ACCOUNT_SID": SID,
+            "SAFECALL_TWILIO_AUTH_TOKEN": "x" * 32,
+            "SAFECALL_TWILIO_CALLER_ID": "+924212345678",
+            "SAFECALL_MEDIA_ICE_HOSTS": "127.0.0.1, ::1",
+            "SAFECALL_VAR_DIR": "/srv/safecall",
+        }
+    )
+    assert s.ivr_enabled
+    assert s.twilio_api_base == "https://api.twilio.com"
+    assert s.media_ice_hosts == ("127.0.0.1", "::1")
+    assert s.recordings_key_file == Path("/srv/safecall/recordings.key")
+    assert s.evidence_key_file == Path("/srv/safecall/evidence.key")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"SAFECALL_TWILIO_ACCOUNT_SID": SID},
+            "SAFECALL_TWILIO_ACCOUNT_SID and SAFECALL_TWILIO_AUTH_TOKEN must be set together.",
+        ),
+        (
+            {"SAFECALL_TWILIO_ACCOUNT_SID": SID, "SAFECALL_TWILIO_AUTH_TOKEN": "short-token"},
+            "SAFECALL_TWILIO_AUTH_TOKEN must be at least 16 characters long.",
+        ),
+        (
+            {"SAFECALL_TWILIO_ACCOUNT_SID": "AC123", "SAFECALL_TWILIO_AUTH_TOKEN": "x" * 32},
+            "SAFECALL_TWILIO_ACCOUNT_SID must be a Twilio account SID: AC followed by 32 "
+            "letters and digits, got 'AC123'.",
+        ),
+    ],
+)
+def test_twilio_settings_are_checked(env: dict[str, str], expected: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(env)
+    assert str(info.value) == expected
+    assert "short-token" not in str(info.value)
+
+
+def test_a_service_line_can_turn_recording_off() -> None:
+    assert Settings.from_env({}).recording_off_lines == ()
+    s = Settings.from_env({"SAFECALL_RECORDING_OFF_LINES": "child, women"})
+    assert s.recording_off_lines == ("child", "women")
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"SAFECALL_RECORDING_OFF_LINES": "Child Line"})
+    assert str(info.value).startswith("SAFECALL_RECORDING_OFF_LINES must be a comma-separated")

@@ -42,3 +42,42 @@ end
 local function bump(key)
   return redis.call('HINCRBY', key, 'v', 1)
 end
+
+-- Offer a task to an officer if both are still free and the hard rules hold: the task
+-- is waiting; the officer answers its service line; a female-only task goes to a female
+-- officer; she is available, has no offer pending, is out of wrap-up and has the
+-- capacity; she did not just decline or miss this task. Every path into an officer
+-- comes through here (reserve, and the steps that free an officer and offer her next).
+-- Returns the refusal reason, or nil, the task JSON and the officer JSON.
+local function make_offer(stream, task, officer, task_id, officer_id, now, expires, data_json)
+  local st, line, fonly, cost, shut = unpack(redis.call('HMGET', task, 'st', 'line', 'fonly',
+    'cost', 'x' .. officer_id))
+  if not st then return 'unknown_task' end
+  local pres, offer, load, cap, wrap, gender, lines = unpack(redis.call('HMGET', officer, 'pres',
+    'offer', 'load', 'cap', 'wrap', 'gender', 'lines'))
+  if not pres then return 'unknown_officer' end
+  if st ~= 'waiting' then return 'task_not_waiting' end
+  if not string.find(lines, '|' .. line .. '|', 1, true) then return 'hard_rule' end
+  if fonly == '1' and gender ~= 'female' then return 'hard_rule' end
+  local t = tonumber(now)
+  if pres ~= 'available' or offer ~= '' or tonumber(wrap) > t
+      or tonumber(load) + tonumber(cost) > tonumber(cap) then
+    return 'officer_not_free'
+  end
+  if shut and tonumber(shut) > t then return 'excluded' end
+  redis.call('HSET', task, 'st', 'offered', 'off', officer_id, 'oexp', expires)
+  redis.call('HSET', officer, 'offer', task_id)
+  local tv = bump(task)
+  bump(officer)
+  local tj, oj = json_of(task), json_of(officer)
+  emit(stream, 'offered', task_id .. '#' .. tv, now, officer_id, tj, oj, data_json)
+  return nil, tj, oj
+end
+
+-- Record an outcome (accepted, abandoned, missed, completed) in the statistics window:
+-- a sorted set scored by time, each member a JSON {i = event id, k = kind, l = line,
+-- s = seconds waited or handled}; what is older than `forget_before` is dropped.
+local function record_outcome(window, now, event_id, kind, line, seconds, forget_before)
+  redis.call('ZADD', window, now, cjson.encode({i = event_id, k = kind, l = line, s = seconds}))
+  redis.call('ZREMRANGEBYSCORE', window, '-inf', '(' .. forget_before)
+end

@@ -8,7 +8,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import cases.models  # noqa: F401  (registers the tables)
+import ivr.models  # noqa: F401
 import officers.models  # noqa: F401
+import recordings.models  # noqa: F401
 from safecall.db import Base, create_engine
 
 config = context.config

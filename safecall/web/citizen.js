@@ -36,6 +36,7 @@ const TEXT = {
     "code-earlier": "پچھلے رابطے کا ٹریکنگ کوڈ",
     location: "افسر کو میرا مقام بتائیں",
     reload: "اگر آپ یہ صفحہ دوبارہ کھولیں تو نیا رابطہ شروع ہوگا۔",
+    recorded: "ویڈیو کالیں آپ کے کیس کے ثبوت کے لیے ریکارڈ کی جاتی ہیں؛ انہیں صرف آپ کا کیس دیکھنے والے افسر دیکھ سکتے ہیں۔",
     "your-code": "آپ کا ٹریکنگ کوڈ:",
     position: "قطار میں آپ کی جگہ:",
     "switch-chat": "تحریری گفتگو پر جائیں",
@@ -56,10 +57,15 @@ const TEXT = {
     "no-camera": "کیمرہ نہیں ملا؛ صرف آواز کے ساتھ۔",
     "no-media": "مائیکروفون نہیں ملا؛ تحریری گفتگو جاری ہے۔",
     "peer-away": "رابطہ ٹوٹ گیا، انتظار کریں…",
+    reconnecting: "دوبارہ جڑ رہا ہے…",
+    "audio-only": "ویڈیو نہیں پہنچ رہی؛ کال صرف آواز کے ساتھ جاری ہے۔",
     wait: "اندازاً انتظار: {m} منٹ",
     failed: "شروع نہیں ہو سکا۔ دوبارہ کوشش کریں یا 15 پر کال کریں۔",
     you: "آپ",
     officer: "افسر",
+    "link-title": "آپ کی افسر نے آپ کو یہ لنک بھیجا ہے",
+    "link-lead": "اسی گفتگو کو ویڈیو پر جاری رکھنے کے لیے نیچے دبائیں۔ فون کال بند نہ کریں جب تک ویڈیو شروع نہ ہو جائے۔",
+    "link-start": "ویڈیو کال شروع کریں",
   },
 };
 const english = {};
@@ -78,6 +84,8 @@ const EN_EXTRA = {
   "no-camera": "No camera; the call goes on with sound only.",
   "no-media": "No microphone; you can write to the officer.",
   "peer-away": "The connection was lost; please wait…",
+  reconnecting: "Reconnecting…",
+  "audio-only": "Video is not getting through; the call goes on with sound only.",
   wait: "Estimated wait: {m} min",
   failed: "That did not work. Try again, or call 15.",
   unmute: "Unmute",
@@ -121,6 +129,12 @@ const contact = {
   local: null,
   ended: false,
   poll: null,
+  lastIn: 0, // the last server seq handled (a repeat after a resume is skipped)
+  unacked: [], // what she sent that the server has not acknowledged yet (resent after a resume)
+  retries: 0,
+  retry: null,
+  resumes: 0,
+  watch: null,
 };
 // Tests read the call's statistics here; it lives and dies with the page.
 window.safecallCall = contact;
@@ -212,42 +226,97 @@ async function start(channel) {
     for (const b of document.querySelectorAll("[data-start]")) b.disabled = false;
     return;
   }
+  begin(data, got);
+}
+
+// The contact is open: show her code and the call, and join it.
+function begin(data, got) {
   Object.assign(contact, { id: data.session_id, token: data.token, channel: got.channel,
                            local: got.stream });
   $("tracking-code").textContent = data.tracking_code;
   show("intake", false);
   show("who", false);
+  show("video-link", false);
   show("code-section", true);
   show("contact", true);
   show("to-chat", contact.channel !== "chat");
   if (contact.local) {
     $("self-video").srcObject = contact.local;
   }
-  pollPlace();
   connect();
+  contact.poll = setTimeout(askPlace, PLACE_FALLBACK_MS);
 }
 
-async function pollPlace() {
-  if (contact.ended) return;
+// ---- a video link an officer texted her during a phone call ----------------------
+// "/?video=TOKEN": the token is taken out of the address at once (no history entry, no
+// bookmark, no referrer keeps it); one button starts the video call, with no questions.
+// The server opens it on the same case, joined to the officer on her phone call.
+
+const linkToken = (() => {
+  const params = new URLSearchParams(window.location.search);
+  const token = params.get("video");
+  if (token === null) return null;
+  params.delete("video");
+  const rest = params.toString();
+  history.replaceState(null, "", window.location.pathname + (rest ? "?" + rest : ""));
+  return token;
+})();
+
+async function startFromLink() {
+  $("start-linked").disabled = true;
+  show("link-error", false);
+  const got = await media("video");
+  let response = null;
+  let data = null;
   try {
-    const response = await fetch("/api/contacts/" + encodeURIComponent(contact.id), {
-      headers: { Authorization: "Bearer " + contact.token, Accept: "application/json" },
+    response = await fetch("/api/video-links", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ token: linkToken }),
       credentials: "omit",
     });
-    if (response.ok) {
-      const place = await response.json();
-      if (place.status === "waiting") {
-        $("queue-position").textContent = String(place.position || 1);
-        if (place.estimated_wait != null) {
-          $("wait-time").textContent = t("wait").replace(
-            "{m}", String(Math.max(1, Math.round(place.estimated_wait / 60))));
-        }
-      } else if (place.status === "offered" || place.status === "assigned") {
-        say("connecting");
-      }
-    }
-  } catch (err) { /* the next poll tries again */ }
-  contact.poll = setTimeout(pollPlace, 2000);
+    data = await response.json();
+  } catch (err) { /* said below */ }
+  if (!response || response.status !== 201) {
+    if (got.stream) got.stream.getTracks().forEach((track) => track.stop());
+    $("link-error").textContent = data && data.error ? data.error.message : t("failed");
+    show("link-error", true);
+    // A refused link stays refused (used, expired): only a network failure may try again.
+    $("start-linked").disabled = Boolean(response);
+    return;
+  }
+  begin(data, got);
+  say("connecting");
+  show("waiting", false);  // not in line: the officer on her phone call joins
+}
+
+// Her place in line is pushed on her socket (`queue` messages). Only while the socket is
+// down does the page ask for it, slowly.
+const PLACE_FALLBACK_MS = 15000;
+
+function showPlace(place) {
+  if (contact.inCall) return;
+  if (place.status === "waiting") {
+    $("queue-position").textContent = String(place.position || 1);
+    $("wait-time").textContent = place.estimated_wait == null ? "" : t("wait").replace(
+      "{m}", String(Math.max(1, Math.round(place.estimated_wait / 60))));
+  } else if (place.status === "offered" || place.status === "assigned") {
+    say("connecting");
+  }
+}
+
+async function askPlace() {
+  if (contact.ended || contact.inCall) return;
+  if (!contact.ws || contact.ws.readyState !== WebSocket.OPEN) {
+    try {
+      const response = await fetch("/api/contacts/" + encodeURIComponent(contact.id), {
+        headers: { Authorization: "Bearer " + contact.token, Accept: "application/json" },
+        credentials: "omit",
+      });
+      if (response.ok) showPlace(await response.json());
+    } catch (err) { /* the next try */ }
+  }
+  contact.poll = setTimeout(askPlace, PLACE_FALLBACK_MS);
 }
 
 // ---- signaling -----------------------------------------------------------------
@@ -260,27 +329,84 @@ function send(message) {
 
 function relay(message) {
   contact.seq += 1;
-  send(Object.assign({ seq: contact.seq }, message));
+  const numbered = Object.assign({ seq: contact.seq }, message);
+  contact.unacked.push(numbered);
+  send(numbered);
 }
+
+// A lost socket (a phone changing networks, a server restarting) reconnects with
+// growing delays and resumes the same session; what was not acknowledged is resent.
+const FINAL_CLOSES = [4401, 4403, 4409];
 
 function connect() {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(scheme + "//" + window.location.host + "/ws");
   contact.ws = ws;
-  ws.onopen = () => send({ type: "join", session: contact.id, token: contact.token });
+  ws.onopen = () => {
+    if (contact.resumeToken) {
+      send({ type: "resume", session: contact.id, resume_token: contact.resumeToken,
+             last_seq: contact.lastIn });
+    } else {
+      send({ type: "join", session: contact.id, token: contact.token });
+    }
+  };
   ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+  const lost = (code) => {
+    clearInterval(pinging);
+    if (ws !== contact.ws || contact.ended || FINAL_CLOSES.includes(code)) return;
+    say("reconnecting");
+    const delay = Math.min(5000, 500 * 2 ** contact.retries);
+    contact.retries += 1;
+    contact.retry = setTimeout(connect, delay);
+  };
+  ws.onclose = (event) => lost(event.code);
+  // Every 10 s a ping; any frame proves the socket alive. Two silent rounds: a dead
+  // socket the phone did not notice (a network switch): drop it and resume.
+  let silent = 0;
+  ws.addEventListener("message", () => { silent = 0; });
+  const pinging = setInterval(() => {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (silent >= 2) {
+      ws.onclose = null;
+      ws.close();
+      lost(1006);
+      return;
+    }
+    silent += 1;
+    ws.send(JSON.stringify({ v: 1, type: "ping" }));
+  }, 10000);
 }
 
 async function onMessage(message) {
   if (typeof message.seq === "number" && message.type !== "ack") {
     send({ type: "ack", seq: message.seq });
+    if (message.seq <= contact.lastIn) return; // sent again after a resume: handled already
+    contact.lastIn = message.seq;
   }
   switch (message.type) {
     case "joined":
+      if (contact.resumeToken) contact.resumes += 1;
       contact.resumeToken = message.resume_token;
+      contact.retries = 0;
+      contact.unacked = contact.unacked.filter((m) => m.seq > message.last_seq);
+      contact.unacked.forEach(send);
+      if (message.peer === "connected" && contact.resumes) say("connected");
+      break;
+    case "ack":
+      contact.unacked = contact.unacked.filter((m) => m.seq > message.seq);
       break;
     case "peer-joined":
+      // The officer's page started afresh (a reload): its offer comes from a new
+      // connection, so this page answers it on a new one too.
+      if (message.side === "officer" && !message.resumed && contact.pc) {
+        clearInterval(contact.watch);
+        contact.pc.close();
+        contact.pc = null;
+      }
       inCall();
+      break;
+    case "queue":
+      showPlace(message);
       break;
     case "offer":
       await answerOffer(message.sdp);
@@ -300,7 +426,7 @@ async function onMessage(message) {
       finish();
       break;
     case "error":
-      if (message.fatal) say("failed");
+      if (message.fatal && ["invalid_token", "replaced"].includes(message.code)) say("failed");
       break;
     default:
       break;
@@ -308,11 +434,17 @@ async function onMessage(message) {
 }
 
 function inCall() {
+  contact.inCall = true;
   clearTimeout(contact.poll);
   show("waiting", false);
   show("call", contact.channel !== "chat");
   say("connected");
 }
+
+// "?ice=relay" sends the media through the TURN server only (her address stays hidden
+// from the other side; the tests use it to prove the relay works). Default: any path.
+const iceTransportPolicy = new URLSearchParams(window.location.search).get("ice") === "relay"
+  ? "relay" : "all";
 
 async function iceServers() {
   try {
@@ -327,7 +459,7 @@ async function iceServers() {
 async function answerOffer(sdp) {
   inCall();
   if (!contact.pc) {
-    const pc = new RTCPeerConnection({ iceServers: await iceServers() });
+    const pc = new RTCPeerConnection({ iceServers: await iceServers(), iceTransportPolicy });
     contact.pc = pc;
     if (contact.local) contact.local.getTracks().forEach((track) => pc.addTrack(track, contact.local));
     pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
@@ -335,11 +467,33 @@ async function answerOffer(sdp) {
       const video = $("remote-video");
       if (video.srcObject !== e.streams[0]) video.srcObject = e.streams[0];
     };
+    if (contact.channel === "video") contact.watch = watchVideo(pc);
   }
   await contact.pc.setRemoteDescription({ type: "offer", sdp });
   const answer = await contact.pc.createAnswer();
   await contact.pc.setLocalDescription(answer);
   relay({ type: "answer", sdp: contact.pc.localDescription.sdp });
+}
+
+// When no video frames arrive for a while (bandwidth, a camera refused on the other
+// side), say that the call goes on with sound; say nothing more once they come back.
+function watchVideo(pc) {
+  let frames = -1;
+  let still = 0;
+  return setInterval(async () => {
+    if (pc.connectionState !== "connected") return;
+    let now = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") now += s.framesDecoded || 0;
+    });
+    still = now > frames ? 0 : still + 1;
+    frames = now;
+    const audioOnly = still >= 3;
+    if (audioOnly !== ($("remote-video").dataset.audioOnly === "true")) {
+      $("remote-video").dataset.audioOnly = String(audioOnly);
+      say(audioOnly ? "audio-only" : "connected");
+    }
+  }, 2000);
 }
 
 function addChat(who, text) {
@@ -356,6 +510,8 @@ function finish() {
   if (contact.ended) return;
   contact.ended = true;
   clearTimeout(contact.poll);
+  clearTimeout(contact.retry);
+  clearInterval(contact.watch);
   if (contact.pc) contact.pc.close();
   if (contact.local) contact.local.getTracks().forEach((track) => track.stop());
   $("remote-video").srcObject = null;
@@ -423,6 +579,12 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   for (const b of document.querySelectorAll("[data-start]")) {
     b.addEventListener("click", () => start(b.dataset.start));
+  }
+  $("start-linked").addEventListener("click", startFromLink);
+  if (linkToken !== null) {
+    show("who", false);
+    show("intake", false);
+    show("video-link", true);
   }
   $("anonymous").addEventListener("change", () => show("identity", !$("anonymous").checked));
   $("chat-form").addEventListener("submit", (e) => {

@@ -107,6 +107,7 @@
     $("officer-name").textContent = officer.name;
     $("officer-badge").textContent = officer.badge;
     $("officer-role").textContent = officer.role;
+    $("wallboard-link").hidden = !["supervisor", "admin"].includes(officer.role);
     $("login-view").hidden = true;
     $("app-view").hidden = false;
     document.title = "safecall console: " + officer.badge;
@@ -114,19 +115,21 @@
       Notification.requestPermission().catch(() => {});
     }
     loadCases();
-    poll();
+    follow();
+    reopen();
   }
 
   /** Any 401 after login means the login ended (expired, logged out elsewhere, disabled). */
   function loginEnded() {
     state.officer = null;
-    clearTimeout(call.polling);
+    unfollow();
     showLogin("Your login has ended; log in again.");
   }
 
   $("logout").addEventListener("click", async () => {
     await api("POST", "/api/logout");
     state.officer = null;
+    unfollow();
     showLogin("You are logged out.");
   });
 
@@ -137,7 +140,11 @@
                    offered: "A contact is ringing" };
   const call = { taskId: null, offer: null, ws: null, pc: null, local: null, seq: 0,
                  channel: null, ended: false, polling: null, ring: null, wrapStarted: 0,
-                 wrapTimer: null, info: null, skew: 0 };
+                 wrapTimer: null, info: null, skew: 0,
+                 // Reconnection: the last server seq handled, what the server has not
+                 // acknowledged yet (resent after a resume), the resume token (memory only).
+                 lastIn: 0, unacked: [], resumeToken: null, retries: 0, retry: null,
+                 resumes: 0, restarts: 0, watch: null, stalled: null };
   /** Tests read the call's statistics here. */
   window.safecallCall = call;
 
@@ -155,78 +162,187 @@
       return;
     }
     show($("status-note"), "");
-    showState(result.data);
-    poll();
+    whereSheStands(result.data);  // an offer waiting for her rings at once
   }
 
   $("status-available").addEventListener("click", () => setState("available"));
   $("status-break").addEventListener("click", () => setState("break"));
   $("status-offline").addEventListener("click", () => setState("offline"));
 
-  /** Asks the server where she stands (offers included) about once a second. */
-  let pollRun = 0;
-  async function poll() {
-    clearTimeout(call.polling);
-    const run = ++pollRun;
+  // Where she stands (her offer included) and the queue figures are pushed to the console
+  // (Server-Sent Events, /api/console/events): an offer rings the moment it is made.
+  // Only while the push is down does the console ask, slowly (every 15 s).
+  const feed = { source: null, fallback: null, down: false };
+  call.feed = feed;
+
+  function follow() {
+    unfollow();
+    if (!state.officer) return;
+    const source = new EventSource("/api/console/events");
+    feed.source = source;
+    const on = (name, handler) => source.addEventListener(name, (event) => {
+      feedUp();
+      let data;
+      try { data = JSON.parse(event.data); } catch (err) { return; }
+      handler(data);
+    });
+    source.onopen = feedUp;
+    on("me", whereSheStands);
+    on("figures", showFigures);
+    on("page", (data) => {
+      show($("status-note"), data.message);
+      notify("safecall: you are asked to come to the queue", data.message, "safecall-page");
+    });
+    on("logout", () => loginEnded());
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED) {
+        // Refused: the login has ended, or the server is away. Ask, then try again.
+        feedDown();
+        setTimeout(async () => {
+          if (feed.source !== source) return;
+          const me = await api("GET", "/api/me");
+          if (me.status === 401) loginEnded();
+          else if (feed.source === source) follow();
+        }, 3000);
+      } else {
+        feedDown();  // EventSource reconnects by itself; a fresh snapshot comes first
+      }
+    };
+  }
+
+  function unfollow() {
+    if (feed.source) feed.source.close();
+    feed.source = null;
+    clearInterval(feed.fallback);
+    feed.fallback = null;
+    feed.down = false;
+  }
+
+  function feedUp() {
+    if (!feed.down) return;
+    feed.down = false;
+    clearInterval(feed.fallback);
+    feed.fallback = null;
+  }
+
+  function feedDown() {
+    if (feed.down) return;
+    feed.down = true;
+    clearInterval(feed.fallback);
+    feed.fallback = setInterval(askOnce, 15000);
+    askOnce();
+  }
+
+  /** The slow fallback while the push is down. */
+  async function askOnce() {
     if (!state.officer) return;
     const result = await api("GET", "/api/queues/me");
     if (result.status === 401) return loginEnded();
     if (result.status === 200) {
-      if (!call.taskId) showState(result.data);
-      // The offer's expiry is in the server's time: correct for this computer's clock.
       const serverNow = Date.parse(result.date || "");
-      if (!isNaN(serverNow)) call.skew = serverNow - Date.now();
-      const offer = result.data.offer;
-      if (offer && !call.taskId && (!call.offer || call.offer.task_id !== offer.task_id)) ringing(offer);
-      if (!offer && call.offer) stopRinging();
+      whereSheStands(Object.assign({}, result.data,
+        { server_time: isNaN(serverNow) ? null : serverNow / 1000 }));
     }
     const figures = await api("GET", "/api/queues/stats");
-    if (figures.status === 200 && figures.data && Array.isArray(figures.data.lines)) {
-      $("queue-figures").textContent = figures.data.lines
-        .map((line) => words(line.line) + ": " + line.waiting + " waiting").join(" · ");
-    }
-    if (run === pollRun && state.officer) call.polling = setTimeout(poll, 1000);
+    if (figures.status === 200 && figures.data) showFigures(figures.data);
   }
 
-  const CHANNELS = { browser_video: "Video call", browser_audio: "Voice call", chat: "Text chat" };
+  function whereSheStands(me) {
+    if (!call.taskId) showState(me);
+    // The offer's expiry is in the server's time: correct for this computer's clock.
+    if (typeof me.server_time === "number") call.skew = me.server_time * 1000 - Date.now();
+    const offer = me.offer;
+    if (offer && !call.taskId && (!call.offer || call.offer.task_id !== offer.task_id)) ringing(offer);
+    if (!offer && call.offer) stopRinging();
+  }
+
+  function showFigures(figures) {
+    if (!figures || !Array.isArray(figures.lines)) return;
+    $("queue-figures").textContent = figures.lines
+      .map((line) => words(line.line) + ": " + line.waiting + " waiting").join(" · ");
+  }
+
+  const CHANNELS = { browser_video: "Video call", browser_audio: "Voice call", chat: "Text chat",
+                     phone: "Phone call" };
 
   function ringing(offer) {
     call.offer = offer;
-    $("offer-what").textContent = [CHANNELS[offer.channel] || words(offer.channel),
-      words(offer.line) + " line", offer.language ? "language: " + offer.language : ""]
-      .filter(Boolean).join(" · ");
+    const what = [CHANNELS[offer.channel] || words(offer.channel), words(offer.line) + " line",
+      offer.language ? "language: " + offer.language : "",
+      offer.category ? words(offer.category) : ""].filter(Boolean).join(" · ");
+    $("offer-what").textContent = what;
     $("offer").hidden = false;
     $("accept").disabled = false;
     $("decline").disabled = false;
-    const tick = () => {
-      const left = Math.max(0, Math.round(offer.expires - (Date.now() + (call.skew || 0)) / 1000));
-      $("offer-countdown").textContent = String(left);
-    };
+    const left = () => Math.max(0, Math.round(offer.expires - (Date.now() + (call.skew || 0)) / 1000));
+    const tick = () => { $("offer-countdown").textContent = String(left()); };
     tick();
     clearInterval(call.ring);
-    call.ring = setInterval(() => { tick(); beep(); }, 1000);
-    beep();
-    if (window.Notification && Notification.permission === "granted") {
-      try { new Notification("safecall: a contact is ringing", { tag: "safecall-offer" }); } catch (err) { /* no notifications */ }
-    }
+    call.ring = setInterval(tick, 1000);
+    // The ring is scheduled on the audio clock for the whole offer: a background tab's
+    // timers are slowed down, its sound is not.
+    ringTone(left());
+    call.notice = notify("safecall: a contact is ringing", what, "safecall-offer");
+    call.title = document.title;
+    document.title = "Ringing: " + what;
+  }
+
+  /** A system notification (shown even when the console tab is in the background). */
+  function notify(title, body, tag) {
+    if (!window.Notification || Notification.permission !== "granted") return null;
+    try {
+      const notice = new Notification(title, { body, tag, renotify: true, requireInteraction: true });
+      notice.onclick = () => { window.focus(); notice.close(); };
+      return notice;
+    } catch (err) { return null; /* no notifications */ }
   }
 
   let audio = null;
-  function beep() {
+  // Browsers let a page make sound only after a click or a key: take the first one, so
+  // that an offer arriving later (the tab in the background) can ring.
+  function unlockAudio() {
     try {
       audio = audio || new AudioContext();
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      gain.gain.value = 0.08;
-      osc.frequency.value = 880;
-      osc.connect(gain).connect(audio.destination);
-      osc.start();
-      osc.stop(audio.currentTime + 0.25);
+      if (audio.state === "suspended") audio.resume().catch(() => {});
     } catch (err) { /* no sound */ }
+  }
+  document.addEventListener("pointerdown", unlockAudio, { once: true });
+  document.addEventListener("keydown", unlockAudio, { once: true });
+
+  function ringTone(seconds) {
+    stopTone();
+    try {
+      audio = audio || new AudioContext();
+      if (audio.state === "suspended") audio.resume().catch(() => {});
+      const out = audio.createGain();
+      out.gain.value = 0.08;
+      out.connect(audio.destination);
+      const start = audio.currentTime + 0.05;
+      for (let i = 0; i < Math.max(1, seconds); i += 1) {
+        for (const [at, pitch] of [[0, 880], [0.3, 660]]) {
+          const osc = audio.createOscillator();
+          osc.frequency.value = pitch;
+          osc.connect(out);
+          osc.start(start + i + at);
+          osc.stop(start + i + at + 0.22);
+        }
+      }
+      call.tone = out;
+    } catch (err) { /* no sound */ }
+  }
+
+  function stopTone() {
+    if (call.tone) call.tone.disconnect();
+    call.tone = null;
   }
 
   function stopRinging() {
     clearInterval(call.ring);
+    stopTone();
+    if (call.notice) call.notice.close();
+    call.notice = null;
+    if (call.title) document.title = call.title;
+    call.title = null;
     call.offer = null;
     $("offer").hidden = true;
   }
@@ -237,7 +353,6 @@
     $("decline").disabled = true;
     stopRinging();
     await api("POST", "/api/queues/offers/" + encodeURIComponent(taskId) + "/decline");
-    poll();
   });
 
   $("accept").addEventListener("click", async () => {
@@ -249,7 +364,6 @@
     stopRinging();
     if (accepted.status !== 200) {
       show($("status-note"), errorText(accepted, "The contact could not be accepted."));
-      poll();
       return;
     }
     const answered = await api("POST", "/api/contacts/" + encodeURIComponent(taskId) + "/answer");
@@ -259,6 +373,26 @@
     }
     openCall(answered.data);
   });
+
+  /**
+   * On load or login: a contact she still holds opens again (the page was reloaded, or the
+   * browser restarted, mid-call or in its wrap-up). Answering again gives the same join
+   * token; the new join takes her seat and the call is negotiated afresh.
+   */
+  async function reopen() {
+    const me = await api("GET", "/api/queues/me");
+    const held = me.status === 200 && me.data ? me.data.tasks : [];
+    if (!held.length || call.taskId) return;
+    const answered = await api("POST", "/api/contacts/" + encodeURIComponent(held[0]) + "/answer");
+    if (call.taskId) return;
+    if (answered.status !== 200) {
+      show($("status-note"), errorText(answered, "The contact you hold could not be opened again."));
+      return;
+    }
+    const serverNow = Date.parse(answered.date || "");
+    if (!isNaN(serverNow)) call.skew = serverNow - Date.now();
+    openCall(answered.data);
+  }
 
   function intakeRow(list, name, value) {
     const dt = document.createElement("dt");
@@ -270,11 +404,13 @@
 
   async function openCall(info) {
     Object.assign(call, { taskId: info.session_id, info, channel: info.channel, seq: 0,
-                          ended: false, pc: null, local: null });
+                          ended: false, pc: null, local: null, lastIn: 0, unacked: [],
+                          resumeToken: null, retries: 0, resumes: 0, restarts: 0 });
     $("status-text").textContent = STATES.busy;
     const list = $("intake");
     list.replaceChildren();
     intakeRow(list, "Channel", CHANNELS[info.channel] || words(info.channel));
+    if (info.silent && info.channel === "phone") intakeRow(list, "Silent call", "she cannot speak: ask yes/no questions (1 = yes, 2 = no)");
     intakeRow(list, "Line", words(info.service_line));
     intakeRow(list, "Language", info.language);
     intakeRow(list, "Category", words(info.category));
@@ -287,25 +423,76 @@
                 info.location.longitude.toFixed(5));
     }
     $("chat-log").replaceChildren();
+    (info.chat || []).forEach((line) => addChat(line.side === "officer" ? "You" : "Her", line.text));
     $("case-note").textContent = "";
     $("media").hidden = info.channel === "chat";
     $("call-view").hidden = false;
+    $("send-video-link").hidden = info.channel !== "phone";
+    show($("video-link-note"), "");
+    if (info.channel === "phone") watchForVideo(info.session_id);
+    document.dispatchEvent(new CustomEvent("safecall:call", { detail: info }));  // the case panel
     $("call-state").textContent = "Connecting…";
+    if (info.ended_at) {  // re-opened in its wrap-up: the timer runs from the server's end
+      ended(info.ended_at * 1000 - (call.skew || 0));
+      return;
+    }
     if (info.channel !== "chat") {
       const video = info.channel === "browser_video";
       try {
         call.local = await navigator.mediaDevices.getUserMedia({ audio: true, video });
       } catch (err) {
         call.local = null;
-        $("call-state").textContent = "No camera or microphone: chat only.";
       }
+      if (!call.local && video) {
+        try {
+          call.local = await navigator.mediaDevices.getUserMedia({ audio: true });
+          $("call-state").textContent = "No camera: the call goes on with sound only.";
+        } catch (err) { call.local = null; }
+      }
+      if (!call.local) $("call-state").textContent = "No camera or microphone: chat only.";
       $("self-video").srcObject = call.local;
     }
+    connect();
+  }
+
+  /** A lost socket reconnects with growing delays and resumes the same session. */
+  function connect() {
+    const info = call.info;
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(scheme + "//" + window.location.host + "/ws");
     call.ws = ws;
-    ws.onopen = () => send({ type: "join", session: info.session_id, token: info.token });
+    ws.onopen = () => {
+      if (call.resumeToken) {
+        send({ type: "resume", session: info.session_id, resume_token: call.resumeToken,
+               last_seq: call.lastIn });
+      } else {
+        send({ type: "join", session: info.session_id, token: info.token });
+      }
+    };
     ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+    const lost = (code) => {
+      clearInterval(pinging);
+      if (ws !== call.ws || call.ended || [4401, 4403, 4409].includes(code)) return;
+      $("call-state").textContent = "Reconnecting…";
+      const delay = Math.min(5000, 500 * 2 ** call.retries);
+      call.retries += 1;
+      call.retry = setTimeout(connect, delay);
+    };
+    ws.onclose = (event) => lost(event.code);
+    // A ping every 10 s; any frame proves the socket alive. Two silent rounds: resume.
+    let silent = 0;
+    ws.addEventListener("message", () => { silent = 0; });
+    const pinging = setInterval(() => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (silent >= 2) {
+        ws.onclose = null;
+        ws.close();
+        lost(1006);
+        return;
+      }
+      silent += 1;
+      ws.send(JSON.stringify({ v: 1, type: "ping" }));
+    }, 10000);
   }
 
   function send(message) {
@@ -316,20 +503,51 @@
 
   function relay(message) {
     call.seq += 1;
-    send(Object.assign({ seq: call.seq }, message));
+    const numbered = Object.assign({ seq: call.seq }, message);
+    call.unacked.push(numbered);
+    send(numbered);
   }
 
   async function onMessage(message) {
-    if (typeof message.seq === "number" && message.type !== "ack") send({ type: "ack", seq: message.seq });
+    if (typeof message.seq === "number" && message.type !== "ack") {
+      send({ type: "ack", seq: message.seq });
+      if (message.seq <= call.lastIn) return; // sent again after a resume: handled already
+      call.lastIn = message.seq;
+    }
     switch (message.type) {
-      case "joined":
-        if (message.peer === "connected") await startMedia();
+      case "joined": {
+        const resumed = Boolean(call.resumeToken);
+        call.resumeToken = message.resume_token;
+        call.retries = 0;
+        call.seq = Math.max(call.seq, message.last_seq);  // a reloaded page numbers on
+        call.unacked = call.unacked.filter((m) => m.seq > message.last_seq);
+        call.unacked.forEach(send);
+        if (resumed) call.resumes += 1;
+        if (call.channel === "phone") break;  // phone calls: the bridge offers
+        if (message.peer !== "connected") break;
+        if (resumed && call.pc) await restartIce();
+        else await startMedia();
+        break;
+      }
+      case "ack":
+        call.unacked = call.unacked.filter((m) => m.seq > message.seq);
         break;
       case "peer-joined":
-        if (!message.resumed || !call.pc) await startMedia();
+        if (call.channel === "phone") break;  // the bridge sends a new offer itself
+        // She resumed (her network changed): restart ICE; she started afresh: a new connection.
+        if (message.resumed && call.pc) await restartIce();
+        else await startMedia();
         break;
-      case "answer":
-        if (call.pc) await call.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+      case "offer":
+        if (call.channel === "phone") await answerBridge(message.sdp);
+        break;
+      case "dtmf":
+        keyPressed(message.digit);
+        break;
+      case "answer":  // (an answer to an offer this page never made is a stale repeat)
+        if (call.pc && call.pc.signalingState === "have-local-offer") {
+          await call.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+        }
         break;
       case "candidate":
         if (call.pc) {
@@ -353,9 +571,40 @@
     }
   }
 
+  /** "?ice=relay": media only through the TURN server (tests prove the relay with it). */
+  const iceTransportPolicy = new URLSearchParams(window.location.search).get("ice") === "relay"
+    ? "relay" : "all";
+
   async function iceServers() {
     const result = await api("GET", "/api/ice-servers");
     return result.status === 200 ? result.data.iceServers : [];
+  }
+
+  /**
+   * Phone calls: the media bridge makes the offer (PCMU first) and the console answers,
+   * on a fresh connection for every offer (the bridge renegotiates when this page comes back).
+   */
+  async function answerBridge(sdp) {
+    $("call-state").textContent = "Connected";
+    if (call.pc) call.pc.close();
+    const pc = new RTCPeerConnection({ iceServers: await iceServers(), iceTransportPolicy });
+    call.pc = pc;
+    if (call.local) call.local.getAudioTracks().forEach((track) => pc.addTrack(track, call.local));
+    pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
+    pc.ontrack = (e) => {
+      const video = $("remote-video");
+      video.srcObject = e.streams[0] || new MediaStream([e.track]);
+    };
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    if (pc !== call.pc) return;  // a newer offer replaced this one meanwhile
+    await pc.setLocalDescription(await pc.createAnswer());
+    relay({ type: "answer", sdp: pc.localDescription.sdp });
+  }
+
+  /** A key the caller pressed; a silent caller answers the officer's questions with 1 and 2. */
+  function keyPressed(digit) {
+    const meaning = call.info && call.info.silent ? { 1: " (yes)", 2: " (no)" }[digit] || "" : "";
+    addChat("Her keypad", digit + meaning);
   }
 
   /** The officer makes the offer; the citizen answers. */
@@ -363,18 +612,240 @@
     $("call-state").textContent = "Connected";
     if (call.channel === "chat" || !call.local) return;
     if (call.pc) call.pc.close();
-    const pc = new RTCPeerConnection({ iceServers: await iceServers() });
+    const pc = new RTCPeerConnection({ iceServers: await iceServers(), iceTransportPolicy });
     call.pc = pc;
     call.local.getTracks().forEach((track) => pc.addTrack(track, call.local));
+    // Her video still comes through when the officer's camera is refused.
+    if (call.channel === "browser_video" && !call.local.getVideoTracks().length) {
+      pc.addTransceiver("video", { direction: "recvonly" });
+    }
     pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
     pc.ontrack = (e) => {
       const video = $("remote-video");
       if (video.srcObject !== e.streams[0]) video.srcObject = e.streams[0];
+      // Recording: her video and both voices, uploaded as the call goes (recorder.js),
+      // unless her service line is one with recording off (the answer's `recorded`).
+      const recorded = !call.info || call.info.recorded !== false;
+      if (call.channel === "browser_video" && recorded && window.SafecallRecorder) window.SafecallRecorder.start(call.taskId, e.streams[0], call.local);
     };
+    pc.onconnectionstatechange = () => {
+      clearTimeout(call.stalled);
+      if (pc !== call.pc) return;
+      if (pc.connectionState === "failed") restartIce();
+      // "disconnected" often heals by itself; restart only if it lasts.
+      if (pc.connectionState === "disconnected") {
+        call.stalled = setTimeout(() => {
+          if (pc === call.pc && pc.connectionState === "disconnected") restartIce();
+        }, 2000);
+      }
+    };
+    clearInterval(call.watch);
+    if (call.channel === "browser_video") call.watch = watchVideo(pc);
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
     relay({ type: "offer", sdp: pc.localDescription.sdp });
   }
+
+  /** The offerer (this console) restarts ICE: after a resume, or when the path failed. */
+  async function restartIce() {
+    const pc = call.pc;
+    if (!pc || call.ended || pc.signalingState === "closed") return;
+    call.restarts += 1;
+    const offer = await pc.createOffer({ iceRestart: true });
+    await pc.setLocalDescription(offer);
+    relay({ type: "offer", sdp: pc.localDescription.sdp });
+  }
+
+  /** No video frames for a while (bandwidth, her camera refused): show the call as sound only. */
+  function watchVideo(pc) {
+    let frames = -1;
+    let still = 0;
+    return setInterval(async () => {
+      if (pc.connectionState !== "connected") return;
+      let now = 0;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === "inbound-rtp" && s.kind === "video") now += s.framesDecoded || 0;
+      });
+      still = now > frames ? 0 : still + 1;
+      frames = now;
+      const audioOnly = still >= 3;
+      if (audioOnly !== ($("remote-video").dataset.audioOnly === "true")) {
+        $("remote-video").dataset.audioOnly = String(audioOnly);
+        $("call-state").textContent = audioOnly
+          ? "No video is getting through: the call goes on with sound only." : "Connected";
+      }
+    }, 2000);
+  }
+
+  // ---- from a phone call to video ----------------------------------------------
+  // On a phone call she can text the caller a one-time link. The video it opens is its
+  // own contact on the same case, answered by her and not routed (she holds the phone
+  // task); the console asks for it every 3 s while the phone call lasts and joins it
+  // here, beside the phone call. While the phone call lasts its sound stays on the
+  // phone: this leg's sound is muted both ways (no echo); when the phone call ends, the
+  // conversation goes on in the video, sound included.
+  const leg = { info: null, ws: null, pc: null, local: null, seq: 0, lastIn: 0, unacked: [],
+                resumeToken: null, retry: null, watch: null, ended: false };
+  /** Tests read the video leg's statistics here. */
+  window.safecallVideo = leg;
+
+  $("send-video-link").addEventListener("click", async () => {
+    if (!call.info || call.channel !== "phone") return;
+    $("send-video-link").disabled = true;
+    const result = await api("POST", "/api/phone/contacts/" +
+      encodeURIComponent(call.info.session_id) + "/video-link");
+    $("send-video-link").disabled = false;
+    show($("video-link-note"), result.status === 200
+      ? "Link sent by text message. It opens once, for " +
+        Math.round(result.data.expires_in / 60) + " minutes."
+      : errorText(result, "The link could not be sent; try again."));
+  });
+
+  function watchForVideo(phoneId) {
+    clearInterval(leg.watch);
+    leg.watch = setInterval(async () => {
+      if (call.taskId !== phoneId || call.ended) { clearInterval(leg.watch); return; }
+      if (leg.info) return;
+      const result = await api("GET", "/api/phone/contacts/" + encodeURIComponent(phoneId) + "/video");
+      if (result.status === 200 && result.data.video && !leg.info && !call.ended) {
+        openVideoLeg(result.data.video);
+      }
+    }, 3000);
+  }
+
+  async function openVideoLeg(info) {
+    Object.assign(leg, { info, seq: 0, lastIn: 0, unacked: [], resumeToken: null, ended: false });
+    $("video-leg-what").textContent = "She opened your link: same case, tracking code " +
+      info.tracking_code + ". The phone call goes on.";
+    $("video-leg-state").textContent = "Connecting…";
+    $("video-leg").hidden = false;
+    try {
+      leg.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+      leg.local.getAudioTracks().forEach((track) => { track.enabled = false; });
+    } catch (err) { leg.local = null; }
+    // Volume, not muted: Chrome may not start playing a muted element's sound when it is
+    // unmuted later without a click (the caller may be the one who hangs up).
+    $("video-leg-remote").volume = 0;
+    legConnect();
+  }
+
+  function legSend(message) {
+    if (leg.ws && leg.ws.readyState === WebSocket.OPEN) {
+      leg.ws.send(JSON.stringify(Object.assign({ v: 1 }, message)));
+    }
+  }
+
+  function legRelay(message) {
+    leg.seq += 1;
+    const numbered = Object.assign({ seq: leg.seq }, message);
+    leg.unacked.push(numbered);
+    legSend(numbered);
+  }
+
+  function legConnect() {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(scheme + "//" + window.location.host + "/ws");
+    leg.ws = ws;
+    ws.onopen = () => legSend(leg.resumeToken
+      ? { type: "resume", session: leg.info.session_id, resume_token: leg.resumeToken,
+          last_seq: leg.lastIn }
+      : { type: "join", session: leg.info.session_id, token: leg.info.token });
+    ws.onmessage = (event) => legMessage(JSON.parse(event.data));
+    ws.onclose = (event) => {
+      if (ws !== leg.ws || leg.ended || [4401, 4403, 4409].includes(event.code)) return;
+      leg.retry = setTimeout(legConnect, 1000);
+    };
+  }
+
+  async function legMessage(message) {
+    if (typeof message.seq === "number" && message.type !== "ack") {
+      legSend({ type: "ack", seq: message.seq });
+      if (message.seq <= leg.lastIn) return;
+      leg.lastIn = message.seq;
+    }
+    switch (message.type) {
+      case "joined":
+        leg.resumeToken = message.resume_token;
+        leg.unacked = leg.unacked.filter((m) => m.seq > message.last_seq);
+        leg.unacked.forEach(legSend);
+        if (message.peer === "connected" && !leg.pc) await legOffer(false);
+        break;
+      case "ack":
+        leg.unacked = leg.unacked.filter((m) => m.seq > message.seq);
+        break;
+      case "peer-joined":
+        await legOffer(Boolean(message.resumed && leg.pc));
+        break;
+      case "answer":
+        if (leg.pc) await leg.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+        break;
+      case "candidate":
+        if (leg.pc) {
+          try { await leg.pc.addIceCandidate(message.candidate || null); } catch (err) { /* late */ }
+        }
+        break;
+      case "peer-left":
+        $("video-leg-state").textContent = "Her video connection was lost; waiting…";
+        break;
+      case "session-ended":
+        closeVideoLeg();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The console offers, as in a browser video call; a resumed page gets an ICE restart. */
+  async function legOffer(restart) {
+    if (!restart) {
+      if (leg.pc) leg.pc.close();
+      const pc = new RTCPeerConnection({ iceServers: await iceServers(), iceTransportPolicy });
+      leg.pc = pc;
+      if (leg.local) leg.local.getTracks().forEach((track) => pc.addTrack(track, leg.local));
+      else ["audio", "video"].forEach((kind) => pc.addTransceiver(kind, { direction: "recvonly" }));
+      pc.onicecandidate = (e) => legRelay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
+      pc.ontrack = (e) => {
+        const video = $("video-leg-remote");
+        if (video.srcObject !== e.streams[0]) video.srcObject = e.streams[0];
+      };
+      pc.onconnectionstatechange = () => {
+        if (pc === leg.pc && pc.connectionState === "connected") {
+          $("video-leg-state").textContent = "Connected";
+        }
+      };
+    }
+    const offer = await leg.pc.createOffer(restart ? { iceRestart: true } : undefined);
+    await leg.pc.setLocalDescription(offer);
+    legRelay({ type: "offer", sdp: leg.pc.localDescription.sdp });
+  }
+
+  /** The phone call ended: the video leg, if any, carries the conversation's sound now. */
+  function phoneOver() {
+    clearInterval(leg.watch);
+    $("send-video-link").hidden = true;
+    if (!leg.info) return;
+    if (leg.local) leg.local.getAudioTracks().forEach((track) => { track.enabled = true; });
+    $("video-leg-remote").volume = 1;
+    $("video-leg-what").textContent = "The phone call has ended; the conversation goes on here.";
+  }
+
+  function closeVideoLeg() {
+    if (!leg.info) return;
+    leg.ended = true;
+    clearTimeout(leg.retry);
+    if (leg.pc) leg.pc.close();
+    if (leg.local) leg.local.getTracks().forEach((track) => track.stop());
+    if (leg.ws) leg.ws.close();
+    Object.assign(leg, { info: null, pc: null, local: null, ws: null });
+    $("video-leg-remote").srcObject = null;
+    $("video-leg").hidden = true;
+    if (call.ended) show($("status-note"), "");
+  }
+
+  $("video-leg-hangup").addEventListener("click", () => {
+    legRelay({ type: "hangup" });
+    closeVideoLeg();
+  });
 
   function addChat(who, text) {
     const item = document.createElement("li");
@@ -408,6 +879,7 @@
     const result = await api("POST", "/api/cases/" + call.info.case_id + "/status", body);
     $("case-note").textContent = result.status === 200
       ? "Saved." : errorText(result, "The status could not be saved.");
+    if (result.status === 200) document.dispatchEvent(new CustomEvent("safecall:case", { detail: result.data }));
   });
 
   $("mute").addEventListener("click", () => {
@@ -423,9 +895,15 @@
     ended();
   });
 
-  function ended() {
+  /** The call is over: wrap-up, timed from `at` (ms; now unless the server says otherwise). */
+  function ended(at) {
     if (call.ended) return;
     call.ended = true;
+    phoneOver();
+    if (window.SafecallRecorder) window.SafecallRecorder.stop();  // uploads the last chunk, closes
+    clearTimeout(call.retry);
+    clearTimeout(call.stalled);
+    clearInterval(call.watch);
     if (call.pc) call.pc.close();
     if (call.local) call.local.getTracks().forEach((track) => track.stop());
     $("remote-video").srcObject = null;
@@ -434,15 +912,21 @@
     $("wrapup-code").textContent = call.info ? call.info.tracking_code : "";
     $("wrapup").hidden = false;
     $("status-text").textContent = STATES.wrap_up;
-    call.wrapStarted = Date.now();
+    call.wrapStarted = Math.min(at || Date.now(), Date.now());
     clearInterval(call.wrapTimer);
-    call.wrapTimer = setInterval(() => {
+    const tick = () => {
       const s = Math.floor((Date.now() - call.wrapStarted) / 1000);
       $("wrapup-timer").textContent = Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
-    }, 1000);
+    };
+    tick();
+    call.wrapTimer = setInterval(tick, 1000);
   }
 
   $("wrapup-done").addEventListener("click", async () => {
+    if (leg.info) {  // the conversation goes on by video: the phone task stays hers
+      show($("status-note"), "End the video call first.");
+      return;
+    }
     clearInterval(call.wrapTimer);
     const taskId = call.taskId;
     await api("POST", "/api/queues/tasks/" + encodeURIComponent(taskId) + "/complete");

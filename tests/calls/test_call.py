@@ -21,6 +21,7 @@ from cases.models import Case, ContactSession, TimelineEvent
 from officers.models import Officer
 from officers.passwords import hash_password
 from tests.browser import ARTIFACTS, browser
+from tests.calls.media import first_frames, media_flows
 from tests.support import copy_sqlite
 
 pytestmark = pytest.mark.browser
@@ -30,21 +31,6 @@ Db = async_sessionmaker[AsyncSession]
 PASSWORD = "correct horse battery staple"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 860}
-
-STATS = """async () => {
-  const pc = window.safecallCall.pc;
-  if (!pc) return null;
-  const out = {framesDecoded: 0, videoBytes: 0, audioBytes: 0, audioLevel: 0,
-               state: pc.connectionState};
-  (await pc.getStats()).forEach((s) => {
-    if (s.type !== "inbound-rtp") return;
-    if (s.kind === "video") { out.framesDecoded += s.framesDecoded || 0;
-                              out.videoBytes += s.bytesReceived || 0; }
-    if (s.kind === "audio") { out.audioBytes += s.bytesReceived || 0;
-                              out.audioLevel = Math.max(out.audioLevel, s.audioLevel || 0); }
-  });
-  return out;
-}"""
 
 
 @pytest.fixture
@@ -90,33 +76,6 @@ async def log_in(page: Page, badge: str) -> None:
     await page.get_by_test_id("login-password").fill(PASSWORD)
     await page.get_by_test_id("login-submit").click()
     await page.get_by_test_id("app-view").wait_for(state="visible")
-
-
-async def stats(page: Page) -> dict[str, Any]:
-    result: dict[str, Any] = await page.evaluate(STATS)
-    return result
-
-
-async def media_flows(page: Page, video: bool = True) -> None:
-    """Frames decoded (video) and bytes received keep growing, and the sound is not silent."""
-    frames = "s.framesDecoded > 0" if video else "true"
-    await page.wait_for_function(
-        "() => window.safecallCall.pc && window.safecallCall.pc.connectionState === 'connected'",
-        timeout=20_000,
-    )
-    await page.wait_for_function(
-        f"async () => {{ const s = await ({STATS})(); return s && {frames} && s.audioLevel > 0; }}",
-        timeout=20_000,
-        polling=200,
-    )
-    first = await stats(page)
-    await page.wait_for_function(
-        f"async () => {{ const s = await ({STATS})(); return "
-        f"(!{str(video).lower()} || (s.framesDecoded > {first['framesDecoded']} && "
-        f"s.videoBytes > {first['videoBytes']})) && s.audioBytes > {first['audioBytes']}; }}",
-        timeout=20_000,
-        polling=200,
-    )
 
 
 async def wait_for_end(db: Db, session_id: str) -> ContactSession:
@@ -167,9 +126,7 @@ async def test_video_call_from_the_citizen_page_to_the_console(
     await shoot(console, "console-desktop-offer")
     accepted = time.monotonic()
     await console.get_by_test_id("accept").click()
-    first_frames = "async () => { const s = await (%s)(); return s && s.framesDecoded > 0; }"
-    for page in (console, citizen):
-        await page.wait_for_function(first_frames % STATS, timeout=20_000, polling=20)
+    await first_frames(console, citizen)
     # A figure for the closing note (bench), not an assertion: this machine is shared.
     print(f"accept to first decoded frame on both sides: {time.monotonic() - accepted:.2f} s")
 

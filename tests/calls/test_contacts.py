@@ -137,6 +137,7 @@ async def test_only_the_officer_who_accepted_gets_the_call(
     assert body["channel"] == "browser_video"
     assert body["anonymous"] is False
     assert body["callback_safe"] is True
+    assert body["recorded"] is True  # no line has recording off here
     assert body["location"]["latitude"] == pytest.approx(31.5204)
     assert body["tracking_code"] == data["tracking_code"]
     assert body["token"] and body["token"] != data["token"]

@@ -290,7 +290,12 @@ async def test_linking_a_session_by_tracking_code_and_by_id(login_as, openapi, d
         {"tracking_code": tracking_code.display(second.tracking_code)},
         200,
     )
-    assert body == {"session_id": contact.id, "case_id": second.id, "previous_case_id": first.id}
+    assert body == {
+        "session_id": contact.id,
+        "case_id": second.id,
+        "previous_case_id": first.id,
+        "tracking_code": tracking_code.display(second.tracking_code),
+    }
     body = await _send(browser, openapi, "POST", url, LINK, {"case_id": first.id}, 200)
     assert body["previous_case_id"] == second.id
     body = await _send(browser, openapi, "POST", url, LINK, {"case_id": first.id}, 409)
@@ -305,9 +310,35 @@ async def test_linking_a_session_by_tracking_code_and_by_id(login_as, openapi, d
     assert kinds.count("case.session_moved") == 1 and kinds.count("case.session_linked") == 1
 
 
+async def test_a_session_moves_to_a_new_case_in_one_step(login_as, openapi, db, new_contact):
+    contact, first = await new_contact()
+    browser, officer = await login_as("officer")
+    body = await _send(
+        browser,
+        openapi,
+        "POST",
+        f"/api/sessions/{contact.id}/link",
+        LINK,
+        {"new_case": True},
+        200,
+    )
+    assert body["previous_case_id"] == first.id and body["case_id"] != first.id
+    async with db() as session:
+        new = await session.get(Case, body["case_id"])
+        moved = await session.get(ContactSession, contact.id)
+    assert new is not None and moved is not None
+    assert moved.case_id == new.id
+    assert new.service_line == first.service_line and new.assigned_officer_id == officer.id
+    assert body["tracking_code"] == tracking_code.display(new.tracking_code)
+
+
 BAD_LINKS = [
     ("mine", {}, 400, "invalid_body"),
     ("mine", {"tracking_code": "TARGET", "case_id": 1}, 400, "invalid_body"),
+    ("mine", {"case_id": 1, "new_case": True}, 400, "invalid_body"),
+    ("mine", {"new_case": False}, 400, "invalid_body"),
+    ("mine", {"new_case": "yes"}, 400, "invalid_body"),
+    ("hidden", {"new_case": True}, 404, "session_not_found"),
     ("mine", {"case_id": "1"}, 400, "invalid_body"),
     ("mine", {"tracking_code": "12345678901x"}, 400, "invalid_tracking_code"),
     ("mine", {"tracking_code": "1234 5678 9012"}, 404, "case_not_found"),

@@ -95,7 +95,9 @@ async def tamper(db: Db, sql: str, **params: Any) -> None:
                 await conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
             return
         triggers = (
-            await conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type='trigger'")
+            await conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type='trigger' AND name LIKE 'audit_%'"
+            )
         ).all()
         assert len(triggers) == 4
         for name, _ in triggers:

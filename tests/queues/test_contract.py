@@ -411,6 +411,8 @@ async def test_nobody_eligible_raises_the_alarm_and_says_so(router: Router) -> N
     assert router.placement("s1").estimated_wait is None
     child = next(s for s in router.stats() if s.line == "child")
     assert not child.alarm and child.staffed == 1
+    # She is free now: a new child-line contact would not wait for her.
+    assert child.estimated_wait == 0
 
 
 # --- events ----------------------------------------------------------------------------
@@ -512,6 +514,42 @@ async def test_statistics(router: Router, clock: FakeClock) -> None:
     assert women.estimated_wait is not None and women.estimated_wait > 0
 
 
+async def test_statistics_live_in_the_store_so_a_fresh_router_reports_the_same(
+    make_router: MakeRouter, store_kind: str, clock: FakeClock
+) -> None:
+    first = await make_router()
+    await online(first, profile(1))
+    await first.enqueue(contact("a"))
+    clock.advance(10)
+    await first.accept("a", 1)  # waited 10 s
+    await first.enqueue(contact("b"))
+    await first.enqueue(contact("c"))
+    clock.advance(40)
+    await first.cancel("b")
+    await first.complete("a", 1)  # handled 40 s
+    await first.sync()
+    seen = first.stats(with_tasks=True)
+    await first.stop()
+    # A restarted process (Redis: a new store on the same Redis; in-process: a new
+    # router on the same store) reports the same figures, none of them seen by it.
+    if store_kind == "redis":
+        fresh = await make_router()
+    else:
+        fresh = Router(first.store, first.config, clock)
+        await fresh.start(background=False)
+    try:
+        women = next(s for s in fresh.stats(with_tasks=True) if s.line == "women")
+        assert (women.answered, women.abandoned, women.missed) == (1, 1, 0)
+        assert women.average_wait == pytest.approx(10)
+        assert women.abandonment_rate == pytest.approx(1 / 2)
+        assert fresh.stats(with_tasks=True) == seen
+        clock.advance(3601)  # past the window: the outcomes drop out
+        women = next(s for s in fresh.stats() if s.line == "women")
+        assert (women.answered, women.abandoned, women.service_level) == (0, 0, None)
+    finally:
+        await fresh.stop()
+
+
 # --- several routers on one store (Redis only) -----------------------------------------
 
 
@@ -607,6 +645,58 @@ async def test_a_timeout_is_not_taken_before_it_is_due(router: Router, clock: Fa
     missed = await router.store.end("s1", now, status=TaskStatus.MISSED, callback=None)
     assert missed.reason == "not_due"
     assert offered_to(router, "s1") == 1
+
+
+async def test_a_step_that_frees_an_officer_checks_the_offer_it_makes_next_again(
+    router: Router, clock: FakeClock
+) -> None:
+    store, now = router.store, clock().timestamp()
+    await online(router, profile(1, gender="male", lines=["women", "child"]))
+    await router.enqueue(contact("c1", line="child"))
+    await router.accept("c1", 1)
+    await router.enqueue(contact("w1", line="women"))  # he may never take it
+    await router.enqueue(contact("c2", line="child"))  # he is busy: it waits
+    await router.sync()
+    listener = router.listen()
+    done = await store.complete("c1", 1, now, now, next_task="w1", expires=now + 20)
+    assert done.ok and done.offered is None  # completed; the offer refused (hard rule)
+    tasks, officers = await store.snapshot()
+    assert "c1" not in tasks and tasks["w1"].status == TaskStatus.WAITING
+    assert officers[1].offer is None and officers[1].load == 0
+    await router.sync()
+    assert [e.kind for e in drain(listener)] == ["completed"]
+    # She declines c2; the step then offers w1 (refused again), then c2 is not hers.
+    assert (await store.reserve("c2", 1, now, now + 20)).ok
+    declined = await store.release(
+        "c2",
+        1,
+        now,
+        kind=Kind.DECLINED,
+        exclude_until=now + 30,
+        no_answer_limit=3,
+        next_task="w1",
+        expires=now + 20,
+    )
+    assert declined.ok and declined.offered is None
+    away = await store.set_presence(1, Presence.BREAK, now, exclude_until=0.0)
+    assert away.ok
+    back = await store.set_presence(
+        1, Presence.AVAILABLE, now, exclude_until=0.0, next_task="w1", expires=now + 20
+    )
+    assert back.ok and back.offered is None
+    tasks, officers = await store.snapshot()
+    assert tasks["w1"].status == TaskStatus.WAITING and officers[1].offer is None
+    # A next offer the rules allow is made in the same step, after the step's own event.
+    again = await store.set_presence(1, Presence.BREAK, now, exclude_until=0.0)
+    assert again.ok
+    back = await store.set_presence(
+        1, Presence.AVAILABLE, now + 31, exclude_until=0.0, next_task="c2", expires=now + 51
+    )
+    assert back.offered is not None and back.offered.id == "c2"
+    tasks, officers = await store.snapshot()
+    assert tasks["c2"].status == TaskStatus.OFFERED and officers[1].offer == "c2"
+    await router.sync()
+    assert [e.kind for e in drain(listener)][-2:] == ["officer_state", "offered"]
 
 
 async def test_a_sweep_offers_in_line_order_to_everyone_free(

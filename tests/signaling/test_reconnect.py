@@ -221,6 +221,7 @@ async def test_ended_session_closes_the_pages_when_the_server_ends_it(
         message = await page.expect("session-ended")
         assert message["reason"] == "closed" and message["side"] is None
         assert await page.closed() == 1000
+    await until(lambda: any(isinstance(e, SessionEnded) for e in events))  # heard in a task
     assert [e for e in events if isinstance(e, SessionEnded)] == [
         SessionEnded("s-1", "closed", None)
     ]

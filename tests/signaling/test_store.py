@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from redis.asyncio import Redis
 
+from signaling.bus import DELIVER, ENDED, BusMessage, LocalBus, RedisBus, decode, encode
 from signaling.hub import token_hash
 from signaling.memory_store import MemoryStore
 from signaling.redis_store import DEADLINES, RedisStore, mailbox_key, session_key
@@ -202,3 +204,46 @@ async def test_memory_forgets_idle_and_ended_sessions():
     assert len(store) == 1  # ended 11 s ago
     await store.due(101.0, 10)
     assert len(store) == 0
+
+
+async def test_redis_accept_publishes_deliver_in_the_same_step_when_the_bus_asks(redis_url):
+    client = Redis.from_url(redis_url, decode_responses=True)
+    store = RedisStore(client)
+    bus = RedisBus(client, channel="safecall:signaling:test-store", node_id="elsewhere")
+    listener = client.pubsub(ignore_subscribe_messages=True)
+    await listener.subscribe(bus.channel)
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "citizen", "c1")
+    await take(store, "officer", "o1")
+    text = 'سلام / \\"quoted\\" \\n \\u0001 end'  # JSON escapes
+
+    alone = await store.accept("s", "citizen", "c1", 1, body("not asked"), 0.0)
+    told = await store.accept(
+        "s", "citizen", "c1", 2, body(text), 0.0, bus.deliver_notice("s", "officer")
+    )
+    refused = await store.accept(
+        "s", "citizen", "c1", 9, body("x"), 0.0, bus.deliver_notice("s", "officer")
+    )
+
+    assert not alone.published and told.published and not refused.published
+    heard = []
+    for _ in range(10):  # get_message gives None for the subscription's confirmation too
+        raw = await listener.get_message(timeout=0.5)
+        if raw is not None:
+            heard.append(decode(raw["data"]))
+    assert heard == [
+        BusMessage(DELIVER, "s", "officer", told.entry.seq, told.entry.text, origin="elsewhere")
+    ]
+    assert json.loads(told.entry.text)["text"] == json.loads(f'"{text}"')
+    await listener.aclose()
+    await client.aclose()
+
+
+async def test_the_bus_leaves_publishing_to_itself_while_its_outbox_holds_messages(redis_url):
+    client = Redis.from_url(redis_url, decode_responses=True)
+    bus = RedisBus(client, channel="safecall:signaling:test-store")
+    assert bus.deliver_notice("s", "officer") is not None
+    bus._outbox.append(encode(BusMessage(ENDED, "t")))  # a publish that failed earlier
+    assert bus.deliver_notice("s", "officer") is None  # so this one queues behind it, in order
+    assert LocalBus().attach().deliver_notice("s", "officer") is None
+    await client.aclose()

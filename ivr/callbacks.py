@@ -1,0 +1,235 @@
+"""Callbacks: the officer who accepted a callback task rings her back through Twilio.
+
+``POST /api/phone/callbacks/{task_id}/call`` (the officer holding the task)
+opens a new contact on her case, its signaling session, and asks the Calls
+resource to ring her number (sealed on her case; she said a callback is
+safe) from the neutral caller id, with answering-machine detection. The
+officer gets the new session's join token and waits on it as for any call.
+
+When she answers, Twilio fetches ``POST /twilio/ivr/callback-answer``: a
+person is connected to the bridge at once (the contact is answered by the
+officer who rang); a machine is hung up on, so no voicemail ever names the
+police. A callback not answered ends ``missed``; the officer may ring again
+up to ``callback_attempts`` times (the menu's setting), then completes the
+task.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from twilio.twiml.voice_response import VoiceResponse
+
+from cases.casework import CaseworkError, Conflict
+from cases.contacts import mark_answered, open_contact, open_details, record_times
+from cases.models import Case, Complainant, ContactSession
+from ivr import calls, twilio_api
+from ivr.models import PhoneCall
+from ivr.signature import twilio_form
+from ivr.twiml import MENU, reply, url
+from ivr.webhooks import call_sid
+from officers.auth import current_officer
+from queues.model import TaskStatus
+from queues.service import ROUTER
+from safecall.endpoint import STAFF, endpoint
+from safecall.errors import ApiError
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
+from signaling.routes import HUB
+
+log = logging.getLogger(__name__)
+
+TAGS = ["phone"]
+MACHINE = ("machine", "fax")
+"""``AnsweredBy`` values that are not a person (machine_start, machine_end_beep, fax...)."""
+
+
+class CallbackOut(BaseModel):
+    session_id: str = Field(description="The new contact's session (on the same case).")
+    token: str = Field(description="The officer side's join token for /ws.")
+    attempt: int = Field(description="1 for the first ring, then 2, 3...")
+    attempts_left: int
+    callback_times: str | None = Field(description="When she said it suits her, in her words.")
+
+
+@endpoint(
+    "Ring her back for the callback task you accepted (from the neutral number; bridged to "
+    "you when she answers, never left on voicemail).",
+    roles=STAFF,
+    response=CallbackOut,
+    status=201,
+    errors=[
+        "not_yours",
+        "not_callback_safe",
+        "callback_in_progress",
+        "callback_attempts_used",
+        "twilio_unavailable",
+        "ivr_off",
+    ],
+    statuses=[502, 503],
+    tags=TAGS,
+)
+async def place_callback(request: web.Request) -> web.Response:
+    app = request.app
+    if not app[SETTINGS].ivr_enabled or not app[SETTINGS].twilio_caller_id:
+        raise ApiError(503, "ivr_off", "The phone line is not configured on this server.")
+    officer = current_officer(request)
+    task = app[ROUTER].board.tasks.get(request.match_info["task_id"])
+    if (
+        task is None
+        or not task.is_callback
+        or task.status != TaskStatus.ASSIGNED
+        or task.officer != officer.id
+    ):
+        raise ApiError(409, "not_yours", "Accept the callback task first; it is not yours.")
+    origin = task.session_id
+    menu, now = app[MENU], app[CLOCK]()
+    async with app[DB]() as session, session.begin():
+        earlier = await session.get(ContactSession, origin)
+        assert earlier is not None
+        case = await session.get(Case, earlier.case_id)
+        assert case is not None
+        details = await session.scalar(select(Complainant).where(Complainant.case_id == case.id))
+        opened = None if details is None else open_details(app[DATA_KEY], details)
+        if details is None or opened is None or not opened.phone or not details.callback_safe:
+            raise ApiError(409, "not_callback_safe", "She did not say it is safe to call back.")
+        tries = await session.scalar(
+            select(func.count()).select_from(PhoneCall).where(PhoneCall.origin_session_id == origin)
+        )
+        ringing = await session.scalar(
+            select(PhoneCall.call_sid).where(
+                PhoneCall.origin_session_id == origin, PhoneCall.ended_at.is_(None)
+            )
+        )
+        if ringing is not None:
+            raise ApiError(409, "callback_in_progress", "Her phone is already ringing.")
+        attempt = int(tries or 0) + 1
+        if attempt > menu.callback_attempts:
+            raise ApiError(
+                409,
+                "callback_attempts_used",
+                f"She was rung {menu.callback_attempts} times; complete the task.",
+            )
+        try:
+            contact, _ = await open_contact(
+                session,
+                app[DATA_KEY],
+                service_line=earlier.service_line,
+                channel=calls.CHANNEL,
+                now=now,
+                language=earlier.language,
+                anonymous=False,
+                tracking_code=case.tracking_code,
+            )
+        except CaseworkError as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from None
+        await record_times(session, contact, queued_at=now)
+        new_session, number, times = contact.id, opened.phone, opened.callback_times
+    await app[HUB].open_session(new_session, officer_id=officer.id)
+    try:
+        call_sid = await twilio_api.place_call(
+            app,
+            number,
+            url(app, "ivr/callback-answer"),
+            status_callback=url(app, "status"),
+            ring_seconds=menu.callback_ring_seconds,
+        )
+    except (twilio_api.TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("phone: a callback could not be placed (%s)", type(exc).__name__)
+        await calls.end_contact(app, new_session, "missed")
+        await app[HUB].end_session(new_session, "failed")
+        raise ApiError(
+            502, "twilio_unavailable", "Twilio could not place the call; try again."
+        ) from None
+    async with app[DB]() as session, session.begin():
+        session.add(
+            PhoneCall(
+                call_sid=call_sid,
+                session_id=new_session,
+                direction="callback",
+                origin_session_id=origin,
+                phone_hash=app[DATA_KEY].phone_hash(number),
+                language=earlier.language,
+                line=earlier.service_line,
+                category=None,
+                emergency=False,
+                silent=False,
+                callback_safe=True,
+                state="waiting",
+                officer_id=officer.id,
+                attempt=attempt,
+                created_at=now,
+            )
+        )
+    await app[AUDIT].record(
+        actor_kind="officer",
+        officer_id=officer.id,
+        action="session.callback_place",
+        object_type="session",
+        object_id=new_session,
+        address=client_address(request),
+        detail={"attempt": attempt, "callback_task": task.id},
+    )
+    body = CallbackOut(
+        session_id=new_session,
+        token=app[HUB].join_token(new_session, "officer"),
+        attempt=attempt,
+        attempts_left=menu.callback_attempts - attempt,
+        callback_times=times,
+    )
+    return web.json_response(body.model_dump(), status=201, headers={"Cache-Control": "no-store"})
+
+
+@endpoint(
+    "Twilio: the callback was picked up (a person is bridged; a machine is hung up on).",
+    public=True,
+    content_type="application/xml",
+    errors=["bad_signature", "ivr_off", "invalid_call"],
+    statuses=[503],
+    tags=TAGS,
+)
+async def callback_answered(request: web.Request) -> web.Response:
+    form = await twilio_form(request)
+    app = request.app
+    sid = call_sid(form)
+    call = await calls.find_call(app, sid)
+    response = VoiceResponse()
+    if call is None:
+        # Twilio was faster than our own record of the call: ask again in a moment.
+        tries = request.query.get("n", "0")
+        if tries.isdigit() and int(tries) < 5:
+            response.pause(length=1)
+            response.redirect(url(app, "ivr/callback-answer", f"n={int(tries) + 1}"), method="POST")
+        else:
+            response.hangup()
+        return reply(response)
+    answered_by = form.get("AnsweredBy", "")
+    if answered_by.startswith(MACHINE):
+        await calls.end_contact(app, call.session_id, "missed")
+        await app[HUB].end_session(call.session_id, "missed")
+        await calls.set_state(app, sid, "ended", was="waiting")
+        response.hangup()
+        return reply(response)
+    if await calls.claim_bridge(app, call.session_id) != sid or call.officer_id is None:
+        response.hangup()
+        return reply(response)
+    async with app[DB]() as session, session.begin():
+        contact = await session.get(ContactSession, call.session_id)
+        assert contact is not None
+        try:
+            await mark_answered(
+                session, contact, officer_id=call.officer_id, answered_at=app[CLOCK]()
+            )
+        except Conflict:
+            pass  # answered already (a repeated webhook)
+    twiml = twilio_api.bridge_twiml(app, sid, call.session_id, lang=call.language, line=call.line)
+    await calls.set_state(app, sid, "bridged", was="bridging")
+    return web.Response(text=twiml, content_type="application/xml")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/api/phone/callbacks/{task_id}/call", place_callback)
+    app.router.add_post("/twilio/ivr/callback-answer", callback_answered)

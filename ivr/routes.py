@@ -1,0 +1,32 @@
+"""Routes of the `ivr` package: Twilio's webhooks, the recorded prompts, the officer actions."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ivr import bridge, callbacks, escalation, marks, tracking, twilio_api, webhooks
+from ivr.menu import load
+from ivr.prompts import Prompts, prompt_file
+from ivr.twiml import MENU, PROMPTS
+from safecall.state import SETTINGS
+
+
+def setup(app: web.Application) -> None:
+    """Add this package's routes and resources to the app (after signaling's and the router's)."""
+    settings = app[SETTINGS]
+    menu = load(extra_categories=settings.extra_categories)
+    app[MENU] = menu
+    app[PROMPTS] = Prompts(menu, settings)
+    app.router.add_post("/twilio/voice", webhooks.voice)
+    app.router.add_post("/twilio/status", webhooks.status)
+    app.router.add_post("/twilio/ivr/wait", webhooks.wait)
+    app.router.add_post("/twilio/ivr/hold-key", webhooks.hold_key)
+    app.router.add_post("/twilio/ivr/track/code", tracking.code_typed)
+    app.router.add_post("/twilio/ivr/track/pin", tracking.pin_typed)
+    callbacks.setup(app)  # before the menu's /twilio/ivr/{step}
+    app.router.add_post("/twilio/ivr/{step}", webhooks.menu_step)
+    app.router.add_get("/twilio/prompts/{lang}/{name}", prompt_file)
+    marks.setup(app)
+    escalation.setup(app)
+    app.cleanup_ctx.append(twilio_api.client_context)
+    app.cleanup_ctx.append(bridge.listen)

@@ -1,0 +1,218 @@
+"""Twilio's webhooks: the call arrives, the menu's questions, the hold loop, hang-ups.
+
+Every handler first checks the request's signature (:mod:`ivr.signature`),
+then answers TwiML fast (Twilio gives up after 15 s). What she answered so
+far travels in the action URL's query (:mod:`ivr.progress`); once she is in
+line, the call is found by its CallSid (:mod:`ivr.calls`).
+
+No input, or a key the question does not know, asks again; after
+``retries`` tries she goes to the general queue — as a silent call when she
+never pressed or said anything, since she may not be able to speak. The
+silent key does that at once. The menu never hangs up on her.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr import calls, tracking
+from ivr.menu import QUEUE, TRACK
+from ivr.models import PhoneCall
+from ivr.progress import Progress, read
+from ivr.signature import twilio_form
+from ivr.twilio_api import bridge_twiml
+from ivr.twiml import MENU, PROMPTS, ask, goodbye, hold, reply, url
+from queues.router import Refused
+from queues.service import ROUTER
+from safecall.endpoint import endpoint
+from safecall.errors import ApiError
+from signaling.routes import HUB
+
+TAGS = ["phone"]
+ERRORS = ["bad_signature", "ivr_off", "invalid_call"]
+STATUSES = [503]
+
+
+def call_sid(form: MultiDictProxy[str]) -> str:
+    sid = form.get("CallSid", "")
+    if not sid or len(sid) > 64 or not sid.isalnum():
+        raise ApiError(400, "invalid_call", "The request carries no valid CallSid.")
+    return sid
+
+
+@endpoint(
+    "Twilio: a call to the helpline arrives (signed webhook; answers TwiML).",
+    public=True,
+    content_type="application/xml",
+    errors=ERRORS,
+    statuses=STATUSES,
+    tags=TAGS,
+)
+async def voice(request: web.Request) -> web.Response:
+    form = await twilio_form(request)
+    app = request.app
+    sid = call_sid(form)
+    call = await calls.find_call(app, sid)
+    if call is not None and call.state == "waiting":  # Twilio asked again: she is in line
+        return await _hold_reply(app, call)
+    menu = app[MENU]
+    return reply(ask(app, menu.steps[menu.first_step], Progress()))
+
+
+@endpoint(
+    "Twilio: her answer to one of the menu's questions (or none, after the timeout).",
+    public=True,
+    content_type="application/xml",
+    errors=[*ERRORS, "unknown_step"],
+    statuses=STATUSES,
+    tags=TAGS,
+)
+async def menu_step(request: web.Request) -> web.Response:
+    form = await twilio_form(request)
+    app = request.app
+    menu = app[MENU]
+    step = menu.steps.get(request.match_info["step"])
+    if step is None:
+        raise ApiError(404, "unknown_step", "The menu has no such question.")
+    progress = read(request.query, menu)
+    digits, speech = form.get("Digits", ""), form.get("SpeechResult", "")
+    if digits == menu.silent_key:
+        return await queue(request, form, progress, silent=True)
+    choice = step.choose(digits, speech)
+    if choice is None:
+        gave = bool(digits.strip() or speech.strip())
+        progress = replace(progress, tries=progress.tries + 1, spoke=progress.spoke or gave)
+        if progress.tries >= menu.retries:
+            return await queue(request, form, progress, silent=not progress.spoke)
+        return reply(ask(app, step, progress, retry=True))
+    progress = progress.answered(step.field, choice)
+    if choice.next == QUEUE:
+        return await queue(request, form, progress, silent=False)
+    if choice.next == TRACK:
+        return reply(tracking.ask_code(app, progress))
+    return reply(ask(app, menu.steps[choice.next], progress))
+
+
+async def queue(
+    request: web.Request, form: MultiDictProxy[str], progress: Progress, *, silent: bool
+) -> web.Response:
+    """The end of the menu: her contact opens and she waits in line."""
+    app = request.app
+    menu = app[MENU]
+    queued = await calls.queue_call(
+        app,
+        menu,
+        call_sid=call_sid(form),
+        caller=form.get("From", ""),
+        intake=progress.intake(menu, silent=silent),
+    )
+    lang = progress.lang(menu)
+    response = VoiceResponse()
+    if queued.deprioritised:
+        app[PROMPTS].add(response, "prank_notice", lang)
+    call = queued.call
+    app[PROMPTS].add(response, "silent_queued" if call.silent else "queued", lang)
+    placement = app[ROUTER].placement(call.session_id)
+    return reply(hold(app, response, placement, lang=lang, callback_safe=call.callback_safe))
+
+
+async def _hold_reply(app: web.Application, call: PhoneCall) -> web.Response:
+    placement = app[ROUTER].placement(call.session_id)
+    return reply(
+        hold(app, VoiceResponse(), placement, lang=call.language, callback_safe=call.callback_safe)
+    )
+
+
+@endpoint(
+    "Twilio: she is waiting; her place in line, the hold recording, or the officer.",
+    public=True,
+    content_type="application/xml",
+    errors=ERRORS,
+    statuses=STATUSES,
+    tags=TAGS,
+)
+async def wait(request: web.Request) -> web.Response:
+    form = await twilio_form(request)
+    app = request.app
+    call = await calls.find_call(app, call_sid(form))
+    if call is None:  # not in line (a lost record): start again rather than hang up
+        response = VoiceResponse()
+        response.redirect(url(app, "voice"), method="POST")
+        return reply(response)
+    if call.state != "waiting":
+        return await _hold_reply(app, call)
+    placement = app[ROUTER].placement(call.session_id)
+    if placement.status == "assigned":
+        # The officer accepted; the listener moves the call, unless it could not yet.
+        if await calls.claim_bridge(app, call.session_id) == call.call_sid:
+            twiml = bridge_twiml(
+                app, call.call_sid, call.session_id, lang=call.language, line=call.line
+            )
+            await calls.set_state(app, call.call_sid, "bridged", was="bridging")
+            return web.Response(text=twiml, content_type="application/xml")
+        return await _hold_reply(app, call)
+    if placement.status == "unknown":
+        # The line forgot her (an in-process store restarted): back in line, same place.
+        await calls.requeue(app, call, app[MENU])
+        return await _hold_reply(app, call)
+    if placement.status in ("waiting", "offered"):
+        return await _hold_reply(app, call)
+    # Out of line without an officer (nobody answered in time): tell her, end kindly.
+    await calls.end_contact(app, call.session_id, "missed")
+    await app[HUB].end_session(call.session_id, "missed")
+    await calls.set_state(app, call.call_sid, "ended", was="waiting")
+    message = "callback_booked" if call.callback_safe else "missed"
+    return reply(goodbye(app, message, call.language))
+
+
+@endpoint(
+    "Twilio: she pressed a key while waiting (the callback key asks to be called back).",
+    public=True,
+    content_type="application/xml",
+    errors=ERRORS,
+    statuses=STATUSES,
+    tags=TAGS,
+)
+async def hold_key(request: web.Request) -> web.Response:
+    form = await twilio_form(request)
+    app = request.app
+    menu = app[MENU]
+    call = await calls.find_call(app, call_sid(form))
+    if call is None:
+        response = VoiceResponse()
+        response.redirect(url(app, "voice"), method="POST")
+        return reply(response)
+    wants = form.get("Digits", "") == menu.callback_key
+    if wants and call.callback_safe and call.state == "waiting":
+        try:
+            await app[ROUTER].to_callback(call.session_id, by=0)
+        except Refused:
+            pass  # an officer took her meanwhile: she stays on the line
+        else:
+            await calls.end_contact(app, call.session_id, "transferred")
+            await app[HUB].end_session(call.session_id, "callback")
+            await calls.set_state(app, call.call_sid, "ended", was="waiting")
+            return reply(goodbye(app, "callback_booked", call.language))
+    response = VoiceResponse()
+    response.redirect(url(app, "ivr/wait"), method="POST")
+    return reply(response)
+
+
+@endpoint(
+    "Twilio: a call's status changed (a hang-up while waiting abandons the contact).",
+    public=True,
+    content_type="application/xml",
+    errors=ERRORS,
+    statuses=STATUSES,
+    tags=TAGS,
+)
+async def status(request: web.Request) -> web.Response:
+    form = await twilio_form(request)
+    sid = call_sid(form)
+    if form.get("CallStatus", "") in calls.ENDED_STATUSES:
+        await calls.end_call(request.app, sid, form["CallStatus"])
+    return reply(VoiceResponse())

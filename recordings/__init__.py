@@ -1,0 +1,1 @@
+"""Recordings: encrypted at rest, hashed and chained on arrival, access-audited; evidence export."""

@@ -1,0 +1,248 @@
+"""The bridge end to end in Python: Twilio's stream <-> /twilio/media <-> signaling <-> aiortc.
+
+No browser: the officer's console is an aiortc peer that joins the session's
+officer side on /ws like the console does (tests/media/peers.py). Audio is
+real speech streamed at real pace; both directions are checked by normalized
+cross-correlation against what was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import numpy as np
+import pytest
+from aiohttp import WSServerHandshakeError
+from sqlalchemy import select
+
+from cases.models import AuditEvent
+from media import stream_token
+from media.routes import BRIDGES
+from signaling.routes import HUB
+from tests.media.conftest import CallsResource
+from tests.media.peers import STREAM_URL, OfficerPage, TwilioStream
+from tests.twilio.audio import correlation, known_speech, ulaw_decode, ulaw_encode
+from tests.twilio.signing import SIGNATURE_HEADER, signature
+
+SPEECH_SECONDS = 2.5
+
+pytestmark = [
+    # twilio's async HTTP client (ivr.twilio_api hangs up through it) uses aiohttp's old auth
+    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
+]
+
+
+async def open_call(server: Any, session_id: str | None = None) -> tuple[str, str, str]:
+    """A signaling session for a phone call; ``(session_id, call_sid, stream token)``."""
+    app = server.server.app
+    session_id = session_id or "call-" + secrets.token_hex(4)
+    await app[HUB].open_session(session_id)
+    call_sid = "CA" + secrets.token_hex(16)
+    token = stream_token.issue(app, session_id=session_id, call_sid=call_sid)
+    return session_id, call_sid, token
+
+
+async def officer_joins(server: Any, cookie: str, session_id: str, **kw: Any) -> OfficerPage:
+    page = OfficerPage(server, cookie, **kw)
+    await page.join(session_id, server.server.app[HUB].join_token(session_id, "officer"))
+    return page
+
+
+async def caller_heard_by_officer(caller: TwilioStream, officer: OfficerPage) -> float:
+    """The caller says the known speech; how well the officer's audio matches it."""
+    speech = known_speech(SPEECH_SECONDS)
+    officer.heard = []
+    caller.say(ulaw_encode(speech))
+    # a second more than the speech: room for the path's latency, however busy the machine
+    async with asyncio.timeout(SPEECH_SECONDS + 10):
+        while officer.heard_samples().size < (SPEECH_SECONDS + 1) * 8000:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    score = correlation(ulaw_decode(ulaw_encode(speech)), officer.heard_samples())
+    print(f"caller -> officer ({officer.codec}): {score:.3f}")
+    return score
+
+
+async def officer_heard_by_caller(caller: TwilioStream, officer: OfficerPage) -> float:
+    speech = known_speech(SPEECH_SECONDS)
+    start = len(caller.received)
+    officer.audio.play(speech)
+    async with asyncio.timeout(SPEECH_SECONDS + 10):
+        while len(caller.received) - start < (SPEECH_SECONDS + 1) * 8000:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    score = correlation(speech, ulaw_decode(bytes(caller.received[start:])))
+    print(f"officer -> caller ({officer.codec}): {score:.3f}")
+    return score
+
+
+# ---- the upgrade -------------------------------------------------------------
+
+
+async def test_a_forged_or_missing_signature_is_refused_before_the_upgrade_and_audited(
+    server: Any, auth_token: str, db: Any
+) -> None:
+    for headers in (
+        {},
+        {SIGNATURE_HEADER: signature("x" * 32, STREAM_URL)},  # another account's token
+        {SIGNATURE_HEADER: signature(auth_token, STREAM_URL + "?x=1")},  # another URL
+    ):
+        with pytest.raises(WSServerHandshakeError) as refused:
+            await server.ws_connect("/twilio/media", headers=headers)
+        assert refused.value.status == 403
+    response = await server.get("/twilio/media", headers={})
+    assert response.status == 403
+    assert (await response.json())["error"]["code"] == "bad_signature"
+    async with db() as session:
+        events = (await session.scalars(select(AuditEvent))).all()
+    assert [e.action for e in events].count("twilio.bad_signature") == 4
+
+
+async def test_a_stream_without_a_valid_token_is_closed_with_nothing_joined(
+    server: Any, auth_token: str
+) -> None:
+    session_id, call_sid, token = await open_call(server)
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for bad, sid in ((forged, call_sid), ("", call_sid), (token, "CA" + "1" * 32)):
+        stream = await TwilioStream.open(server, auth_token, bad, sid)
+        await stream.wait_closed()
+        assert stream.close_code == 1008
+    hub = server.server.app[HUB]
+    assert (session_id, "citizen") not in hub.local
+    assert not server.server.app[BRIDGES]
+
+
+# ---- a whole call ------------------------------------------------------------
+
+
+async def test_audio_both_ways_dtmf_and_the_caller_hanging_up(
+    server: Any, auth_token: str, officer_cookie: Any, calls_resource: tuple[CallsResource, str]
+) -> None:
+    session_id, call_sid, token = await open_call(server)
+    officer = await officer_joins(server, await officer_cookie(), session_id)
+    caller = await TwilioStream.open(server, auth_token, token, call_sid)
+    async with asyncio.timeout(10):
+        await officer.connected.wait()
+    assert officer.codec == "PCMU"  # offered first, taken: the caller's bytes pass untouched
+
+    assert await caller_heard_by_officer(caller, officer) >= 0.9
+    assert await officer_heard_by_caller(caller, officer) >= 0.9
+    assert caller.marks  # the bridge marks its audio, and Twilio echoed them
+
+    await caller.press("1")
+    await caller.press("#")
+    await officer.wait_for(lambda m: m["type"] == "dtmf" and m["digit"] == "#")
+    digits = [m["digit"] for m in officer.messages if m["type"] == "dtmf"]
+    assert digits == ["1", "#"] and all(
+        m["from"] == "citizen" for m in officer.messages if m["type"] == "dtmf"
+    )
+
+    await caller.hang_up()
+    ended = await officer.wait_for(lambda m: m["type"] == "session-ended")
+    assert ended["reason"] == "hangup" and ended["side"] == "citizen"
+    await asyncio.sleep(0.2)
+    assert not calls_resource[0].hung_up(call_sid)  # she hung up herself: nothing to end
+    assert not server.server.app[BRIDGES]
+    await officer.leave()
+
+
+async def test_the_officer_hanging_up_ends_the_call(
+    server: Any, auth_token: str, officer_cookie: Any, calls_resource: tuple[CallsResource, str]
+) -> None:
+    session_id, call_sid, token = await open_call(server)
+    caller = await TwilioStream.open(server, auth_token, token, call_sid)
+    await asyncio.sleep(0.3)  # the bridge is there first: it offers when she joins
+    officer = await officer_joins(server, await officer_cookie(), session_id)
+    async with asyncio.timeout(10):
+        await officer.connected.wait()
+    await officer.hang_up()
+    await caller.wait_closed()
+    assert calls_resource[0].hung_up(call_sid)
+    await officer.leave()
+
+
+async def test_the_officer_page_reloading_renegotiates_while_the_caller_stays(
+    server: Any, auth_token: str, officer_cookie: Any
+) -> None:
+    session_id, call_sid, token = await open_call(server)
+    cookie = await officer_cookie()
+    first = await officer_joins(server, cookie, session_id)
+    caller = await TwilioStream.open(server, auth_token, token, call_sid)
+    async with asyncio.timeout(10):
+        await first.connected.wait()
+    await first.leave()
+    await asyncio.sleep(0.5)
+
+    second = await officer_joins(server, cookie, session_id)
+    async with asyncio.timeout(10):
+        await second.connected.wait()
+    assert second.offers == 1 and not caller.closed.is_set()
+    (bridge,) = server.server.app[BRIDGES]
+    assert bridge.legs == 2
+    assert await caller_heard_by_officer(caller, second) >= 0.9
+    assert await officer_heard_by_caller(caller, second) >= 0.9
+    await caller.hang_up()
+    await second.wait_for(lambda m: m["type"] == "session-ended")
+    await second.leave()
+
+
+async def test_opus_when_the_officer_will_not_take_pcmu(
+    server: Any, auth_token: str, officer_cookie: Any
+) -> None:
+    session_id, call_sid, token = await open_call(server)
+    officer = await officer_joins(
+        server, await officer_cookie(), session_id, codecs=("audio/opus",)
+    )
+    caller = await TwilioStream.open(server, auth_token, token, call_sid)
+    async with asyncio.timeout(10):
+        await officer.connected.wait()
+    assert officer.codec == "opus"
+    (bridge,) = server.server.app[BRIDGES]
+    assert bridge.codec == "audio/opus"
+    assert await caller_heard_by_officer(caller, officer) >= 0.9  # through Opus and 48 kHz
+    assert await officer_heard_by_caller(caller, officer) >= 0.9
+    await caller.hang_up()
+    await officer.leave()
+
+
+async def test_a_broken_stream_ends_the_session_and_the_call(
+    server: Any, auth_token: str, officer_cookie: Any, calls_resource: tuple[CallsResource, str]
+) -> None:
+    session_id, call_sid, token = await open_call(server)
+    officer = await officer_joins(server, await officer_cookie(), session_id)
+    caller = await TwilioStream.open(server, auth_token, token, call_sid)
+    async with asyncio.timeout(10):
+        await officer.connected.wait()
+    await caller.close()  # no stop: the stream broke
+    ended = await officer.wait_for(lambda m: m["type"] == "session-ended")
+    assert ended["side"] == "citizen"
+    for _ in range(50):
+        if calls_resource[0].hung_up(call_sid):
+            break
+        await asyncio.sleep(0.05)
+    assert calls_resource[0].hung_up(call_sid)  # no silent open line for her
+    await officer.leave()
+
+
+async def test_a_dead_officer_leg_ends_the_call(
+    server: Any, auth_token: str, officer_cookie: Any, calls_resource: tuple[CallsResource, str]
+) -> None:
+    session_id, call_sid, token = await open_call(server)
+    officer = await officer_joins(server, await officer_cookie(), session_id)
+    officer._answer = _never  # type: ignore[method-assign]  # her page never answers
+    caller = await TwilioStream.open(server, auth_token, token, call_sid)
+    await caller.wait_closed(within=15)  # leg_grace_seconds is 3 s in these tests
+    ended = await officer.wait_for(lambda m: m["type"] == "session-ended")
+    assert ended["reason"] == "hangup" and ended["side"] == "citizen"
+    assert calls_resource[0].hung_up(call_sid)
+    await officer.leave()
+
+
+async def _never(sdp: str) -> None:
+    return None
+
+
+def test_speech_fixture_is_speech() -> None:
+    # The correlation checks mean something only if the clip is not silence.
+    assert np.abs(known_speech(SPEECH_SECONDS)).max() > 8000

@@ -1,0 +1,97 @@
+"""Recordings fixtures: the key files, an answered session, a recording uploaded through the API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cases.audit import ensure_signing_key
+from cases.contacts import mark_answered, open_contact
+from cases.models import Case, ContactSession
+from cases.sealing import DataKey
+from recordings.keys import RecordingsKey
+from safecall.settings import Settings
+from tests.support import FakeClock
+
+Answered = Callable[..., Awaitable[tuple[ContactSession, Case]]]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    var = tmp_path / "var"
+    var.mkdir(exist_ok=True)
+    for name in ("audit.key", "evidence.key"):
+        ensure_signing_key(var / name)
+    DataKey.ensure_file(var / "data.key")
+    RecordingsKey.ensure_file(var / "recordings.key")
+    return Settings(
+        var_dir=var,
+        database_url=database_url,
+        data_key_file=var / "data.key",
+        audit_key_file=var / "audit.key",
+        recordings_key_file=var / "recordings.key",
+        evidence_key_file=var / "evidence.key",
+    )
+
+
+@pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The same settings as environment variables, for the ``safecall`` command."""
+    for name, value in {
+        "VAR_DIR": settings.var_dir,
+        "DATABASE_URL": settings.database_url,
+        "DATA_KEY_FILE": settings.data_key_file,
+        "AUDIT_KEY_FILE": settings.audit_key_file,
+        "RECORDINGS_KEY_FILE": settings.recordings_key_file,
+        "EVIDENCE_KEY_FILE": settings.evidence_key_file,
+    }.items():
+        monkeypatch.setenv(f"SAFECALL_{name}", str(value))
+    return settings
+
+
+@pytest.fixture
+def answered(db: async_sessionmaker[AsyncSession], data_key: DataKey, clock: FakeClock) -> Answered:
+    """``contact, case = await answered(officer, category=..., channel=...)``."""
+
+    async def make(officer: Any, **fields: Any) -> tuple[ContactSession, Case]:
+        values: dict[str, Any] = {
+            "service_line": "women",
+            "channel": "browser_video",
+            "now": clock(),
+        }
+        values.update(fields)
+        async with db() as session, session.begin():
+            contact, case = await open_contact(session, data_key, **values)
+            await mark_answered(session, contact, officer_id=officer.id, answered_at=clock())
+        return contact, case
+
+    return make
+
+
+Client = TestClient[Any, Any]
+
+
+async def upload(browser: Client, session_id: str, chunks: list[bytes]) -> str:
+    """Start a recording, send ``chunks`` in order, close it; the recording id."""
+    response = await browser.post(
+        f"/api/sessions/{session_id}/recordings",
+        json={"kind": "video", "media_type": "video/webm;codecs=vp8,opus", "tracks": ["remote"]},
+    )
+    assert response.status == 201, await response.text()
+    recording_id: str = (await response.json())["id"]
+    for index, chunk in enumerate(chunks):
+        put = await browser.put(f"/api/recordings/{recording_id}/chunks/{index}", data=chunk)
+        assert put.status == 201, await put.text()
+    closed = await browser.post(f"/api/recordings/{recording_id}/close", json={})
+    assert closed.status == 200, await closed.text()
+    return recording_id
+
+
+def random_chunks(count: int = 4, size: int = 50_000) -> list[bytes]:
+    return [os.urandom(size + i * 997) for i in range(count)]
