@@ -15,10 +15,14 @@ and the officers' aiortc pages) run in this process, so the server's CPU
 Printed: CPU-seconds per call-minute, as a ratio to one bare leg measured in
 the same run (target: PCMU at most 0.3), calls one core would carry, and the
 share of frames to Twilio sent more than 20 ms after their tick (target under
-1%). The clients send pre-encoded audio so that they stay light, and run
-niced (+10) so that the server measured is not starved by its own load.
+1%), next to the share of ticks an idle 20 ms asyncio clock in a process of
+its own wakes that late over the same window: on a shared machine, the floor
+the host itself sets. The clients send pre-encoded audio so that they stay
+light, and run niced (+10) so that the server measured is not starved by its
+own load.
 
-``python -m bench bridge [--calls N] [--seconds S]``
+``python -m bench bridge [--calls N] [--seconds S] [--only PCMU|opus] [--profile DIR]``
+(``--profile``: py-spy's samples of each measured server, collapsed stacks, in DIR)
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ def _app_server(var: Path) -> web.Application:
         database_url=f"sqlite+aiosqlite:///{var / 'safecall.db'}",
         data_key_file=var / "data.key",
         audit_key_file=var / "audit.key",
+        recordings_key_file=var / "recordings.key",
+        evidence_key_file=var / "evidence.key",
         public_url=PUBLIC_URL,
         twilio_account_sid="AC" + "0" * 32,
         twilio_auth_token=AUTH_TOKEN,

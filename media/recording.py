@@ -154,8 +154,15 @@ class CallRecording:
             return
         stamp, began = timestamp * RATE // 1000, self._now() - len(payload)
         position = None if side.base is None else stamp - side.base
-        if position is None or abs(position - began) > HORIZON * RATE:
-            # her first frame; or a stamp this far off its arrival: the stream's clock jumped
+        at = self._flushed + len(side.pending)
+        if (
+            position is None
+            or position > began + HORIZON * RATE
+            or position + len(payload) <= at - HORIZON * RATE
+        ):
+            # Her first frame; or the stream's clock jumped (far ahead of the arrival, or
+            # far behind what is placed). A frame merely late keeps its place: what the
+            # writer already has is not moved, so only audio later than HORIZON is lost.
             side.base = stamp - began
             position = began
         self._place(side, payload, position)

@@ -115,8 +115,8 @@
       Notification.requestPermission().catch(() => {});
     }
     loadCases();
+    call.reopenChecked = false;
     follow();
-    reopen();
   }
 
   /** Any 401 after login means the login ended (expired, logged out elsewhere, disabled). */
@@ -248,6 +248,11 @@
   }
 
   function whereSheStands(me) {
+    // The first word after login says whether she still holds a contact (a reload mid-call).
+    if (!call.reopenChecked) {
+      call.reopenChecked = true;
+      if (Array.isArray(me.tasks) && me.tasks.length && !call.taskId) reopen(me.tasks[0]);
+    }
     if (!call.taskId) showState(me);
     // The offer's expiry is in the server's time: correct for this computer's clock.
     if (typeof me.server_time === "number") call.skew = me.server_time * 1000 - Date.now();
@@ -375,15 +380,12 @@
   });
 
   /**
-   * On load or login: a contact she still holds opens again (the page was reloaded, or the
-   * browser restarted, mid-call or in its wrap-up). Answering again gives the same join
+   * On load or login (the feed's first word lists what she holds): a contact she still holds
+   * opens again (the page was reloaded, or the browser restarted, mid-call or in its wrap-up). Answering again gives the same join
    * token; the new join takes her seat and the call is negotiated afresh.
    */
-  async function reopen() {
-    const me = await api("GET", "/api/queues/me");
-    const held = me.status === 200 && me.data ? me.data.tasks : [];
-    if (!held.length || call.taskId) return;
-    const answered = await api("POST", "/api/contacts/" + encodeURIComponent(held[0]) + "/answer");
+  async function reopen(taskId) {
+    const answered = await api("POST", "/api/contacts/" + encodeURIComponent(taskId) + "/answer");
     if (call.taskId) return;
     if (answered.status !== 200) {
       show($("status-note"), errorText(answered, "The contact you hold could not be opened again."));

@@ -92,6 +92,8 @@ def settings(
         database_url=database_url,
         data_key_file=var / "data.key",
         audit_key_file=var / "audit.key",
+        recordings_key_file=var / "recordings.key",
+        evidence_key_file=var / "evidence.key",
         public_url=PUBLIC_URL,
         twilio_account_sid=ACCOUNT_SID,
         twilio_auth_token=auth_token,

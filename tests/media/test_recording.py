@@ -44,7 +44,13 @@ from safecall.settings import Settings
 from signaling.routes import HUB
 from tests.media.peers import OfficerPage, TwilioStream
 from tests.support import copy_sqlite
-from tests.twilio.audio import correlation, known_speech, ulaw_decode, ulaw_encode
+from tests.twilio.audio import (
+    correlation,
+    known_speech,
+    piecewise_correlation,
+    ulaw_decode,
+    ulaw_encode,
+)
 
 SPEECH = 2.5
 
@@ -186,6 +192,22 @@ def decode(content: bytes) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], 
     return samples[:, 0], samples[:, 1], rate
 
 
+def officer_bytes(content: bytes) -> bytes:
+    """The officer's channel of the recording as the mu-law bytes stored."""
+    return content[len(wav_header()) :][1::2]
+
+
+def found_in_order(sent: bytes, channel: bytes) -> float:
+    """The share of ``sent``'s 20 ms frames found in ``channel``, whole and in order."""
+    frames = [sent[i : i + 160] for i in range(0, len(sent) - 159, 160)]
+    at, found = 0, 0
+    for frame in frames:
+        where = channel.find(frame, at)
+        if where >= 0:
+            at, found = where + 160, found + 1
+    return found / max(1, len(frames))
+
+
 # ---- the header ---------------------------------------------------------------------------
 
 
@@ -230,11 +252,14 @@ async def test_both_sides_are_recorded_in_their_own_channels(
     assert abs(recording.duration_seconds - seconds) < 0.01
 
     caller_score = correlation(caller_says, caller)
-    # Her channel is what Twilio played to the caller, wherever the pacer had to drop audio.
-    assert correlation(ulaw_decode(bytes(call.caller.received)), officer) >= 0.9
-    officer_score = correlation(officer_says, officer)
+    # Her audio reaches the bridge with the leg's jitter: where it came late, Twilio (and the
+    # recording) had a moment of silence, so her speech is compared a quarter second at a time.
+    officer_score = piecewise_correlation(officer_says, officer)
     print(f"caller channel {caller_score:.3f}, officer channel {officer_score:.3f}")
     assert caller_score >= 0.9
+    # Her channel holds, byte for byte and in order, the frames Twilio got (a loaded
+    # machine's pacer may drop some of her audio: then the caller did not hear it either).
+    assert found_in_order(bytes(call.caller.received), officer_bytes(content)) >= 0.95
     assert officer_score >= 0.9
     assert correlation(caller_says, officer) < 0.5  # not mixed: each side on its own channel
     assert correlation(officer_says, caller) < 0.5
@@ -260,11 +285,12 @@ async def test_an_officer_page_reload_leaves_one_recording_of_the_whole_call(
 
     (recording,) = await call.recordings(db)
     assert recording.state == "complete"
-    caller, officer, rate = decode(await plaintext_of(call.app, db, recording))
+    content = await plaintext_of(call.app, db, recording)
+    caller, officer, rate = decode(content)
     assert abs(caller.size / rate - (call.ended_at - call.connected_at)) <= 0.2
-    print("DBG heard by caller", correlation(officer_says, ulaw_decode(bytes(call.caller.received))), "rec", correlation(officer_says, officer), "rec vs heard", correlation(ulaw_decode(bytes(call.caller.received)), officer), len(call.caller.received)/8000, officer.size/8000)
     assert correlation(caller_says, caller) >= 0.9
-    assert correlation(officer_says, officer) >= 0.9
+    assert piecewise_correlation(officer_says, officer) >= 0.9
+    assert found_in_order(bytes(call.caller.received), officer_bytes(content)) >= 0.95
 
 
 async def test_no_plaintext_of_the_recording_is_anywhere(
@@ -520,3 +546,23 @@ def test_the_caller_frames_carry_twilio_s_timestamp(stamp: Any, expected: int | 
         body["timestamp"] = stamp
     event = read_event(json.dumps({"event": "media", "media": body, "streamSid": "MZ1"}))
     assert event == Media(b"\xff\xff", expected)
+
+
+def test_after_a_long_stall_her_frames_keep_their_place() -> None:
+    recording, clock = hand_recording()
+    frames = [bytes([k % 0x7F]) * 160 for k in range(300)]  # 6 s, frame k at k*20 ms
+    content = bytearray()
+    for k in range(100):  # 2 s on time
+        clock.now = (k + 1) * 0.02
+        recording.caller(frames[k], timestamp=k * 20)
+    clock.now = 5.0  # the loop stalled 3 s: the writer took silence up to 3 s
+    content += recording._take(recording._now() - int(HORIZON * 8000))
+    for k in range(100, 300):  # then the held-up frames all at once
+        recording.caller(frames[k], timestamp=k * 20)
+    recording.end()
+    content += recording._take(recording._now() + 8000)
+    left = bytes(content[0::2])
+    start = int(0.02 * 8000) - 160
+    assert left[start : start + 16_000] == b"".join(frames[:100])
+    assert set(left[start + 16_000 : 3 * 8000]) == {0xFF}  # what came too late to keep
+    assert left[3 * 8000 : start + 48_000] == b"".join(frames[150:300])  # in place, not moved

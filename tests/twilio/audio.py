@@ -166,3 +166,16 @@ def align(sent: npt.ArrayLike, received: npt.ArrayLike) -> tuple[float, int]:
 def correlation(sent: npt.ArrayLike, received: npt.ArrayLike) -> float:
     """The best normalized cross-correlation of ``sent`` and ``received`` (see :func:`align`)."""
     return align(sent, received)[0]
+
+
+def piecewise_correlation(
+    sent: npt.ArrayLike, received: npt.ArrayLike, seconds: float = 0.25
+) -> float:
+    """The median over ``sent``'s pieces (those not silent) of each one's best correlation
+    anywhere in ``received``: a moment of silence a busy path inserts between pieces (which
+    shifts everything after it) does not count, missing or distorted audio does."""
+    a = np.asarray(sent, dtype=np.float64)
+    size = int(seconds * RATE)
+    pieces = [a[i : i + size] for i in range(0, a.size - size + 1, size)]
+    scores = [correlation(piece, received) for piece in pieces if np.abs(piece).max() > 1000]
+    return float(np.median(scores)) if scores else 0.0
