@@ -7,6 +7,7 @@ reconnects learns where she stands (``GET /api/queues/me``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from aiohttp import web
@@ -271,6 +272,18 @@ async def set_state(request: web.Request) -> web.Response:
     return web.json_response(_me(router, row.id))
 
 
+async def _her_step(
+    request: web.Request, step: Callable[[str, int], Awaitable[object]]
+) -> web.Response:
+    """Run ``step(task_id, officer_id)`` for the logged-in officer; where the task stands."""
+    task_id = request.match_info["task_id"]
+    try:
+        await step(task_id, current_officer(request).id)
+    except Refused as exc:
+        raise _refusal(exc) from None
+    return _placement(_router(request).placement(task_id))
+
+
 @endpoint(
     "Accept the contact offered to you: you are busy with it.",
     roles=STAFF,
@@ -279,13 +292,7 @@ async def set_state(request: web.Request) -> web.Response:
     tags=TAGS,
 )
 async def accept(request: web.Request) -> web.Response:
-    task_id = request.match_info["task_id"]
-    router = _router(request)
-    try:
-        await router.accept(task_id, current_officer(request).id)
-    except Refused as exc:
-        raise _refusal(exc) from None
-    return _placement(router.placement(task_id))
+    return await _her_step(request, _router(request).accept)
 
 
 @endpoint(
@@ -296,13 +303,7 @@ async def accept(request: web.Request) -> web.Response:
     tags=TAGS,
 )
 async def decline(request: web.Request) -> web.Response:
-    task_id = request.match_info["task_id"]
-    router = _router(request)
-    try:
-        await router.decline(task_id, current_officer(request).id)
-    except Refused as exc:
-        raise _refusal(exc) from None
-    return _placement(router.placement(task_id))
+    return await _her_step(request, _router(request).decline)
 
 
 @endpoint(
@@ -313,13 +314,7 @@ async def decline(request: web.Request) -> web.Response:
     tags=TAGS,
 )
 async def complete(request: web.Request) -> web.Response:
-    task_id = request.match_info["task_id"]
-    router = _router(request)
-    try:
-        await router.complete(task_id, current_officer(request).id)
-    except Refused as exc:
-        raise _refusal(exc) from None
-    return _placement(router.placement(task_id))
+    return await _her_step(request, _router(request).complete)
 
 
 @endpoint(
