@@ -29,7 +29,7 @@ from cases.contacts import mark_answered, open_contact, open_details, record_tim
 from cases.models import Case, Complainant, ContactSession
 from ivr import calls, twilio_api
 from ivr.models import PhoneCall
-from ivr.signature import twilio_form
+from ivr.signature import twilio_form, twilio_webhook
 from ivr.twiml import MENU, reply, url
 from ivr.webhooks import call_sid
 from officers.auth import current_officer
@@ -183,13 +183,8 @@ async def place_callback(request: web.Request) -> web.Response:
     return web.json_response(body.model_dump(), status=201, headers={"Cache-Control": "no-store"})
 
 
-@endpoint(
-    "Twilio: the callback was picked up (a person is bridged; a machine is hung up on).",
-    public=True,
-    content_type="application/xml",
-    errors=["bad_signature", "ivr_off", "invalid_call"],
-    statuses=[503],
-    tags=TAGS,
+@twilio_webhook(
+    "the callback was picked up (a person is bridged; a machine is hung up on).", "invalid_call"
 )
 async def callback_answered(request: web.Request) -> web.Response:
     form = await twilio_form(request)

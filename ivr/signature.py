@@ -10,17 +10,31 @@ and the reason, never the caller's number) and nothing else happens.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import RequestValidator
 
-from safecall.errors import ApiError
+from safecall.endpoint import endpoint
+from safecall.errors import ApiError, Handler
 from safecall.settings import Settings
 from safecall.state import AUDIT, SETTINGS, client_address
 
 HEADER = "X-Twilio-Signature"
+
+
+def twilio_webhook(summary: str, *errors: str) -> Callable[[Handler], Handler]:
+    """Declare a Twilio webhook: public (its signature is the check), answering TwiML."""
+    return endpoint(
+        "Twilio: " + summary,
+        public=True,
+        content_type="application/xml",
+        errors=["bad_signature", "ivr_off", *errors],
+        statuses=[503],
+        tags=["phone"],
+    )
 
 
 def public_url(settings: Settings, path_qs: str) -> str:

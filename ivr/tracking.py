@@ -27,14 +27,11 @@ from cases.tracking_code import is_valid, normalise
 from ivr import calls
 from ivr.models import TrackingTries
 from ivr.progress import Progress, read
-from ivr.signature import twilio_form
+from ivr.signature import twilio_form, twilio_webhook
 from ivr.twiml import MENU, PROMPTS, ask, reply, url
-from safecall.endpoint import endpoint
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB
 
 CODE_FIELD = "ivr.tracking_code"
-TAGS = ["phone"]
-ERRORS = ["bad_signature", "ivr_off"]
 WITHHELD = "withheld"
 """Callers without a number share one count."""
 
@@ -91,14 +88,7 @@ async def _record(app: web.Application, key: str, *, success: bool) -> None:
         row.updated_at = now
 
 
-@endpoint(
-    "Twilio: she typed her tracking code (or nothing).",
-    public=True,
-    content_type="application/xml",
-    errors=ERRORS,
-    statuses=[503],
-    tags=TAGS,
-)
+@twilio_webhook("she typed her tracking code (or nothing).")
 async def code_typed(request: web.Request) -> web.Response:
     form = await twilio_form(request)
     app = request.app
@@ -138,14 +128,7 @@ def _opened(app: web.Application, token: str) -> str | None:
         return None
 
 
-@endpoint(
-    "Twilio: she typed her PIN (or only #): she hears her case's status.",
-    public=True,
-    content_type="application/xml",
-    errors=ERRORS,
-    statuses=[503],
-    tags=TAGS,
-)
+@twilio_webhook("she typed her PIN (or only #): she hears her case's status.")
 async def pin_typed(request: web.Request) -> web.Response:
     form = await twilio_form(request)
     app = request.app

@@ -23,18 +23,13 @@ from ivr import calls, tracking
 from ivr.menu import QUEUE, TRACK
 from ivr.models import PhoneCall
 from ivr.progress import Progress, read
-from ivr.signature import twilio_form
+from ivr.signature import twilio_form, twilio_webhook
 from ivr.twilio_api import bridge_twiml
 from ivr.twiml import MENU, PROMPTS, ask, goodbye, hold, reply, url
 from queues.router import Refused
 from queues.service import ROUTER
-from safecall.endpoint import endpoint
 from safecall.errors import ApiError
 from signaling.routes import HUB
-
-TAGS = ["phone"]
-ERRORS = ["bad_signature", "ivr_off", "invalid_call"]
-STATUSES = [503]
 
 
 def call_sid(form: MultiDictProxy[str]) -> str:
@@ -44,14 +39,7 @@ def call_sid(form: MultiDictProxy[str]) -> str:
     return sid
 
 
-@endpoint(
-    "Twilio: a call to the helpline arrives (signed webhook; answers TwiML).",
-    public=True,
-    content_type="application/xml",
-    errors=ERRORS,
-    statuses=STATUSES,
-    tags=TAGS,
-)
+@twilio_webhook("a call to the helpline arrives (signed webhook; answers TwiML).", "invalid_call")
 async def voice(request: web.Request) -> web.Response:
     form = await twilio_form(request)
     app = request.app
@@ -63,13 +51,10 @@ async def voice(request: web.Request) -> web.Response:
     return reply(ask(app, menu.steps[menu.first_step], Progress()))
 
 
-@endpoint(
-    "Twilio: her answer to one of the menu's questions (or none, after the timeout).",
-    public=True,
-    content_type="application/xml",
-    errors=[*ERRORS, "unknown_step"],
-    statuses=STATUSES,
-    tags=TAGS,
+@twilio_webhook(
+    "her answer to one of the menu's questions (or none, after the timeout).",
+    "invalid_call",
+    "unknown_step",
 )
 async def menu_step(request: web.Request) -> web.Response:
     form = await twilio_form(request)
@@ -127,13 +112,8 @@ async def _hold_reply(app: web.Application, call: PhoneCall) -> web.Response:
     )
 
 
-@endpoint(
-    "Twilio: she is waiting; her place in line, the hold recording, or the officer.",
-    public=True,
-    content_type="application/xml",
-    errors=ERRORS,
-    statuses=STATUSES,
-    tags=TAGS,
+@twilio_webhook(
+    "she is waiting; her place in line, the hold recording, or the officer.", "invalid_call"
 )
 async def wait(request: web.Request) -> web.Response:
     form = await twilio_form(request)
@@ -169,13 +149,8 @@ async def wait(request: web.Request) -> web.Response:
     return reply(goodbye(app, message, call.language))
 
 
-@endpoint(
-    "Twilio: she pressed a key while waiting (the callback key asks to be called back).",
-    public=True,
-    content_type="application/xml",
-    errors=ERRORS,
-    statuses=STATUSES,
-    tags=TAGS,
+@twilio_webhook(
+    "she pressed a key while waiting (the callback key asks to be called back).", "invalid_call"
 )
 async def hold_key(request: web.Request) -> web.Response:
     form = await twilio_form(request)
@@ -202,13 +177,8 @@ async def hold_key(request: web.Request) -> web.Response:
     return reply(response)
 
 
-@endpoint(
-    "Twilio: a call's status changed (a hang-up while waiting abandons the contact).",
-    public=True,
-    content_type="application/xml",
-    errors=ERRORS,
-    statuses=STATUSES,
-    tags=TAGS,
+@twilio_webhook(
+    "a call's status changed (a hang-up while waiting abandons the contact).", "invalid_call"
 )
 async def status(request: web.Request) -> web.Response:
     form = await twilio_form(request)
