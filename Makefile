@@ -29,8 +29,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	bash scripts/test-services.sh
-	$(BIN)/pytest
-	scripts/in-netns.sh $(BIN)/pytest -m browser
+	scripts/test.sh
 
 check: $(VENV)/.installed-test
 	$(BIN)/ruff check .

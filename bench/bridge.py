@@ -1,27 +1,46 @@
 """Bridge benchmark (not a test): server CPU per bridged call-minute, and late frames.
 
 Servers run in their own processes on loopback; the clients (Twilio's streams
-and the officers' aiortc pages) run in this process, so the server's CPU
-(user + system, every thread, from ``/proc/<pid>/stat``) is what is measured.
+and the officers' aiortc pages) run in ``--client-processes`` processes of
+their own (:class:`Clients`), so the server's CPU (user + system, every
+thread, from ``/proc/<pid>/stat``) is what is measured.
 
-* **bare** — ``--calls`` plain aiortc Opus legs in one server process: each
-  sends a 20 ms tone frame every 20 ms (encoded by aiortc: 8 -> 48 kHz, Opus)
-  and receives and decodes the client's Opus. The baseline: one leg's CPU.
+* **bare** — ``--calls`` plain aiortc Opus legs in one server process, used
+  as aiortc is out of the box: each sends a 20 ms tone frame every 20 ms
+  (encoded by aiortc: 8 -> 48 kHz stereo, Opus, in its executor) and receives
+  and decodes the client's Opus (aiortc's decoder thread; the frames read off
+  the track). The baseline: one leg's CPU.
 * **pcmu** / **opus** — ``--calls`` phone calls through the real app's
   ``/twilio/media`` (signed upgrade, stream token, in-process signaling side,
-  aiortc leg to an officer page on ``/ws``), both directions carrying audio
-  all the time; the officer's page accepts PCMU (what Chrome does) or only Opus.
+  aiortc leg to an officer page on ``/ws``, the call recorded as in
+  production), both directions carrying audio all the time; the officer's
+  page accepts PCMU (what Chrome does) or only Opus.
+
+The same work is checked, not assumed: each phase prints the frames its
+server actually moved per leg-second in each direction (50 is every frame).
+A client too starved to send would otherwise make a phase look cheap.
 
 Printed: CPU-seconds per call-minute, as a ratio to one bare leg measured in
 the same run (target: PCMU at most 0.3), calls one core would carry, and the
-share of frames to Twilio sent more than 20 ms after their tick (target under
-1%), next to the share of ticks an idle 20 ms asyncio clock in a process of
-its own wakes that late over the same window: on a shared machine, the floor
-the host itself sets. The clients send pre-encoded audio so that they stay
-light, and run niced (+10) so that the server measured is not starved by its
-own load.
+share of *late* frames in each direction (target under 1%):
 
-``python -m bench bridge [--calls N] [--seconds S] [--only PCMU|opus] [--profile DIR]``
+* to Twilio: a frame sent more than 20 ms after its due time on the pacer's
+  20 ms clock (``media.outbound``);
+* to the officer: a frame of the caller's handed to the officer's leg (encoded,
+  for Opus) more than 20 ms after it came from Twilio (``media.caller_track``);
+
+next to the share of ticks an idle 20 ms asyncio clock in a process of its
+own wakes that late over the same window: on a shared machine, the floor the
+host itself sets. The clients send pre-encoded audio and do not decode what
+they receive (their receivers drop the frames), so that they stay light. They
+run at the server's priority: niced, on a machine shared with other work they
+were starved and sent a fraction of their frames, and the phase looked cheap.
+Where the frames moved still fall short of 50 a second, the ratio "at full
+flow" scales each phase's CPU by 50 over its mean flow (frames per
+leg-second over each direction of each leg).
+
+``python -m bench bridge [--calls N] [--seconds S] [--only PCMU|opus] [--profile DIR]
+[--client-processes K]``
 (``--profile``: py-spy's samples of each measured server, collapsed stacks, in DIR)
 """
 
@@ -32,13 +51,17 @@ import asyncio
 import base64
 import contextlib
 import fractions
+import gc
+import itertools
 import json
 import os
+import queue
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +86,36 @@ def tone(seconds: float, rate: int = 8000, frequency: float = 440.0) -> np.ndarr
     return (np.sin(2 * np.pi * frequency * t) * 8000).astype(np.int16)
 
 
+BEHIND = 0.06
+"""Seconds a live source may fall behind before it skips ahead rather than catch up."""
+
+
+async def real_time(due: float) -> float:
+    """Wait until ``due``; the time the frame goes out, ``due`` unless the source fell behind.
+
+    A microphone or a phone line does not burst to catch up after a stall: it
+    skips ahead. A starved client catching up would hand the server a second of
+    audio at once, which no real call does.
+    """
+    now = time.monotonic()
+    if now < due:
+        await asyncio.sleep(due - now)
+        return due
+    return now if now - due > BEHIND else due
+
+
 # ---- servers ------------------------------------------------------------------
 
 
-def _app_server(var: Path) -> web.Application:
+def _app_server(var: Path, recording: bool = True) -> web.Application:
+    from cases.contacts import open_contact
     from media import stream_token
     from media.routes import BRIDGES
+    from recordings.keys import RecordingsKey
     from safecall.app import create_app
     from safecall.endpoint import endpoint
     from safecall.settings import Settings
+    from safecall.state import CLOCK, DATA_KEY, DB
     from signaling.routes import HUB
 
     settings = Settings(
@@ -86,15 +130,25 @@ def _app_server(var: Path) -> web.Application:
         twilio_auth_token=AUTH_TOKEN,
         twilio_api_base="http://127.0.0.1:9",  # nothing is hung up: the callers say stop
         media_ice_hosts=("127.0.0.1",),
+        recording_off_lines=() if recording else ("women",),
     )
+    RecordingsKey.ensure_file(settings.recordings_key_file)  # calls are recorded, as in production
     app = create_app(settings)
 
     @endpoint("Bench only: open phone calls.", public=True, document=False)
     async def open_calls(request: web.Request) -> web.Response:
         hub = request.app[HUB]
         calls = []
-        for i in range(int(request.query["n"])):
-            session = f"{request.query['prefix']}-{i}"
+        for _ in range(int(request.query["n"])):
+            async with request.app[DB]() as db, db.begin():
+                contact, _ = await open_contact(
+                    db,
+                    request.app[DATA_KEY],
+                    service_line="women",
+                    channel="phone",
+                    now=request.app[CLOCK](),
+                )
+                session = contact.id  # a real contact: the call is recorded
             await hub.open_session(session)
             call_sid = "CA" + secrets.token_hex(16)
             calls.append(
@@ -109,15 +163,25 @@ def _app_server(var: Path) -> web.Application:
 
     @endpoint("Bench only: the bridges' figures.", public=True, document=False)
     async def stats(request: web.Request) -> web.Response:
-        bridges = list(request.app[BRIDGES])
+        running = request.app[BRIDGES]
+        bridges = list(running)
+        to_officer = [getattr(b, "to_officer", None) for b in bridges]
         return web.json_response(
             {
                 "bridges": len(bridges),
                 "codecs": sorted({str(b.codec) for b in bridges}),
+                "recording": sorted({b.recording.state for b in bridges}),
                 "frames": sum(b.outbound.stats.frames for b in bridges),
                 "late": sum(b.outbound.stats.late for b in bridges),
                 "dropped": sum(b.outbound.stats.dropped for b in bridges),
                 "frames_in": sum(b.frames_in for b in bridges),
+                # (a tree without the to-officer figures: -1)
+                "to_officer": sum(t.frames for t in to_officer if t),
+                "late_to_officer": sum(t.late for t in to_officer if t) if all(to_officer) else -1,
+                # the worst since the call began (not only in the window): a stall or a trickle
+                "max_late": max((b.outbound.stats.max_late for b in bridges), default=0.0),
+                "max_late_to_officer": max((t.max_late for t in to_officer if t), default=0.0),
+                "gc": COLLECTIONS.figures() if COLLECTIONS else {},
             }
         )
 
@@ -139,12 +203,15 @@ def _bare_server() -> web.Application:
             super().__init__()
             self.samples = tone(1.0)
             self.pts = 0
+            self.n = 0
+            """Frames handed to aiortc to encode and send."""
             self.start = time.monotonic()
 
         async def recv(self) -> Any:
             from av import AudioFrame
 
-            await asyncio.sleep(max(0.0, self.start + self.pts / 8000 - time.monotonic()))
+            self.n += 1
+            self.start = await real_time(self.start + self.pts / 8000) - self.pts / 8000
             at = self.pts % 8000
             frame = AudioFrame.from_ndarray(
                 self.samples[at : at + 160].reshape(1, -1), format="s16", layout="mono"
@@ -155,6 +222,12 @@ def _bare_server() -> web.Application:
             return frame
 
     pcs: set[Any] = set()
+    received = [0]
+    """Frames read off the clients' tracks (decoded), all legs."""
+    sent: list[Tone] = []
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response({"received": received[0], "sent": sum(t.n for t in sent)})
 
     async def offer(request: web.Request) -> web.Response:
         body = await request.json()
@@ -167,10 +240,13 @@ def _bare_server() -> web.Application:
                 with contextlib.suppress(MediaStreamError):
                     while True:
                         await track.recv()
+                        received[0] += 1
 
             asyncio.ensure_future(drain())  # noqa: RUF006 (lives as long as the process)
 
-        pc.addTrack(Tone())
+        tone_track = Tone()
+        sent.append(tone_track)
+        pc.addTrack(tone_track)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
         with pinned(("127.0.0.1",)):
             await pc.setLocalDescription(await pc.createAnswer())
@@ -178,13 +254,42 @@ def _bare_server() -> web.Application:
 
     app = web.Application()
     app.router.add_post("/bench/offer", offer)
+    app.router.add_get("/bench/stats", stats)
     return app
 
 
+class Collections:
+    """The garbage collector's pauses in this process, by generation: a stall holds every call."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self.over_20ms = [0, 0, 0]
+        self._began = 0.0
+        gc.callbacks.append(self._on)
+
+    def _on(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        took, generation = time.perf_counter() - self._began, info["generation"]
+        self.count[generation] += 1
+        self.longest[generation] = max(self.longest[generation], took)
+        self.over_20ms[generation] += took > 0.02
+
+    def figures(self) -> dict[str, list[Any]]:
+        return {"count": self.count, "longest": self.longest, "over_20ms": self.over_20ms}
+
+
+COLLECTIONS: Collections | None = None
+
+
 def serve(argv: list[str]) -> None:
-    """``serve app|bare VAR``: run one server on a free loopback port; print it."""
+    """``serve app|app-unrecorded|bare VAR``: run one server on a free loopback port; print it."""
+    global COLLECTIONS
+    COLLECTIONS = Collections()
     kind, var = argv[0], Path(argv[1])
-    app = _app_server(var) if kind == "app" else _bare_server()
+    app = _bare_server() if kind == "bare" else _app_server(var, recording=kind == "app")
 
     async def run() -> None:
         runner = web.AppRunner(app, access_log=None)
@@ -236,8 +341,9 @@ class IdleClock:
 PROFILE_DIR: Path | None = None
 """``--profile DIR``: where py-spy's samples of each measured server go (collapsed stacks)."""
 
-CLIENT_NICENESS = 10
-"""The clients yield the CPU to the server being measured (they share two cores)."""
+CLIENT_NICENESS = 0
+"""Niceness of the clients (the servers and the idle clock run at 0). Not above 0: on a
+shared machine a niced client is starved by other processes and moves few frames."""
 
 
 def _normal_priority() -> None:
@@ -271,7 +377,12 @@ class Server:
         args = [spy, "record", "--pid", str(self.process.pid), "--duration"]
         args += [str(int(seconds)), "--rate", "200", "--format", "raw", "--threads"]
         args += ["--nonblocking", "--output", str(out)]
-        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_normal_priority,  # a niced sampler loses most of its samples
+        )
 
     def stop(self) -> None:
         self.process.terminate()
@@ -325,7 +436,7 @@ def packet_track(codec: str) -> Any:
             self.start = time.monotonic()
 
         async def recv(self) -> Any:
-            await asyncio.sleep(max(0.0, self.start + self.n * 0.02 - time.monotonic()))
+            self.start = await real_time(self.start + self.n * 0.02) - self.n * 0.02
             packet = Packet(payloads[self.n % len(payloads)])
             packet.pts = self.n * rate // 50
             packet.time_base = fractions.Fraction(1, rate)
@@ -335,12 +446,25 @@ def packet_track(codec: str) -> Any:
     return Packets()
 
 
-async def drain_track(track: Any) -> None:
-    from aiortc.mediastreams import MediaStreamError
+class Discard(queue.Queue[Any]):
+    """A client receiver's decoder queue: counts the frames and drops them, undecoded."""
 
-    with contextlib.suppress(MediaStreamError):
-        while True:
-            await track.recv()
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames = 0
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:  # the end of the stream, for the decoder thread
+            super().put(item, block, timeout)
+        else:
+            self.frames += 1
+
+
+def discard(receiver: Any) -> Discard:
+    """Keep a client light: what ``receiver`` gets is counted, not decoded."""
+    tap = Discard()
+    setattr(receiver, "_RTCRtpReceiver__decoder_queue", tap)  # noqa: B010 (name-mangled)
+    return tap
 
 
 class Call:
@@ -353,6 +477,12 @@ class Call:
         self.pc: Any = None
         self.twilio: aiohttp.ClientWebSocketResponse | None = None
         self.page: aiohttp.ClientWebSocketResponse | None = None
+        self.heard: Discard | None = None
+        """The officer page's receiver: frames of the caller it got."""
+        self.twilio_heard = 0
+        """``media`` messages (the officer's frames) Twilio's side got."""
+        self.said: Any = None
+        """The officer page's track (``n``: frames it sent)."""
 
     async def start(self, cookie: str, codec: str) -> None:
         from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -381,15 +511,12 @@ class Call:
                 if message["type"] == "offer":
                     pc = RTCPeerConnection(configuration())
                     self.pc = pc
-                    transceiver = pc.addTransceiver(packet_track(codec), direction="sendrecv")
+                    self.said = packet_track(codec)
+                    transceiver = pc.addTransceiver(self.said, direction="sendrecv")
                     caps = RTCRtpSender.getCapabilities("audio").codecs
                     mime = "audio/PCMU" if codec == "PCMU" else "audio/opus"
                     transceiver.setCodecPreferences([c for c in caps if c.mimeType == mime])
-
-                    @pc.on("track")
-                    def on_track(track: Any) -> None:
-                        self.tasks.append(asyncio.create_task(drain_track(track)))
-
+                    self.heard = discard(transceiver.receiver)
                     pc.on("connectionstatechange", _on_connected(pc, self.connected))
 
                     await pc.setRemoteDescription(
@@ -428,6 +555,9 @@ class Call:
 
         async def echo_marks() -> None:
             async for frame in twilio:
+                if '"event":"media"' in frame.data[:90]:
+                    self.twilio_heard += 1
+                    continue
                 message = json.loads(frame.data)
                 if message["event"] == "mark":
                     await twilio.send_str(frame.data)
@@ -440,7 +570,7 @@ class Call:
                 json.dumps({"event": "media", "streamSid": stream_sid, "media": media})
             )
             n += 1
-            await asyncio.sleep(max(0.0, began + n * 0.02 - time.monotonic()))
+            began = await real_time(began + n * 0.02) - n * 0.02
 
     async def stop(self) -> None:
         if self.twilio is not None and not self.twilio.closed:
@@ -473,78 +603,247 @@ def per_minute(
     return (user + system) * scale, user * scale
 
 
-async def bare_legs(server: Server, calls: int, seconds: float) -> tuple[float, float]:
-    """CPU-seconds per leg-minute of ``calls`` bare Opus legs (all, user only)."""
+def snapshot(url: str) -> tuple[dict[str, Any], float]:
+    """The server's figures, and when (the middle of the request)."""
+    sent = time.monotonic()
+    with urllib.request.urlopen(url + "/bench/stats", timeout=30) as r:
+        figures = json.loads(r.read())
+    return figures, (sent + time.monotonic()) / 2
+
+
+# ---- the clients' processes ----------------------------------------------------
+
+
+async def _bare_clients(http: aiohttp.ClientSession, url: str, legs: int) -> Any:
+    """``legs`` bare Opus legs to the bare server; a function counting the frames they got."""
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
     from media.ice import configuration, pinned
 
     pcs = []
     connected = []
-    async with aiohttp.ClientSession() as http:
-        for _ in range(calls):
-            pc = RTCPeerConnection(configuration())
-            pc.addTrack(packet_track("opus"))
-            event = asyncio.Event()
-            pc.on("connectionstatechange", _on_connected(pc, event))
-            pc.on("track", lambda track: asyncio.ensure_future(drain_track(track)))
-            with pinned(("127.0.0.1",)):
-                await pc.setLocalDescription(await pc.createOffer())
-            async with http.post(
-                server.url + "/bench/offer", json={"sdp": pc.localDescription.sdp}
-            ) as r:
-                answer = await r.json()
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
-            pcs.append(pc)
-            connected.append(event)
-        async with asyncio.timeout(30):
-            await asyncio.gather(*(e.wait() for e in connected))
-        await asyncio.sleep(3)  # warm up
-        profiler = server.profile(seconds, "bare")
-        before, t0 = server.cpu(), time.monotonic()
-        await asyncio.sleep(seconds)
-        after, elapsed = server.cpu(), time.monotonic() - t0
-        if profiler is not None:
-            profiler.wait()
-    for pc in pcs:
-        await pc.close()
-    return per_minute(before, after, elapsed, calls)
+    heard: list[Discard] = []
+    for _ in range(legs):
+        pc = RTCPeerConnection(configuration())
+        pc.addTrack(packet_track("opus"))
+        heard.append(discard(pc.getTransceivers()[0].receiver))
+        event = asyncio.Event()
+        pc.on("connectionstatechange", _on_connected(pc, event))
+        with pinned(("127.0.0.1",)):
+            await pc.setLocalDescription(await pc.createOffer())
+        async with http.post(url + "/bench/offer", json={"sdp": pc.localDescription.sdp}) as r:
+            answer = await r.json()
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        pcs.append(pc)
+        connected.append(event)
+    async with asyncio.timeout(60):
+        await asyncio.gather(*(e.wait() for e in connected))
+
+    async def close() -> None:
+        for pc in pcs:
+            await pc.close()
+
+    return lambda: {"heard": sum(h.frames for h in heard)}, close
 
 
-async def bridged_calls(
-    server: Server, cookie: str, codec: str, calls: int, seconds: float
-) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(server.url + f"/bench/calls?n={calls}&prefix={codec}") as r:
-            infos = await r.json()
-        running = [Call(http, server.url, info) for info in infos]
-        for call in running:
-            await call.start(cookie, codec)
-        async with asyncio.timeout(60):
-            await asyncio.gather(*(c.connected.wait() for c in running))
-        await asyncio.sleep(3)
-        async with http.get(server.url + "/bench/stats") as r:
-            first = await r.json()
-        profiler = server.profile(seconds, codec)
-        clock = IdleClock(seconds)
-        before, t0 = server.cpu(), time.monotonic()
-        await asyncio.sleep(seconds)
-        after, elapsed = server.cpu(), time.monotonic() - t0
-        if profiler is not None:
-            profiler.wait()
-        async with http.get(server.url + "/bench/stats") as r:
-            last = await r.json()
+async def _call_clients(
+    http: aiohttp.ClientSession, url: str, cookie: str, codec: str, infos: list[dict[str, Any]]
+) -> Any:
+    running = [Call(http, url, info) for info in infos]
+    for call in running:
+        await call.start(cookie, codec)
+    async with asyncio.timeout(60):
+        await asyncio.gather(*(c.connected.wait() for c in running))
+
+    def count() -> dict[str, int]:
+        return {
+            "pages": sum(c.heard.frames for c in running if c.heard is not None),
+            "twilio": sum(c.twilio_heard for c in running),
+            "said": sum(c.said.n for c in running if c.said is not None),
+        }
+
+    async def close() -> None:
         for call in running:
             await call.stop()
-    frames = last["frames"] - first["frames"]
+
+    return count, close
+
+
+def clients(argv: list[str]) -> None:
+    """``clients SPEC_FILE``: one process's share of the clients (see :class:`Clients`)."""
+    spec = json.loads(Path(argv[0]).read_text())
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession() as http:
+            if spec["kind"] == "bare":
+                count, close = await _bare_clients(http, spec["url"], spec["legs"])
+            else:
+                count, close = await _call_clients(
+                    http, spec["url"], spec["cookie"], spec["kind"], spec["infos"]
+                )
+            print("ready", flush=True)
+            for _ in ("start", "stop"):
+                await loop.run_in_executor(None, sys.stdin.readline)
+                print(json.dumps(count()), flush=True)
+            await close()
+
+    asyncio.run(run())
+
+
+class Clients:
+    """The clients of a phase, spread over processes of their own.
+
+    One process holding every client (20 aiortc pages and 20 Twilio streams)
+    needs about as much CPU as the server it measures; on a shared machine it
+    fell behind and the server moved a fraction of the frames. Each process
+    prints ``ready`` once its clients are connected, then its frame counts on
+    each line it reads (the window's start, then its end).
+    """
+
+    def __init__(self, specs: list[dict[str, Any]], tmp: Path) -> None:
+        self.processes = []
+        for n, spec in enumerate(specs):
+            path = tmp / f"clients-{spec['kind']}-{n}.json"
+            path.write_text(json.dumps(spec))
+            args = [sys.executable, "-m", "bench.bridge", "clients", str(path)]
+            self.processes.append(
+                subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            )
+
+    def ready(self) -> None:
+        for process in self.processes:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if line.strip() != "ready":
+                self.close()
+                raise RuntimeError(f"a client process did not start: {line!r}")
+
+    def counts(self) -> dict[str, int]:
+        """Frames the clients got and sent so far, all processes."""
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.write("count\n")
+            process.stdin.flush()
+        total: dict[str, int] = {}
+        for process in self.processes:
+            assert process.stdout is not None
+            for key, value in json.loads(process.stdout.readline()).items():
+                total[key] = total.get(key, 0) + value
+        return total
+
+    def close(self) -> None:
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def shares(items: int, processes: int) -> list[range]:
+    """``range(items)`` cut into ``processes`` nearly equal runs (none empty)."""
+    processes = max(1, min(processes, items))
+    cuts = [items * k // processes for k in range(processes + 1)]
+    return [range(a, b) for a, b in itertools.pairwise(cuts)]
+
+
+class Window:
+    """The measured window: server CPU, its figures and the clients' counts at both ends."""
+
+    def __init__(self, server: Server, clients: Clients, seconds: float, name: str) -> None:
+        self.server, self.clients, self.seconds, self.name = server, clients, seconds, name
+
+    def measure(self) -> dict[str, Any]:
+        profiler = self.server.profile(self.seconds, self.name)
+        clock = IdleClock(self.seconds)
+        first, t_first = snapshot(self.server.url)
+        heard_first = self.clients.counts()
+        before, t0 = self.server.cpu(), time.monotonic()
+        time.sleep(self.seconds)
+        after, elapsed = self.server.cpu(), time.monotonic() - t0
+        heard_last = self.clients.counts()
+        last, t_last = snapshot(self.server.url)
+        if profiler is not None:
+            profiler.wait()
+        self.clients.close()
+        return {
+            "cpu": (before, after, elapsed),
+            "server": (first, last),
+            "clients": {k: heard_last[k] - heard_first[k] for k in heard_last},
+            "per_second": 1 / (t_last - t_first),
+            "idle_clock_late": clock.late(),
+        }
+
+
+def bare_legs(
+    server: Server, calls: int, seconds: float, processes: int, tmp: Path
+) -> dict[str, Any]:
+    """CPU-seconds per leg-minute of ``calls`` bare Opus legs (all, user only), frames moved."""
+    specs = [{"kind": "bare", "url": server.url, "legs": len(r)} for r in shares(calls, processes)]
+    clients = Clients(specs, tmp)
+    clients.ready()
+    time.sleep(3)  # warm up
+    w = Window(server, clients, seconds, "bare").measure()
+    first, last = w["server"]
+    rate = w["per_second"] / calls
     return {
-        "per_call_minute": per_minute(before, after, elapsed, calls),
+        "per_minute": per_minute(w["cpu"][0], w["cpu"][1], w["cpu"][2], calls),
+        "in": (last["received"] - first["received"]) * rate,
+        "out": w["clients"]["heard"] * rate,
+        "idle_clock_late": w["idle_clock_late"],
+    }
+
+
+def bridged_calls(
+    server: Server, cookie: str, codec: str, calls: int, seconds: float, processes: int, tmp: Path
+) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{server.url}/bench/calls?n={calls}", timeout=60) as r:
+        infos = json.loads(r.read())
+    specs = [
+        {"kind": codec, "url": server.url, "cookie": cookie, "infos": infos[r.start : r.stop]}
+        for r in shares(calls, processes)
+    ]
+    clients = Clients(specs, tmp)
+    clients.ready()
+    time.sleep(3)  # warm up
+    w = Window(server, clients, seconds, codec).measure()
+    first, last = w["server"]
+
+    def delta(key: str) -> int:
+        return int(last[key] - first[key])
+
+    frames, to_officer = delta("frames"), delta("to_officer")
+    rate = w["per_second"] / calls
+    return {
+        "per_call_minute": per_minute(w["cpu"][0], w["cpu"][1], w["cpu"][2], calls),
         "codecs": last["codecs"],
+        "recording": last["recording"],
         "bridges": last["bridges"],
+        "from_twilio": delta("frames_in") * rate,
+        "to_officer": w["clients"]["pages"] * rate,
+        "from_officer": w["clients"]["said"] * rate,
+        "to_twilio": w["clients"]["twilio"] * rate,
         "frames": frames,
-        "late": (last["late"] - first["late"]) / frames if frames else float("nan"),
-        "idle_clock_late": clock.late(),
-        "dropped": last["dropped"] - first["dropped"],
+        "late": delta("late") / frames if frames else float("nan"),
+        "officer_frames": to_officer,
+        "late_to_officer": (
+            delta("late_to_officer") / to_officer
+            if to_officer and last["late_to_officer"] >= 0
+            else float("nan")
+        ),
+        "idle_clock_late": w["idle_clock_late"],
+        "dropped": delta("dropped"),
+        "max_late": (last["max_late"], last["max_late_to_officer"]),
+        "gc": {
+            "count": [
+                a - b for a, b in zip(last["gc"]["count"], first["gc"]["count"], strict=True)
+            ],
+            "over_20ms": [
+                a - b
+                for a, b in zip(last["gc"]["over_20ms"], first["gc"]["over_20ms"], strict=True)
+            ],
+            "longest_ms": [round(t * 1000) for t in last["gc"]["longest"]],
+        },
     }
 
 
@@ -555,11 +854,20 @@ def main(argv: list[str]) -> None:
     if argv and argv[0] == "clock":
         print(idle_clock(float(argv[1])))
         return
+    if argv and argv[0] == "clients":
+        clients(argv[1:])
+        return
     parser = argparse.ArgumentParser(prog="python -m bench bridge")
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--only", choices=("PCMU", "opus"), help="bridge this codec only")
     parser.add_argument("--profile", type=Path, help="py-spy samples of the servers into DIR")
+    parser.add_argument(
+        "--client-processes", type=int, default=4, help="processes the clients are spread over"
+    )
+    parser.add_argument(
+        "--no-recording", action="store_true", help="calls not recorded (production records them)"
+    )
     args = parser.parse_args(argv)
     global PROFILE_DIR
     PROFILE_DIR = args.profile
@@ -571,33 +879,53 @@ def main(argv: list[str]) -> None:
         cookie = prepare_var(var)
         bare = Server("bare", var)
         try:
-            baseline = asyncio.run(bare_legs(bare, args.calls, args.seconds))
+            baseline = bare_legs(bare, args.calls, args.seconds, args.client_processes, var)
         finally:
             bare.stop()
         results: dict[str, dict[str, Any]] = {}
         for codec in (args.only,) if args.only else ("PCMU", "opus"):
-            app = Server("app", var)
+            app = Server("app-unrecorded" if args.no_recording else "app", var)
             try:
-                results[codec] = asyncio.run(
-                    bridged_calls(app, cookie, codec, args.calls, args.seconds)
+                results[codec] = bridged_calls(
+                    app, cookie, codec, args.calls, args.seconds, args.client_processes, var
                 )
             finally:
                 app.stop()
-    bare, bare_user = baseline
+    bare, bare_user = baseline["per_minute"]
     print(f"bridge benchmark: {args.calls} concurrent calls, {args.seconds:.0f} s measured each")
     print(
-        f"  bare aiortc Opus leg: {bare:.3f} CPU-s per leg-minute ({bare / 60:.1%} of a core; "
-        f"user {bare_user:.3f})"
+        "  late: to Twilio = sent > 20 ms after its tick on the 20 ms clock; to the officer = "
+        "handed to her leg > 20 ms after it came from Twilio"
     )
+    print(
+        f"  bare aiortc Opus leg: {bare:.3f} CPU-s per leg-minute ({bare / 60:.1%} of a core; "
+        f"user {bare_user:.3f}); frames per leg-second: in {baseline['in']:.1f}, out "
+        f"{baseline['out']:.1f} (of 50); idle 20 ms clock late meanwhile "
+        f"{baseline['idle_clock_late']:.2%}"
+    )
+    bare_flow = (baseline["in"] + baseline["out"]) / 2
     for codec, r in results.items():
         used, user = r["per_call_minute"]
+        flows = ("from_twilio", "to_officer", "from_officer", "to_twilio")
+        flow = sum(r[k] for k in flows) / len(flows)
+        full = (used * 50 / flow) / (bare * 50 / bare_flow) if flow and bare_flow else float("nan")
         print(
             f"  bridged call, {codec:4}: {used:.3f} CPU-s per call-minute = {used / bare:.2f} x "
-            f"a bare leg (user time only: {user / bare_user:.2f} x); {60 / used:.0f} calls per "
-            f"core; late > 20 ms: {r['late']:.2%} of {r['frames']} frames (an idle 20 ms clock "
-            f"on this machine meanwhile: {r['idle_clock_late']:.2%}); dropped "
-            f"{r['dropped']}; negotiated {','.join(r['codecs'])} on {r['bridges']} bridges"
+            f"a bare leg (user time only: {user / bare_user:.2f} x; at full flow: {full:.2f} x); "
+            f"{60 / used:.0f} calls per core\n"
+            f"    frames per call-second (of 50): from Twilio {r['from_twilio']:.1f}, to the "
+            f"officer {r['to_officer']:.1f}, from the officer {r['from_officer']:.1f}, to "
+            f"Twilio {r['to_twilio']:.1f}\n"
+            f"    late > 20 ms: to Twilio {r['late']:.2%} of {r['frames']}, to the officer "
+            f"{r['late_to_officer']:.2%} of {r['officer_frames']} (an idle 20 ms clock on this "
+            f"machine meanwhile: {r['idle_clock_late']:.2%}); dropped {r['dropped']}; the "
+            f"latest since the calls began: {r['max_late'][0] * 1000:.0f} ms to Twilio, "
+            f"{r['max_late'][1] * 1000:.0f} ms to the officer\n"
+            f"    negotiated {','.join(r['codecs'])} on {r['bridges']} bridges; recording "
+            f"{','.join(r['recording'])}"
         )
+    for codec, r in results.items():
+        print(f"  {codec} server's garbage collections by generation in the window: {r['gc']}")
     if "PCMU" in results:
         pcmu = results["PCMU"]["per_call_minute"][0] / bare
         print(f"  target PCMU <= 0.3 x bare: {'met' if pcmu <= 0.3 else 'NOT met'} ({pcmu:.2f})")

@@ -30,7 +30,12 @@ dropped), each with the in-process router unless ``--redis URL`` is given.
 After each run the contacts in the database are counted: one per call that
 reached the queue, none lost or doubled.
 
-``python -m bench webhooks [--rate 200] [--seconds 15] [--db sqlite,postgresql]
+* **The steady part.** Calls start on schedule for ``--seconds``; the full
+  rate is reached once the first call has walked all its steps (9 s), so the
+  latencies reported are those of requests scheduled from then until
+  ``--seconds`` (the rate reached there is printed), not the ramp up and down.
+
+``python -m bench webhooks [--rate 200] [--seconds 30] [--db sqlite,postgresql]
 [--redis URL] [--profile DIR]``. ``--profile`` runs the server under cProfile
 and prints where the ``queue`` step spends its time.
 """
@@ -145,7 +150,7 @@ def serve(argv: list[str]) -> None:
         if profiler is not None:
             profiler.enable()
         await stop.wait()
-        if profiler is not None:
+        if profiler is not None and profile_to:
             profiler.disable()
             profiler.dump_stats(profile_to)
         await runner.cleanup()
@@ -313,10 +318,23 @@ def _next_url(text: str) -> str | None:
 
 
 class Load:
-    """One run of the schedule against one server."""
+    """One run of the schedule against one server.
 
-    def __init__(self, http: aiohttp.ClientSession, base: str, bare: bool, start: float) -> None:
+    Latencies are kept for requests scheduled inside ``window`` (seconds after
+    ``start``): the steady part of the run, once the first calls have walked
+    every step and the full rate is reached, before the last calls thin out.
+    """
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        base: str,
+        bare: bool,
+        start: float,
+        window: tuple[float, float] = (0.0, float("inf")),
+    ) -> None:
         self.http, self.base, self.bare, self.start = http, base, bare, start
+        self.window = window
         self.results = Results()
 
     async def post(self, kind: str, url: str, params: dict[str, str], due: float) -> str | None:
@@ -334,7 +352,8 @@ class Load:
                 status = response.status
         except aiohttp.ClientError:
             status, text = 0, ""
-        self.results.latencies[kind].append((time.perf_counter() - due) * 1000)
+        if self.window[0] <= due - self.start < self.window[1]:
+            self.results.latencies[kind].append((time.perf_counter() - due) * 1000)
         if status != 200:
             self.results.errors[kind] += 1
             return None
@@ -391,8 +410,14 @@ def _script(n: int) -> tuple[str, ...]:
     return MIX[0][1]
 
 
+def ramp_seconds() -> float:
+    """How long the schedule takes to reach its full rate: the longest call's length."""
+    return (max(_steps(keys) for _, keys in MIX) - 1) * THINK
+
+
 async def drive(base: str, rate: float, seconds: float, bare: bool) -> Results:
-    """Calls at the rate that makes ``rate`` requests per second, for ``seconds``."""
+    """Calls at the rate that makes ``rate`` requests per second, for ``seconds``;
+    latencies of the steady part (after :func:`ramp_seconds`, up to ``seconds``)."""
     mean_steps = sum(share * _steps(keys) for share, keys in MIX)
     call_rate = rate / mean_steps
     calls = max(1, int(call_rate * seconds))
@@ -401,7 +426,7 @@ async def drive(base: str, rate: float, seconds: float, bare: bool) -> Results:
         warm = Load(http, base, bare, time.perf_counter())
         await asyncio.gather(*(warm.call(_script(n), warm.start + n / call_rate) for n in range(8)))
         start = time.perf_counter() + 0.2
-        load = Load(http, base, bare, start)
+        load = Load(http, base, bare, start, (ramp_seconds(), seconds))
         await asyncio.gather(*(load.call(_script(n), start + n / call_rate) for n in range(calls)))
     return load.results
 
@@ -423,11 +448,18 @@ def _row(label: str, values: list[float], errors: int, base_p99: float | None) -
     )
 
 
-def report(name: str, baseline: Results, results: Results, contacts: tuple[int, int]) -> None:
+def report(
+    name: str, baseline: Results, results: Results, contacts: tuple[int, int], seconds: float
+) -> None:
     every = [v for values in results.latencies.values() for v in values]
     base_all = [v for values in baseline.latencies.values() for v in values]
     base_p99 = percentile(base_all, 0.99)
-    print(f"\n{name}: {len(every)} webhooks, {results.queued} calls put in line")
+    steady = max(1e-9, seconds - ramp_seconds())
+    print(
+        f"\n{name}: {results.sent} webhooks, {results.queued} calls put in line; "
+        f"{len(every)} scheduled in the steady {steady:.0f} s ({len(every) / steady:.0f}/s), "
+        f"baseline {len(base_all) / steady:.0f}/s"
+    )
     print(
         f"  {'step':10} {'n':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>6} p99/base"
     )
@@ -438,8 +470,8 @@ def report(name: str, baseline: Results, results: Results, contacts: tuple[int, 
     opened, doubled = contacts
     print(f"  contacts in the database: {opened} (calls put in line: {results.queued});")
     print(f"  CallSids with two contacts: {doubled}")
-    base_cpu = baseline.cpu / max(1, len(base_all)) * 1000
-    cpu = results.cpu / max(1, len(every)) * 1000
+    base_cpu = baseline.cpu / max(1, baseline.sent) * 1000
+    cpu = results.cpu / max(1, results.sent) * 1000
     print(
         f"  server CPU per webhook: {cpu:.2f} ms (baseline {base_cpu:.2f} ms, "
         f"ratio {cpu / base_cpu if base_cpu else float('nan'):.1f})"
@@ -496,9 +528,9 @@ def run(args: argparse.Namespace) -> None:
         if args.before is not None:
             before, contacts = measure_app(args, kind, args.before)
             title = f"{kind} ({store}) at {args.rate:.0f}/s, code from {args.before}"
-            report(title, baseline, before, contacts)
+            report(title, baseline, before, contacts, args.seconds)
         results, contacts = measure_app(args, kind, None)
-        report(f"{kind} ({store}) at {args.rate:.0f}/s", baseline, results, contacts)
+        report(f"{kind} ({store}) at {args.rate:.0f}/s", baseline, results, contacts, args.seconds)
         if args.profile:
             _profile_summary(args.profile / f"{kind}.pstats")
 
@@ -509,7 +541,7 @@ def main(argv: list[str]) -> None:
         return
     parser = argparse.ArgumentParser(prog="python -m bench webhooks")
     parser.add_argument("--rate", type=float, default=200.0, help="webhooks per second")
-    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--db", type=lambda s: s.split(","), default=["sqlite", "postgresql"])
     parser.add_argument("--redis", default=None, help="a Redis URL for the router (db 9)")
     parser.add_argument("--profile", type=Path, default=None, help="a directory for pstats")
@@ -521,8 +553,12 @@ def main(argv: list[str]) -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     print(
         f"webhooks: open loop at {args.rate:.0f}/s for {args.seconds:.0f} s per target, "
-        f"latency from each request's scheduled time; {THINK:.0f} s between a call's steps"
+        f"latency from each request's scheduled time; {THINK:.0f} s between a call's steps; "
+        f"latencies of requests scheduled from {ramp_seconds():.0f} s (full rate) "
+        f"to {args.seconds:.0f} s"
     )
+    if args.seconds <= ramp_seconds():
+        parser.error(f"--seconds must be more than the ramp ({ramp_seconds():.0f} s)")
     run(args)
 
 

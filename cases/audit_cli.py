@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
 
 
 def _count(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 10_000:
         raise argparse.ArgumentTypeError("must be a whole number from 1 to 10000")
     return int(raw)
 

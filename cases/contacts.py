@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -497,22 +497,25 @@ async def end_session(
         condition = ContactSession.answered_at.is_not(None)
     elif disposition in _NEEDS_NO_ANSWER:
         condition = ContactSession.answered_at.is_(None)
+    values: dict[str, Any] = {"ended_at": now, "disposition": disposition, "failure_reason": reason}
+    # The times, written with the end when the object already knows them (arrival never
+    # changes, an answer is written once); checked against the row the update returns.
+    known = inspect(contact_session).dict
+    if known.get("arrived_at") is not None:
+        answered = None if disposition in _NEEDS_NO_ANSWER else known.get("answered_at")
+        values.update(_timing(known["arrived_at"], answered, now))
     case_id, arrived_at, answered_at = await _update_open_session(
-        session,
-        contact_session,
-        {"ended_at": now, "disposition": disposition, "failure_reason": reason},
-        condition,
+        session, contact_session, values, condition
     )
-    wait = ((answered_at or now) - arrived_at).total_seconds()
-    talk = 0.0 if answered_at is None else (now - answered_at).total_seconds()
-    timing = {"wait_seconds": max(wait, 0.0), "talk_seconds": max(talk, 0.0)}
-    await session.execute(
-        update(ContactSession)
-        .where(ContactSession.id == contact_session.id)
-        .values(**timing)
-        .execution_options(synchronize_session=False)
-    )
-    _apply(contact_session, timing)
+    timing = _timing(arrived_at, answered_at, now)
+    if any(values.get(name) != value for name, value in timing.items()):
+        await session.execute(
+            update(ContactSession)
+            .where(ContactSession.id == contact_session.id)
+            .values(**timing)
+            .execution_options(synchronize_session=False)
+        )
+        _apply(contact_session, timing)
     await session.execute(
         update(Leg)
         .where(Leg.session_id == contact_session.id, Leg.ended_at.is_(None))
@@ -528,6 +531,13 @@ async def end_session(
         case_id=case_id,
         data={"disposition": disposition, **timing},
     )
+
+
+def _timing(arrived_at: datetime, answered_at: datetime | None, now: datetime) -> dict[str, float]:
+    """Wait (arrival to answer, or to the end) and talk (answer to end) seconds."""
+    wait = ((answered_at or now) - arrived_at).total_seconds()
+    talk = 0.0 if answered_at is None else (now - answered_at).total_seconds()
+    return {"wait_seconds": max(wait, 0.0), "talk_seconds": max(talk, 0.0)}
 
 
 async def add_leg(

@@ -9,14 +9,16 @@ officer gets the new session's join token and waits on it as for any call.
 When she answers, Twilio fetches ``POST /twilio/ivr/callback-answer``: a
 person is connected to the bridge at once (the contact is answered by the
 officer who rang); a machine is hung up on, so no voicemail ever names the
-police. A callback not answered ends ``missed``; the officer may ring again
-up to ``callback_attempts`` times (the menu's setting), then completes the
-task.
+police. A callback not answered ends ``missed``, the officer is freed and
+her callback goes back in line later for whoever is free
+(:mod:`ivr.callback_retries`), up to ``callback_attempts`` rings in all.
+``GET /api/phone/callbacks/{task_id}`` tells the console what became of a ring.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -27,7 +29,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from cases.casework import CaseworkError, Conflict
 from cases.contacts import mark_answered, open_contact, open_details, record_times
 from cases.models import Case, Complainant, ContactSession
-from ivr import calls, twilio_api
+from ivr import callback_retries, calls, twilio_api
 from ivr.models import PhoneCall
 from ivr.signature import twilio_form, twilio_webhook
 from ivr.twiml import MENU, reply, url
@@ -38,6 +40,7 @@ from queues.service import ROUTER
 from safecall.endpoint import STAFF, endpoint
 from safecall.errors import ApiError
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
+from signaling.events import HubEvent, SessionEnded
 from signaling.routes import HUB
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,8 @@ MACHINE = ("machine", "fax")
 
 class CallbackOut(BaseModel):
     session_id: str = Field(description="The new contact's session (on the same case).")
+    case_id: int = Field(description="Her case, for the console's case panel.")
+    tracking_code: str = Field(description="Her case's tracking code (unchanged by a callback).")
     token: str = Field(description="The officer side's join token for /ws.")
     attempt: int = Field(description="1 for the first ring, then 2, 3...")
     attempts_left: int
@@ -128,6 +133,7 @@ async def place_callback(request: web.Request) -> web.Response:
             raise ApiError(exc.status, exc.code, exc.message) from None
         await record_times(session, contact, queued_at=now)
         new_session, number, times = contact.id, opened.phone, opened.callback_times
+        case_id, tracking_code = case.id, case.tracking_code
     await app[HUB].open_session(new_session, officer_id=officer.id)
     try:
         call_sid = await twilio_api.place_call(
@@ -175,6 +181,8 @@ async def place_callback(request: web.Request) -> web.Response:
     )
     body = CallbackOut(
         session_id=new_session,
+        case_id=case_id,
+        tracking_code=tracking_code,
         token=app[HUB].join_token(new_session, "officer"),
         attempt=attempt,
         attempts_left=menu.callback_attempts - attempt,
@@ -195,7 +203,7 @@ async def callback_answered(request: web.Request) -> web.Response:
     if call is None:
         # Twilio was faster than our own record of the call: ask again in a moment.
         tries = request.query.get("n", "0")
-        if tries.isdigit() and int(tries) < 5:
+        if tries.isascii() and tries.isdigit() and int(tries) < 5:
             response.pause(length=1)
             response.redirect(url(app, "ivr/callback-answer", f"n={int(tries) + 1}"), method="POST")
         else:
@@ -206,6 +214,7 @@ async def callback_answered(request: web.Request) -> web.Response:
         await calls.end_contact(app, call.session_id, "missed")
         await app[HUB].end_session(call.session_id, "missed")
         await calls.set_state(app, sid, "ended", was="waiting")
+        await callback_retries.ring_ended(app, call)
         response.hangup()
         return reply(response)
     if await calls.claim_bridge(app, call.session_id) != sid or call.officer_id is None:
@@ -225,6 +234,100 @@ async def callback_answered(request: web.Request) -> web.Response:
     return web.Response(text=twiml, content_type="application/xml")
 
 
+class RingsOut(BaseModel):
+    rings: int = Field(description="Rings placed so far for her callback.")
+    attempts: int = Field(description="Rings allowed in all (the menu's callback_attempts).")
+    outcome: str = Field(
+        description="What became of the last ring: none (not rung yet), ringing, answered, "
+        "missed (unanswered, the next step a moment away), retry_scheduled (back in line at "
+        "next_ring_at), retry_in_line (next_task_id waits for an officer), unreachable "
+        "(the last ring went unanswered)."
+    )
+    next_ring_at: str | None = Field(description="When the next ring goes (went) back in line.")
+    next_task_id: str | None = Field(description="The callback task of the next ring.")
+
+
+@endpoint(
+    "What became of the rings for a callback task: answered, ringing, back in line later "
+    "(when), or unreachable after the last ring.",
+    roles=STAFF,
+    response=RingsOut,
+    errors=["unknown_callback"],
+    statuses=[404],
+    tags=TAGS,
+)
+async def callback_rings(request: web.Request) -> web.Response:
+    app = request.app
+    origin = callback_retries.origin_of(request.match_info["task_id"])
+    async with app[DB]() as session:
+        known = origin is not None and await session.get(ContactSession, origin) is not None
+        if origin is None or not known:
+            raise ApiError(404, "unknown_callback", "There is no such callback task.")
+        rings = list(
+            (
+                await session.scalars(
+                    select(PhoneCall)
+                    .where(PhoneCall.origin_session_id == origin)
+                    .order_by(PhoneCall.attempt)
+                )
+            ).all()
+        )
+        last = rings[-1] if rings else None
+        contact = await session.get(ContactSession, last.session_id) if last else None
+    attempts = app[MENU].callback_attempts
+    outcome, next_at, next_task = "none", None, None
+    if last is not None and contact is not None:
+        retry = await callback_retries.retry_of(app, origin, last.attempt + 1)
+        if contact.answered_at is not None:
+            outcome = "answered"
+        elif last.ended_at is None and last.state != "ended":
+            outcome = "ringing"
+        elif retry is not None:
+            next_task = callback_retries.task_id(origin, retry.attempt)
+            outcome = "retry_in_line" if retry.done_at else "retry_scheduled"
+            next_at = retry.due_at.isoformat()
+        else:
+            outcome = "unreachable" if last.attempt >= attempts else "missed"
+    body = RingsOut(
+        rings=len(rings),
+        attempts=attempts,
+        outcome=outcome,
+        next_ring_at=next_at,
+        next_task_id=next_task,
+    )
+    return web.json_response(body.model_dump(), headers={"Cache-Control": "no-store"})
+
+
+async def _cancel_unanswered_rings(app: web.Application) -> AsyncIterator[None]:
+    """``app.cleanup_ctx`` entry: an officer who hangs up while her phone still rings stops
+    the ring, so she never picks up to a line nobody is on (Twilio's status callback then
+    ends the ring as any unanswered one)."""
+
+    async def on_event(event: HubEvent) -> None:
+        if not isinstance(event, SessionEnded):
+            return
+        try:
+            async with app[DB]() as session:
+                sid = await session.scalar(
+                    select(PhoneCall.call_sid).where(
+                        PhoneCall.session_id == event.session_id,
+                        PhoneCall.direction == "callback",
+                        PhoneCall.state == "waiting",
+                        PhoneCall.ended_at.is_(None),
+                    )
+                )
+            if sid is not None:
+                await twilio_api.hang_up(app, sid)
+        except Exception:
+            log.exception("phone: could not stop an unanswered callback ring")
+
+    app[HUB].add_listener(on_event)
+    yield
+
+
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/phone/callbacks/{task_id}/call", place_callback)
+    app.router.add_get("/api/phone/callbacks/{task_id}", callback_rings)
     app.router.add_post("/twilio/ivr/callback-answer", callback_answered)
+    app.cleanup_ctx.append(callback_retries.run)
+    app.cleanup_ctx.append(_cancel_unanswered_rings)

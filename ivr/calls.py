@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from aiohttp import web
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +31,8 @@ from ivr.menu import Menu
 from ivr.models import NumberMark, PhoneCall
 from queues.router import Contact, Refused
 from queues.service import ROUTER
-from safecall.state import CLOCK, DATA_KEY, DB, SETTINGS
+from safecall.db import reader
+from safecall.state import CLOCK, DATA_KEY, DB, ENGINE, SETTINGS
 from signaling.hub import HubClosing, SessionExists
 from signaling.routes import HUB
 
@@ -109,9 +111,16 @@ async def queue_call(
     return Queued(call, deprioritised)
 
 
+_CALLS = cast(Table, PhoneCall.__table__)
+_FIND_CALL = select(_CALLS).where(_CALLS.c.call_sid == bindparam("sid"))
+
+
 async def find_call(app: web.Application, call_sid: str) -> PhoneCall | None:
-    async with app[DB]() as session:
-        return await session.get(PhoneCall, call_sid)
+    """The call as it is now (a detached copy; webhooks ask on every turn of the hold loop,
+    so this is one plain read, without an ORM session)."""
+    async with reader(app[ENGINE]).connect() as conn:
+        row = (await conn.execute(_FIND_CALL, {"sid": call_sid})).first()
+    return None if row is None else PhoneCall(**row._mapping)
 
 
 async def find_call_of_session(app: web.Application, session_id: str) -> PhoneCall | None:
@@ -296,7 +305,7 @@ async def end_call(app: web.Application, call_sid: str, status: str) -> PhoneCal
         await session.commit()  # reads done: no transaction is held while the line is asked
         if contact is not None and contact.answered_at is not None:
             disposition = "answered"
-        elif call.direction == "callback":  # she did not pick up: the officer may ring again
+        elif call.direction == "callback":  # unanswered: rung again later
             disposition = "missed"
         else:
             disposition = "abandoned"

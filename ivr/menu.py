@@ -11,6 +11,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,8 @@ class Menu:
     track_delay: float
     callback_attempts: int
     callback_ring_seconds: int
+    callback_retry_seconds: int
+    """An unanswered callback is put back in line after this long (ivr/callback_retries.py)."""
     languages: Mapping[str, Language]
     steps: Mapping[str, Step]
     messages: Mapping[str, Mapping[str, str]]
@@ -133,6 +136,14 @@ class Menu:
     """Name -> language -> template spoken with ``<Say>`` (carries numbers)."""
     sms: Mapping[str, Mapping[str, str]]
     """Name -> language -> template of a text message."""
+
+    @cached_property
+    def answers(self) -> Mapping[str, frozenset[str]]:
+        """Field -> the values its questions' choices give (all an action URL may carry)."""
+        found: dict[str, set[str]] = {}
+        for step in self.steps.values():
+            found.setdefault(step.field, set()).update(c.value for c in step.choices if c.value)
+        return {field: frozenset(values) for field, values in found.items()}
 
     def texts(self) -> dict[str, dict[str, str]]:
         """Prompt name -> language -> text, for every recorded prompt."""
@@ -282,6 +293,7 @@ class _Checker:
             track_delay=float(self.integer(settings, "track_delay", 1, 3600)),
             callback_attempts=self.integer(settings, "callback_attempts", 1, 10),
             callback_ring_seconds=self.integer(settings, "callback_ring_seconds", 5, 60),
+            callback_retry_seconds=self.integer(settings, "callback_retry_seconds", 30, 86400),
             languages=languages,
             steps=steps,
             messages=messages,

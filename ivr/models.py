@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safecall.db import Base, UTCDateTime, utcnow
@@ -73,3 +73,26 @@ class TrackingTries(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallbackRetry(Base):
+    """A callback ring went unanswered: her callback goes back in line at ``due_at``.
+
+    In the database so that a restart loses none and any process may put it
+    back; a process claims it for ``claimed_until`` (one winner), and ``done_at``
+    is set once the task is in line. A claim that lapsed without ``done_at``
+    (the process died) is claimed again; putting the task in line is idempotent.
+    """
+
+    __tablename__ = "ivr_callback_retries"
+    __table_args__ = (UniqueConstraint("origin_session_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin_session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"))
+    """The contact she asked to be called back from."""
+    attempt: Mapped[int] = mapped_column(Integer)
+    """The ring this retry makes (2, 3, ...)."""
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

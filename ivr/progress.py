@@ -70,23 +70,20 @@ class Progress:
 def read(query: Mapping[str, str], menu: Menu) -> Progress:
     """The progress in a URL's query; values the menu does not know are left unset."""
 
-    def known(short: str, allowed: set[str]) -> str | None:
-        value = query.get(short)
-        return value if value in allowed else None
+    answers = menu.answers
 
-    steps = menu.steps.values()
-    values = {
-        field: {c.value for s in steps if s.field == field for c in s.choices if c.value}
-        for field in ("language", "line", "category", "anonymous", "callback")
-    }
+    def known(short: str, field: str) -> str | None:
+        value = query.get(short)
+        return value if value in answers.get(field, ()) else None
+
     tries = query.get("n", "0")
     return Progress(
-        language=known("lang", values["language"]),
-        line=known("line", values["line"]),
-        category=known("cat", values["category"]),
-        anonymous=known("anon", values["anonymous"]),
-        callback=known("cb", values["callback"]),
+        language=known("lang", "language"),
+        line=known("line", "line"),
+        category=known("cat", "category"),
+        anonymous=known("anon", "anonymous"),
+        callback=known("cb", "callback"),
         emergency=query.get("em") == "1",
-        tries=int(tries) if tries.isdigit() and len(tries) < 3 else 0,
+        tries=int(tries) if tries.isascii() and tries.isdigit() and len(tries) < 3 else 0,
         spoke=query.get("in") == "1",
     )

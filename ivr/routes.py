@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ivr import bridge, callbacks, escalation, marks, tracking, twilio_api, webhooks
-from ivr.menu import load
+from ivr import bridge, callbacks, escalation, marks, signature, tracking, twilio_api, webhooks
+from ivr.menu import MenuError, load
 from ivr.prompts import Prompts, prompt_file
 from ivr.twiml import MENU, PROMPTS
+from queues import config as routing_config
 from safecall.state import SETTINGS
 
 
@@ -15,8 +16,16 @@ def setup(app: web.Application) -> None:
     """Add this package's routes and resources to the app (after signaling's and the router's)."""
     settings = app[SETTINGS]
     menu = load(extra_categories=settings.extra_categories)
+    emergency = routing_config.load(settings.routing_file).emergency_priority
+    if menu.prank_priority >= emergency:
+        # The router refuses such an override; find out now, not on a caller's turn.
+        raise MenuError(
+            f"menu.toml: prank_priority must be below the routing emergency priority "
+            f"({emergency}); it is {menu.prank_priority}."
+        )
     app[MENU] = menu
     app[PROMPTS] = Prompts(menu, settings)
+    signature.setup(app)
     app.router.add_post("/twilio/voice", webhooks.voice)
     app.router.add_post("/twilio/status", webhooks.status)
     app.router.add_post("/twilio/ivr/wait", webhooks.wait)

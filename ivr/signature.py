@@ -6,11 +6,25 @@ reverse proxy the URL the server sees is not the one Twilio called, so it is
 rebuilt from ``SAFECALL_PUBLIC_URL`` and the request's path and query. A
 missing or wrong signature gets 403 ``bad_signature``, is audited (the path
 and the reason, never the caller's number) and nothing else happens.
+
+A flood of forged requests must not flood the audit chain (or the database):
+:class:`ForgeryLog` lets the first :data:`AUDITED` refusals per address in
+each :data:`WINDOW` be audited one by one and counts the rest, written as one
+``twilio.bad_signature_summary`` event per address and window (by the next
+refusal, or the background flush, or when the server stops). Every refusal is
+still answered 403. Each process keeps its own counts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import logging
+import math
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -19,10 +33,92 @@ from twilio.request_validator import RequestValidator
 
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, Handler
+from safecall.ratelimit import address_key
 from safecall.settings import Settings
-from safecall.state import AUDIT, SETTINGS, client_address
+from safecall.state import AUDIT, CLOCK, SETTINGS, client_address
+
+log = logging.getLogger(__name__)
 
 HEADER = "X-Twilio-Signature"
+AUDITED = 5
+"""Refused signatures per address and window audited one by one."""
+WINDOW = 60.0
+"""Seconds of one window."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Refusals from one address in one window that were counted, not audited one by one."""
+
+    address: str
+    """The address (IPv4, or the IPv6 /64)."""
+    since: float
+    """When the window began."""
+    more: int
+    path: str
+    """The path of the last one."""
+
+
+@dataclass
+class _Window:
+    since: float
+    audited: int = 0
+    more: int = 0
+    path: str = ""
+
+
+class ForgeryLog:
+    """Which refused signatures are audited one by one, per address and window.
+
+    In this process's memory, bounded: a window over is dropped (its summary
+    handed out by :meth:`due`), and beyond ``max_keys`` the oldest window is
+    closed early (its summary too), so no refusal goes uncounted.
+    """
+
+    def __init__(
+        self, audited: int = AUDITED, window: float = WINDOW, max_keys: int = 10_000
+    ) -> None:
+        self.audited = audited
+        self.window = window
+        self.max_keys = max_keys
+        # Oldest window first: a new window goes to the end.
+        self._windows: OrderedDict[str, _Window] = OrderedDict()
+        self._closed: list[Summary] = []
+
+    def note(self, address: str, path: str, now: float) -> bool:
+        """Count a refusal; True when it is to be audited by itself."""
+        key = address_key(address)
+        current = self._windows.get(key)
+        if current is not None and now >= current.since + self.window:
+            self._close(key, self._windows.pop(key))
+            current = None
+        if current is None:
+            current = self._windows[key] = _Window(since=now)
+            while len(self._windows) > self.max_keys:
+                self._close(*self._windows.popitem(last=False))
+        if current.audited < self.audited:
+            current.audited += 1
+            return True
+        current.more += 1
+        current.path = path
+        return False
+
+    def due(self, now: float) -> list[Summary]:
+        """Summaries of the windows over by ``now`` (each handed out once)."""
+        while self._windows:
+            key, oldest = next(iter(self._windows.items()))
+            if now < oldest.since + self.window:
+                break
+            self._close(key, self._windows.pop(key))
+        closed, self._closed = self._closed, []
+        return closed
+
+    def _close(self, key: str, window: _Window) -> None:
+        if window.more:
+            self._closed.append(Summary(key, window.since, window.more, window.path))
+
+
+FORGERIES: web.AppKey[ForgeryLog] = web.AppKey("twilio_forgeries")
 
 
 def twilio_webhook(summary: str, *errors: str) -> Callable[[Handler], Handler]:
@@ -70,17 +166,72 @@ async def twilio_form(request: web.Request) -> MultiDictProxy[str]:
     signature = request.headers.get(HEADER, "")
     url = public_url(settings, request.path_qs)
     if not signature_matches(settings, url, params, signature):
-        await request.app[AUDIT].record(
-            actor_kind="twilio",
-            officer_id=None,
-            action="twilio.bad_signature",
-            object_type="webhook",
-            object_id=request.path[:64],
-            address=client_address(request),
-            detail={"reason": "missing" if not signature else "wrong"},
-        )
+        app, address, path = request.app, client_address(request), request.path[:64]
+        now = app[CLOCK]().timestamp()
+        if app[FORGERIES].note(address, path, now):
+            await app[AUDIT].record(
+                actor_kind="twilio",
+                officer_id=None,
+                action="twilio.bad_signature",
+                object_type="webhook",
+                object_id=path,
+                address=address,
+                detail={"reason": "missing" if not signature else "wrong"},
+            )
+        await write_summaries(app, now)
         raise ApiError(403, "bad_signature", "This request is not signed by Twilio.")
     return params
+
+
+async def write_summaries(app: web.Application, now: float) -> int:
+    """Audit the summaries of the windows over by ``now``; how many were written."""
+    written = 0
+    for summary in app[FORGERIES].due(now):
+        await app[AUDIT].record(
+            actor_kind="twilio",
+            officer_id=None,
+            action="twilio.bad_signature_summary",
+            object_type="webhook",
+            object_id=summary.path,
+            address=summary.address,
+            detail={
+                "more": summary.more,
+                "since": datetime.fromtimestamp(summary.since, UTC).isoformat(),
+                "window_seconds": app[FORGERIES].window,
+            },
+        )
+        written += 1
+    return written
+
+
+async def _flush(app: web.Application) -> AsyncIterator[None]:
+    """``app.cleanup_ctx`` entry: summaries are written when their window is over even
+    when no further refusal comes, and all of them when the server stops."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(app[FORGERIES].window)
+            try:
+                await write_summaries(app, app[CLOCK]().timestamp())
+            except Exception:
+                log.exception("phone: refused-signature summaries could not be audited")
+
+    task = asyncio.create_task(loop(), name="ivr-forgery-summaries")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        try:
+            await write_summaries(app, math.inf)
+        except Exception:
+            log.exception("phone: refused-signature summaries could not be audited at stop")
+
+
+def setup(app: web.Application) -> None:
+    app[FORGERIES] = ForgeryLog()
+    app.cleanup_ctx.append(_flush)
 
 
 def _texts(form: MultiDictProxy[Any]) -> MultiDictProxy[str]:

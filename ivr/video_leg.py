@@ -19,10 +19,11 @@ too many unknown links (:class:`LinkLimiter`); 503 ``going_away``.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio import Redis
 
 from cases import tracking_code
 from cases.casework import CaseworkError
@@ -33,8 +34,8 @@ from ivr import links
 from ivr.calls import end_contact
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, read_body
-from safecall.ratelimit import TokenBucket, address_key
-from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, client_address
+from safecall.ratelimit import Buckets, InProcessBuckets, Rate, RedisBuckets, address_key
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, REDIS, client_address
 from signaling.hub import HubClosing
 from signaling.routes import HUB
 
@@ -53,36 +54,33 @@ class VideoLegOut(BaseModel):
     channel: str = Field(description="Always video.")
 
 
+TRIES = Rate(burst=10, per_second=1 / 60)
+"""Unknown links an address may send: 10, then one more a minute."""
+
+
 class LinkLimiter:
-    """Unknown links per address (IPv4, or IPv6 /64): ``burst``, refilled ``per_second``.
+    """Unknown links per address (IPv4, or IPv6 /64): ``rate.burst``, refilled ``rate.per_second``.
 
     Only misses are charged (a genuine link cannot be guessed, and a used or
     expired one was genuine), as tracking does; while an address owes, every
-    redeem from it is refused. In this process's memory, bounded: refilled
-    buckets are dropped, and beyond ``max_keys`` the least recently used.
+    redeem from it is refused. In this process's memory (bounded), or, once
+    :meth:`share` is given the app's Redis (``SAFECALL_REDIS_URL``), in Redis,
+    so that every process counts the same misses.
     """
 
-    def __init__(self, burst: float = 10, per_second: float = 1 / 60, max_keys: int = 10_000):
-        self.burst = burst
-        self.per_second = per_second
-        self.max_keys = max_keys
-        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+    def __init__(self, rate: Rate = TRIES, max_keys: int = 10_000) -> None:
+        self.rate = rate
+        self.buckets: Buckets = InProcessBuckets(max_keys)
 
-    def wait(self, address: str, now: float) -> float:
+    def share(self, redis: Redis) -> None:
+        self.buckets = RedisBuckets(redis, "ivr:link-tries:")
+
+    async def wait(self, address: str, now: float) -> float:
         """Seconds before this address may try again (0: now)."""
-        bucket = self._buckets.get(address_key(address))
-        return 0.0 if bucket is None else bucket.wait(now)
+        return await self.buckets.wait(address_key(address), self.rate, now)
 
-    def miss(self, address: str, now: float) -> None:
-        key = address_key(address)
-        bucket = self._buckets.pop(key, None) or TokenBucket(self.burst, self.per_second, now)
-        bucket.take(now)
-        self._buckets[key] = bucket
-        while self._buckets:
-            oldest_key, oldest = next(iter(self._buckets.items()))
-            if not oldest.full(now) and len(self._buckets) <= self.max_keys:
-                break
-            del self._buckets[oldest_key]
+    async def miss(self, address: str, now: float) -> None:
+        await self.buckets.take(address_key(address), self.rate, now)
 
 
 LIMITER: web.AppKey[LinkLimiter] = web.AppKey("video_link_limiter")
@@ -102,7 +100,7 @@ LIMITER: web.AppKey[LinkLimiter] = web.AppKey("video_link_limiter")
 async def redeem(request: web.Request) -> web.Response:
     app = request.app
     address, now = client_address(request), app[CLOCK]()
-    wait = app[LIMITER].wait(address, now.timestamp())
+    wait = await app[LIMITER].wait(address, now.timestamp())
     if wait > 0:
         retry = str(max(1, round(wait)))
         raise ApiError(
@@ -151,7 +149,7 @@ async def redeem(request: web.Request) -> web.Response:
             video_id, officer_id, code = video.id, link.officer_id, case.tracking_code
     except links.LinkRefused as refused:
         if refused.status == 404:
-            app[LIMITER].miss(address, now.timestamp())
+            await app[LIMITER].miss(address, now.timestamp())
         raise ApiError(refused.status, refused.code, refused.message) from None
     try:
         citizen_token, _ = await app[HUB].open_session(video_id, officer_id=officer_id)
@@ -178,6 +176,14 @@ async def redeem(request: web.Request) -> web.Response:
     return web.json_response(out.model_dump(), status=201, headers={"Cache-Control": "no-store"})
 
 
+async def _shared_limiter(app: web.Application) -> AsyncIterator[None]:
+    """``app.cleanup_ctx`` entry (after the app's Redis client): count in Redis if there is one."""
+    if REDIS in app:
+        app[LIMITER].share(app[REDIS])
+    yield
+
+
 def setup(app: web.Application) -> None:
     app[LIMITER] = LinkLimiter()
     app.router.add_post("/api/video-links", redeem)
+    app.cleanup_ctx.append(_shared_limiter)

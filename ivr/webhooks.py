@@ -19,7 +19,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import calls, tracking
+from ivr import callback_retries, calls, tracking
 from ivr.menu import QUEUE, TRACK
 from ivr.models import PhoneCall
 from ivr.progress import Progress, read
@@ -184,5 +184,7 @@ async def status(request: web.Request) -> web.Response:
     form = await twilio_form(request)
     sid = call_sid(form)
     if form.get("CallStatus", "") in calls.ENDED_STATUSES:
-        await calls.end_call(request.app, sid, form["CallStatus"])
+        ended = await calls.end_call(request.app, sid, form["CallStatus"])
+        if ended is not None and ended.direction == "callback":
+            await callback_retries.ring_ended(request.app, ended)
     return reply(VoiceResponse())

@@ -29,16 +29,15 @@ from typing import Any
 
 from aiohttp import web
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
-from media.caller_track import CallerTrack
+from media.caller_track import CallerTrack, ToOfficer
 from media.calls import hang_up_call
 from media.config import MediaConfig
 from media.ice import configuration, pinned
-from media.outbound import Outbound, pull
-from media.pcmu_tap import tap_pcmu
+from media.outbound import Outbound
+from media.receiver_tap import tap_receiver
 from media.recording import CallRecording
 from media.stream_token import StreamClaim
 from media.twilio_stream import Closed, Dtmf, Mark, Media, MediaStream, Stop
@@ -89,6 +88,8 @@ class Bridge:
         self.legs = 0
         """Peer connections made for the officer so far (1 + renegotiations)."""
         self.frames_in = 0
+        self.to_officer = ToOfficer()
+        """The caller's frames handed to the officer's legs, and how many late."""
         self.officer_present = False
         self.unconnected_since: float | None = None
         """Monotonic time since when the officer's current leg has not been connected."""
@@ -96,7 +97,6 @@ class Bridge:
         """Why the call ended: ``stop``, ``broken``, ``ended`` or ``leg_dead``."""
         self.task: asyncio.Task[None] | None = None
         """The task running :meth:`run` (set by the route)."""
-        self._pull: asyncio.Task[None] | None = None
         self._started = time.monotonic()
 
     # ---- the whole call ----------------------------------------------------
@@ -152,13 +152,15 @@ class Bridge:
     def _log_summary(self) -> None:
         stats = self.outbound.stats
         log.info(
-            "media: call ended (%s) after %.0f s; codec %s, legs %d; frames in %d, out %d, "
-            "late %d, dropped %d",
+            "media: call ended (%s) after %.0f s; codec %s, legs %d; frames from Twilio %d, "
+            "to the officer %d (late %d), to Twilio %d (late %d, dropped %d)",
             self.ending or "error",
             time.monotonic() - self._started,
             self.codec,
             self.legs,
             self.frames_in,
+            self.to_officer.frames,
+            self.to_officer.late,
             stats.frames,
             stats.late,
             stats.dropped,
@@ -223,20 +225,14 @@ class Bridge:
         """A new peer connection for the officer's leg, and its offer."""
         await self._close_leg()
         pc = RTCPeerConnection(configuration())
-        track = CallerTrack(self.config.caller_backlog_frames)
+        track = CallerTrack(self.config.caller_backlog_frames, self.to_officer)
         transceiver = pc.addTransceiver(track, direction="sendrecv")
         transceiver.setCodecPreferences(codec_preferences())
-        tap_pcmu(transceiver.receiver, self.outbound.add)  # her PCMU goes to Twilio untouched
+        # Her audio goes to Twilio from the receiver itself: PCMU untouched, Opus decoded here.
+        tap_receiver(transceiver.receiver, self.outbound.add)
         self.pc, self.track, self.codec = pc, track, None
         self.legs += 1
         self.unconnected_since = time.monotonic()
-
-        @pc.on("track")
-        def on_track(remote: MediaStreamTrack) -> None:
-            if remote.kind == "audio" and pc is self.pc:
-                if self._pull is not None:
-                    self._pull.cancel()
-                self._pull = asyncio.create_task(pull(remote, self.outbound))
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
@@ -279,14 +275,10 @@ class Bridge:
         await pc.addIceCandidate(parsed)
 
     async def _close_leg(self) -> None:
-        pc, track, puller = self.pc, self.track, self._pull
-        self.pc, self.track, self._pull = None, None, None
+        pc, track = self.pc, self.track
+        self.pc, self.track = None, None
         if track is not None:
             track.stop()
-        if puller is not None:
-            puller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await puller
         if pc is not None:
             await pc.close()
 

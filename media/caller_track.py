@@ -2,41 +2,63 @@
 
 With PCMU negotiated on the officer's leg the track yields ``av.Packet``
 frames holding Twilio's mu-law bytes: aiortc packs them into RTP as they are
-(no decode, no encode). With Opus it yields decoded 8 kHz frames, which
-aiortc resamples and encodes.
+(no decode, no encode). With Opus it yields packets too, encoded here at
+8 kHz mono (:class:`media.opus.Encoder`): aiortc's own encoder would resample
+to 48 kHz stereo in a thread hop per frame.
 
 Twilio sends a frame every 20 ms; the sender reads as fast as frames come.
 A frame that waits because the officer's leg is not up yet is stale by the
 time it could be sent: beyond a few frames the oldest are dropped, so the
 officer always hears the caller now, not a second ago.
+
+A frame is *late* to the officer when aiortc's sender takes it (encoded)
+more than one frame time (20 ms) after it came from Twilio: the delay the
+bridge itself adds in that direction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fractions
+import time
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av import AudioFrame
 from av.packet import Packet
 
-from media import mulaw
+from media import mulaw, opus
 
 SAMPLE_RATE = 8000
 SAMPLES = 160
 TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
+FRAME_SECONDS = SAMPLES / SAMPLE_RATE
+_SILENCE = bytes([mulaw.SILENCE])
+
+
+@dataclass
+class ToOfficer:
+    """The caller's frames handed to the officer's leg, over the whole call (every leg)."""
+
+    frames: int = 0
+    late: int = 0
+    """Frames taken by aiortc's sender more than 20 ms after they came from Twilio."""
+    max_late: float = 0.0
+    """Seconds, the longest a frame waited."""
 
 
 class CallerTrack(MediaStreamTrack):
     kind = "audio"
 
-    def __init__(self, backlog: int = 5) -> None:
+    def __init__(self, backlog: int = 5, stats: ToOfficer | None = None) -> None:
         super().__init__()
         self.passthrough = False
-        """Yield mu-law packets untouched (PCMU negotiated); decoded frames otherwise."""
-        self._frames: deque[bytes] = deque(maxlen=backlog)
+        """Yield mu-law packets untouched (PCMU negotiated); Opus packets otherwise."""
+        self.stats = stats if stats is not None else ToOfficer()
+        self._frames: deque[tuple[bytes, float]] = deque(maxlen=backlog)
+        """Twilio's payloads with when they came (monotonic seconds)."""
+        self._opus: opus.Encoder | None = None
         self._waiter: asyncio.Future[None] | None = None
         """What a ``recv()`` with no frame to take waits on (a bare future: 50 a second)."""
         self._pts = 0
@@ -44,34 +66,49 @@ class CallerTrack(MediaStreamTrack):
         """Frames dropped because they waited too long."""
 
     def push(self, payload: bytes) -> None:
-        """One 20 ms mu-law frame from Twilio."""
-        if len(self._frames) == self._frames.maxlen:
-            self.dropped += 1
-        self._frames.append(payload)
+        """Mu-law from Twilio: one 20 ms frame (160 bytes), as Twilio sends; longer is split."""
+        came = time.monotonic()
+        for at in range(0, len(payload), SAMPLES):
+            if len(self._frames) == self._frames.maxlen:
+                self.dropped += 1
+            self._frames.append((payload[at : at + SAMPLES], came))
         self._wake()
 
-    async def recv(self) -> Packet | AudioFrame:  # type: ignore[type-arg]
-        while not self._frames:
-            if self.readyState != "live":
-                raise MediaStreamError
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        payload = self._frames.popleft()
-        pts, self._pts = self._pts, self._pts + len(payload)
-        if self.passthrough:
+    async def recv(self) -> Packet:  # type: ignore[type-arg]
+        while True:
+            while not self._frames:
+                if self.readyState != "live":
+                    raise MediaStreamError
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            payload, came = self._frames.popleft()
+            if not self.passthrough:
+                payload = payload.ljust(SAMPLES, _SILENCE)
+            pts, self._pts = self._pts, self._pts + len(payload)
+            if not self.passthrough:
+                if self._opus is None:
+                    self._opus = opus.Encoder()
+                samples = mulaw.decode(payload)
+                encoded = self._opus.encode(samples)
+                if not encoded:  # the encoder is filling up: take the next frame
+                    continue
+                payload = encoded[0]  # its frame is 20 ms: one packet a frame
+            self._count(time.monotonic() - came)
             packet = Packet(payload)
             packet.pts = pts
             packet.time_base = TIME_BASE
             return packet
-        samples = mulaw.decode(payload)
-        frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = pts
-        frame.time_base = TIME_BASE
-        return frame
+
+    def _count(self, late: float) -> None:
+        stats = self.stats
+        stats.frames += 1
+        if late > FRAME_SECONDS:
+            stats.late += 1
+        if late > stats.max_late:
+            stats.max_late = late
 
     def stop(self) -> None:
         super().stop()

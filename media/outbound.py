@@ -1,15 +1,14 @@
 """The officer's voice to the caller: mu-law 20 ms frames to Twilio, paced, with marks.
 
-Her audio arrives in one of two ways. With PCMU on her leg the frames are
-mu-law already: :mod:`media.pcmu_tap` hands them from aiortc's receiver to
-:meth:`Outbound.add` untouched. With Opus, :func:`pull` reads her track
-(decoded by aiortc: 48 kHz stereo), resamples to 8 kHz mono and encodes
-mu-law with :mod:`media.mulaw`.
+Her audio comes as 8 kHz mu-law from :mod:`media.receiver_tap`, straight
+from aiortc's receiver to :meth:`Outbound.add`: with PCMU on her leg the
+frames untouched, with Opus decoded there (:class:`media.opus.Decoder`).
 
 :meth:`Outbound.run` puts the call on the process's shared 20 ms clock
 (:mod:`media.pacer`): every tick it sends one 160-byte frame, and lateness is
-counted against the tick's deadline. A tick the event loop was late for is
-caught up at once (a frame or two back to back, which Twilio's own buffer
+counted against the tick's deadline: a frame is *late* to Twilio when it is
+sent more than one frame time (20 ms) after its tick. A tick the event loop
+was late for is caught up at once (a frame or two back to back, which Twilio's own buffer
 absorbs); a stall longer than ``resync_seconds`` re-anchors the clock instead
 of sending a burst, dropping the audio of the ticks it missed so that the
 delay does not stay. Twilio plays what it receives at the same pace, so its
@@ -26,10 +25,6 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av import AudioFrame, AudioResampler
-
-from media import mulaw
 from media.config import MediaConfig
 from media.pacer import Pacer, send_now
 
@@ -152,17 +147,3 @@ class Outbound:
         name = f"m{self._next_mark}"
         self._marks[name] = now
         await sink.send_mark(name)
-
-
-async def pull(track: MediaStreamTrack, outbound: Outbound) -> None:
-    """Feed ``outbound`` from the officer's track until it ends."""
-    resampler = AudioResampler(format="s16", layout="mono", rate=8000)
-    while True:
-        try:
-            frame = await track.recv()
-        except MediaStreamError:
-            return
-        if not isinstance(frame, AudioFrame):
-            continue
-        for out in resampler.resample(frame):
-            outbound.add(mulaw.encode(out.to_ndarray()[0]))

@@ -11,7 +11,6 @@ ignored, as its documentation asks.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ class Start:
     sample_rate: int = 8000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Media:
     payload: bytes
     timestamp: int | None = None
@@ -80,9 +79,11 @@ def read_event(text: str) -> Event | None:
         if kind == "media":
             if body.get("track", "inbound") not in ("inbound", "inbound_track"):
                 return None
-            payload = base64.b64decode(body["payload"], validate=True)
+            # strict: what ``b64decode(validate=True)`` checks, without its regular expression
+            payload = binascii.a2b_base64(body["payload"], strict_mode=True)
             stamp = str(body.get("timestamp", ""))
-            timestamp = int(stamp) if stamp.isdigit() and len(stamp) <= 12 else None
+            plain = stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
+            timestamp = int(stamp) if plain else None
             return Media(payload, timestamp) if 0 < len(payload) <= MAX_PAYLOAD else None
         if kind == "start":
             return _start(data, body)
@@ -155,7 +156,7 @@ class MediaStream:
     async def send_media(self, payload: bytes) -> None:
         if self.ws.closed:
             return
-        text = self._media_head + base64.b64encode(payload).decode("ascii") + MEDIA_TAIL
+        text = self._media_head + binascii.b2a_base64(payload, newline=False).decode() + MEDIA_TAIL
         try:
             await self.ws.send_str(text)
         except (ConnectionError, RuntimeError):

@@ -8,7 +8,7 @@ reconnects learns where she stands (``GET /api/queues/me``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -69,7 +69,9 @@ class OfferOut(BaseModel):
     line: str
     channel: str
     language: str | None
+    category: str | None
     silent: bool
+    callback: bool = Field(description="A callback: she asked to be rung back.")
     expires: float = Field(description="Seconds since the epoch.")
 
 
@@ -79,6 +81,7 @@ class MeOut(BaseModel):
     state: str
     offer: OfferOut | None
     tasks: list[str] = Field(description="Tasks she holds (session ids).")
+    server_time: float = Field(description="The server's clock, seconds since the epoch.")
 
 
 class StateIn(BaseModel):
@@ -135,40 +138,40 @@ def profile_of(officer: OfficerRow) -> OfficerProfile:
         ) from None
 
 
-def _me(router: Router, officer_id: int) -> dict[str, object]:
-    officer = router.officer(officer_id)
+def officer_state(router: Router, officer_id: int) -> dict[str, Any]:
+    """Her presence, what she is doing, the offer ringing for her, the contacts she holds
+    (``GET /api/queues/me`` and the console feed's ``me``)."""
     now = router.clock().timestamp()
+    officer = router.officer(officer_id)
+    state: dict[str, Any] = {
+        "officer_id": officer_id,
+        "presence": str(Presence.OFFLINE),
+        "state": "offline",
+        "offer": None,
+        "tasks": [],
+        "server_time": now,
+    }
     if officer is None:
-        return {
-            "officer_id": officer_id,
-            "presence": Presence.OFFLINE,
-            "state": "offline",
-            "offer": None,
-            "tasks": [],
-        }
-    offer = None
+        return state
     task = router.board.tasks.get(officer.offer) if officer.offer else None
     if task is not None and task.status == TaskStatus.OFFERED and task.officer == officer_id:
-        offer = {
+        state["offer"] = {
             "task_id": task.id,
             "line": task.line,
             "channel": task.channel,
             "language": task.language,
+            "category": task.category,
             "silent": task.silent,
+            "callback": task.is_callback,
             "expires": task.offer_expires,
         }
-    held = sorted(
+    state["tasks"] = sorted(
         t.id
         for t in router.board.tasks.values()
         if t.officer == officer_id and t.status == TaskStatus.ASSIGNED
     )
-    return {
-        "officer_id": officer_id,
-        "presence": officer.presence,
-        "state": officer.state(now),
-        "offer": offer,
-        "tasks": held,
-    }
+    state["presence"], state["state"] = str(officer.presence), str(officer.state(now))
+    return state
 
 
 def _placement(placement: Placement) -> web.Response:
@@ -248,7 +251,7 @@ async def stats(request: web.Request) -> web.Response:
     tags=TAGS,
 )
 async def me(request: web.Request) -> web.Response:
-    return web.json_response(_me(_router(request), current_officer(request).id))
+    return web.json_response(officer_state(_router(request), current_officer(request).id))
 
 
 @endpoint(
@@ -269,7 +272,7 @@ async def set_state(request: web.Request) -> web.Response:
         await router.set_presence(row.id, Presence(body.state))
     except Refused as exc:
         raise _refusal(exc) from None
-    return web.json_response(_me(router, row.id))
+    return web.json_response(officer_state(router, row.id))
 
 
 async def _her_step(

@@ -82,7 +82,8 @@ class Contact:
     known_officer: int | None = None
     """The officer who handled her case before (from her tracking code)."""
     priority: int | None = None
-    """Overrides the priority of her category (a number often marked irrelevant: lower)."""
+    """Overrides the priority of her category (a number often marked irrelevant: lower);
+    from 0 to just below the emergency priority, and ignored for an emergency."""
     arrived: datetime | None = None
     """When she arrived (defaults to now); her place in line."""
 
@@ -245,11 +246,7 @@ class Router:
             channel=contact.channel,
             kind=kind,
             cost=config.cost(kind),
-            priority=(
-                config.priority_of(contact.category, emergency=contact.emergency)
-                if contact.priority is None
-                else contact.priority
-            ),
+            priority=self._priority_of(contact),
             arrived=arrived,
             ttl_at=arrived + config.ttl,
             female_only=config.female_only(contact.line),
@@ -268,6 +265,17 @@ class Router:
             task.known_officer = known.id
             task.known_until = now + config.known_officer
         return task
+
+    def _priority_of(self, contact: Contact) -> int:
+        """Her category's priority, or the override; an emergency never loses its priority."""
+        config = self.config
+        if contact.priority is not None and not 0 <= contact.priority < config.emergency_priority:
+            raise ValueError(
+                f"a priority override is a whole number from 0 to {config.emergency_priority - 1}"
+            )
+        if contact.emergency or contact.priority is None:
+            return config.priority_of(contact.category, emergency=contact.emergency)
+        return contact.priority
 
     async def cancel(self, task_id: str) -> Task | None:
         """She left before an officer answered: the task ends ``abandoned`` wherever it is.
@@ -498,6 +506,20 @@ class Router:
         outcome = await self._end(task_id, now, TaskStatus.TRANSFERRED)
         assert outcome.callback is not None
         return outcome.callback
+
+    async def callback_again(self, contact: Contact, *, attempt: int) -> Placement:
+        """Put her callback back in line for ring ``attempt`` (an earlier ring went unanswered),
+        offered to whoever is free. Each ring is its own task, ``<session>~<attempt>~callback``
+        (a task id is never used twice); idempotent on it."""
+        now = self._now()
+        await self._catch_up(now)
+        origin = self._task_for(replace(contact, callback_safe=True, known_officer=None))
+        task = self._callback_for(origin, now)
+        assert task is not None
+        task.id = f"{contact.id}~{attempt}{CALLBACK_SUFFIX}"
+        if (await self.store.enqueue(task, now)).ok:
+            await self._offer_task(task.id, now)
+        return self.placement(task.id)
 
     async def page(self, officer_id: int, *, by: int) -> None:
         """Ask an officer (on her console) to come to the queue."""

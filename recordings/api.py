@@ -10,6 +10,7 @@ officer cannot see at all answers 404, like a case would.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -112,7 +113,9 @@ async def _own_recording(request: web.Request) -> Recording:
 
 
 @endpoint(
-    "Start recording a session you are handling (the console's video call).",
+    "Start recording a session you are handling (the console's video call); "
+    "`continues` names the recording of it that this one carries on (the earlier "
+    "part is closed, its reason naming this one).",
     roles=STAFF,
     body=RecordingStart,
     response=RecordingView,
@@ -120,6 +123,8 @@ async def _own_recording(request: web.Request) -> Recording:
     errors=[
         "session_not_found",
         "not_handling_officer",
+        "recording_not_found",
+        "recording_kind_differs",
         "session_ended",
         "invalid_media_type",
         "invalid_tracks",
@@ -130,7 +135,11 @@ async def _own_recording(request: web.Request) -> Recording:
 )
 async def create_recording(request: web.Request) -> web.Response:
     body = await read_body(request, RecordingStart)
-    contact = await _handled_session(request, current_officer(request))
+    officer = current_officer(request)
+    contact = await _handled_session(request, officer)
+    previous = None
+    if body.continues is not None:
+        previous = await _continued(request, officer, contact, body.continues, body.kind)
     try:
         recording = await start_recording(
             request.app,
@@ -141,7 +150,41 @@ async def create_recording(request: web.Request) -> web.Response:
         )
     except RecordingError as exc:
         raise _api_error(exc) from None
+    if previous is not None and previous.state == "open":
+        # The page that uploaded it is gone (a reload): what arrived is all there is of
+        # that part; the reason names the part that goes on.
+        with contextlib.suppress(RecordingError):  # closed meanwhile (the sweep): it stays so
+            await custody.close(
+                request.app[DB],
+                request.app[RECORDINGS].store,
+                previous.id,
+                state="complete",
+                now=request.app[CLOCK](),
+                reason=f"continued in recording {recording.id} (the recorder restarted)",
+            )
     return _view(recording, 201)
+
+
+async def _continued(
+    request: web.Request, officer: Officer, contact: ContactSession, recording_id: str, kind: str
+) -> Recording:
+    """The recording a new one continues: this session's, of the same kind, this officer's."""
+    async with request.app[DB]() as session:
+        previous = await session.get(Recording, recording_id)
+    if previous is None or previous.session_id != contact.id or not is_handler(officer, previous):
+        raise ApiError(
+            404,
+            "recording_not_found",
+            "There is no recording of this session with that id for you to continue.",
+        )
+    if previous.kind != kind:
+        raise ApiError(
+            409,
+            "recording_kind_differs",
+            f"That recording is of kind {previous.kind}; start a {previous.kind} recording "
+            "to continue it.",
+        )
+    return previous
 
 
 @endpoint(

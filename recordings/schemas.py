@@ -20,6 +20,10 @@ class RecordingStart(_Request):
     """As the recorder produces it, e.g. ``video/webm;codecs=vp8,opus``."""
     tracks: Annotated[list[Annotated[StrictStr, Field(max_length=32)]], Field(max_length=8)] = []
     """What is mixed in, e.g. ``["remote", "local"]``."""
+    continues: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
+    """The id of this session's recording that this one continues (a console reloaded
+    mid-call): if it is still open it is closed, complete up to its last chunk, with
+    the reason naming the new recording."""
 
 
 class RecordingClose(_Request):

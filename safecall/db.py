@@ -6,10 +6,12 @@ scale. Both run the same migrations and the same tests.
 
 from __future__ import annotations
 
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -40,7 +42,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine with the settings each database needs.
 
     SQLite gets foreign keys, WAL and a busy timeout so that several
-    connections of one process do not fail on a locked file.
+    connections of one process do not fail on a locked file. PostgreSQL
+    connections are checked at checkout without a round trip.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -54,7 +57,31 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        # Instead of a ping (a round trip per checkout): asyncpg knows locally when
+        # the server closed the socket (a restart); the pool then takes a new one.
+        if dbapi_conn.driver_connection.is_closed():
+            raise DisconnectionError("the database closed this connection")
+
+    return engine
+
+
+_READERS: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for a lone read: on PostgreSQL in autocommit, so the read is one
+    round trip (no BEGIN, no ROLLBACK); on SQLite the engine itself (no round trips)."""
+    found = _READERS.get(engine)
+    if found is None:
+        found = engine
+        if engine.dialect.name == "postgresql":
+            found = engine.execution_options(isolation_level="AUTOCOMMIT")
+        _READERS[engine] = found
+    return found
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -42,6 +42,10 @@ their own counts; :class:`TrackingLimiter` is the interface a Redis-backed
 implementation (one Lua script per method, keys with a TTL) will implement
 so they share them. Time is passed in by the caller (the app's clock), so
 tests move it instead of sleeping.
+
+:class:`Buckets` are the same token buckets by key for other limits (unknown
+video links): :class:`InProcessBuckets`, or :class:`RedisBuckets` shared by
+every process (one Lua step per look or take, the bucket expiring once full).
 """
 
 from __future__ import annotations
@@ -51,7 +55,11 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from importlib import resources
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 @dataclass(frozen=True)
@@ -266,3 +274,78 @@ class InProcessTrackingLimiter:
             if not forgotten and len(entries) <= self.limits.max_keys:
                 break
             del entries[key]
+
+
+# --- buckets by key, in this process or shared by every process through Redis ---------------
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A bucket of ``burst`` tokens refilled ``per_second``."""
+
+    burst: float
+    per_second: float
+
+
+class Buckets(Protocol):
+    """Token buckets by key (an address, say): shared by every process, or this one's own."""
+
+    async def wait(self, key: str, rate: Rate, now: float) -> float:
+        """Seconds before ``key`` has a whole token (0: now); takes nothing."""
+        ...
+
+    async def take(self, key: str, rate: Rate, now: float) -> None:
+        """Take one token from ``key``'s bucket (it may owe)."""
+        ...
+
+
+class InProcessBuckets:
+    """:class:`Buckets` in this process's memory, bounded: buckets that have refilled are
+    dropped, and beyond ``max_keys`` the least recently used."""
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    async def wait(self, key: str, rate: Rate, now: float) -> float:
+        bucket = self._buckets.get(key)
+        return 0.0 if bucket is None else bucket.wait(now)
+
+    async def take(self, key: str, rate: Rate, now: float) -> None:
+        bucket = self._buckets.pop(key, None) or TokenBucket(rate.burst, rate.per_second, now)
+        bucket.take(now)
+        self._buckets[key] = bucket
+        while self._buckets:
+            oldest_key, oldest = next(iter(self._buckets.items()))
+            if not oldest.full(now) and len(self._buckets) <= self.max_keys:
+                break
+            del self._buckets[oldest_key]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+class RedisBuckets:
+    """:class:`Buckets` in Redis, shared by every process: each look or take is one script
+    (``safecall/lua/token_bucket.lua``), and a bucket that has refilled expires."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.prefix = prefix
+        source = resources.files("safecall").joinpath("lua", "token_bucket.lua").read_text()
+        self._script = redis.register_script(source)
+
+    async def wait(self, key: str, rate: Rate, now: float) -> float:
+        return await self._step(key, rate, now, 0)
+
+    async def take(self, key: str, rate: Rate, now: float) -> None:
+        await self._step(key, rate, now, 1)
+
+    async def _step(self, key: str, rate: Rate, now: float, amount: int) -> float:
+        args: list[str | int] = [
+            repr(float(rate.burst)),
+            repr(float(rate.per_second)),
+            repr(now),
+            amount,
+        ]
+        reply = await self._script(keys=[self.prefix + key], args=args)
+        return float(reply)

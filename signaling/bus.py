@@ -12,7 +12,10 @@ the seqs reads the store, and after every reconnection the listener calls
 ``on_reconnect`` so the hub re-reads the store for each of its sockets.
 
 :class:`LocalBus` joins hubs in one process (the embedded default has just
-one); :class:`RedisBus` joins server processes through one Redis channel.
+one); :class:`RedisBus` joins server processes through Redis: one channel
+all of them hear, and one per process for the relayed messages meant for the
+sockets it holds (a connection id starts with its process's node id, so the
+store knows where to send them: :func:`node_of`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import secrets
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import NamedTuple, Protocol
 
 from redis.asyncio import Redis
@@ -53,6 +56,8 @@ class BusMessage:
     """deliver: the mailbox seq of ``text``."""
     text: str = ""
     """deliver: the message for the page; ended: the session-ended message."""
+    more: list[str] = field(default_factory=list)
+    """deliver: the messages after ``text``, with the seqs after ``seq`` (a burst)."""
     conn: str = ""
     """replaced: the connection that holds the side now."""
     origin: str = ""
@@ -62,14 +67,20 @@ class BusMessage:
 class DeliverNotice(NamedTuple):
     """How a store may publish ``deliver`` itself, in the atomic step that fills the mailbox.
 
-    Saves a round trip per relayed message. The message published on
-    ``channel`` is ``head``, the mailbox seq, ``,"text":``, the text as a JSON
-    string and ``}``: what :func:`decode` reads (``signaling/lua/accept.lua``
-    writes it).
+    Saves a round trip per burst of relayed messages. The store publishes
+    only when the connection holding the receiving side belongs to another
+    node (its id starts with ``<node>/``), on ``channel`` followed by that
+    node's id: ``head``, the first mailbox seq, ``,"text":``, the first text as
+    a JSON string, for a burst ``,"more":`` and the others as a JSON array,
+    and ``}``: what :func:`decode` reads (``signaling/lua/accept.lua`` writes
+    it).
     """
 
     channel: str
+    """The prefix of every node's own channel."""
     head: str
+    node: str
+    """This node: the store publishes nothing for a connection held here."""
 
 
 OnMessage = Callable[[BusMessage], Awaitable[None]]
@@ -78,7 +89,17 @@ OnReconnect = Callable[[], Awaitable[None]]
 
 def new_node_id() -> str:
     """This process: host, pid and a random part (pids repeat across restarts)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}".replace("/", "-")
+
+
+def new_conn_id(node_id: str) -> str:
+    """A connection id: its node's id, ``/``, a random part."""
+    return f"{node_id}/{secrets.token_hex(8)}"
+
+
+def node_of(conn_id: str) -> str:
+    """The node holding connection ``conn_id`` ("" when it does not say)."""
+    return conn_id.rpartition("/")[0]
 
 
 class Bus(Protocol):
@@ -214,12 +235,17 @@ class RedisBus:
             if self._flusher is None or self._flusher.done():
                 self._flusher = asyncio.create_task(self._flush())
 
+    @property
+    def own_channel(self) -> str:
+        """Where the other nodes send the relayed messages for this node's sockets."""
+        return f"{self.channel}/{self.node_id}"
+
     def deliver_notice(self, session: str, side: str) -> DeliverNotice | None:
         if self._outbox:  # messages that failed earlier go first, in order, through publish()
             return None
         fields = {"kind": DELIVER, "session": session, "side": side, "origin": self.node_id}
         head = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)[:-1] + ',"seq":'
-        return DeliverNotice(self.channel, head)
+        return DeliverNotice(f"{self.channel}/", head, self.node_id)
 
     async def _flush(self) -> None:
         delay = self.backoff[0]
@@ -239,7 +265,7 @@ class RedisBus:
         while not self._closing:
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
+                await pubsub.subscribe(self.channel, self.own_channel)
                 # redis-py also reconnects and resubscribes by itself, silently: hear of it.
                 if pubsub.connection is not None:
                     pubsub.connection.register_connect_callback(self._on_connect)

@@ -6,6 +6,15 @@ its code and the loop goes on, unless the error is fatal, when the socket is
 closed with the error's close code. Nothing a page sends can raise out of
 the loop.
 
+Relayed messages (offer, answer, candidate, ...) read in one burst go to the
+hub together, in one store step (one Redis round trip for a burst of
+candidates instead of one each): the reader queues them and a relay task
+hands the queue to :meth:`Hub.relay <signaling.hub.Hub.relay>` when the
+reader has read what had arrived. Anything else the page sends (an ack, a
+ping, a refused frame) is handled only once the messages before it are, and
+a hangup closes its burst, so each page's messages are handled in the order
+it sent them, as if one by one.
+
 Delivery to the page goes through :meth:`Connection.deliver`, serialised by a
 lock: a message is sent only if it is the next seq for this socket; an older
 one is skipped (already sent) and a gap is filled from the store first, so a
@@ -18,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +35,7 @@ from typing import TYPE_CHECKING
 from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 
+from signaling.bus import new_conn_id
 from signaling.config import SignalingConfig
 from signaling.errors import SignalingError
 from signaling.limits import MessageLimit
@@ -36,6 +45,7 @@ from signaling.messages import (
     ClientMessage,
     Join,
     Ping,
+    Relayed,
     Resume,
     Side,
     dump,
@@ -50,6 +60,8 @@ log = logging.getLogger(__name__)
 
 _HIGH_WATER = 48 * 1024
 """Below asyncio's default write high-water mark (64 KiB), with room for a frame header."""
+_MAX_BURST = 64
+"""Relayed messages queued before the reader waits for the hub to take them."""
 _CORK: int = getattr(socket, "TCP_CORK", 0)
 """Linux: hold partial TCP segments until uncorked (see :meth:`Connection.send`); 0 elsewhere."""
 
@@ -66,9 +78,13 @@ class Connection:
 
     __slots__ = (
         "_ack_timer",
+        "_burst",
         "_corked",
+        "_delivering",
+        "_inbox",
         "_join_timer",
         "_lock",
+        "_relaying",
         "_tcp",
         "acked_in",
         "authorize",
@@ -100,7 +116,7 @@ class Connection:
         self.hub = hub
         self.config = config
         self.authorize = authorize
-        self.conn_id = secrets.token_hex(8)
+        self.conn_id = new_conn_id(hub.bus.node_id)
         self.session_id: str | None = None
         self.side: Side | None = None
         self.resume_token = ""
@@ -126,6 +142,13 @@ class Connection:
         self._corked = False
         self._ack_timer: asyncio.TimerHandle | None = None
         self._join_timer: asyncio.TimerHandle | None = None
+        self._burst: list[Relayed] = []
+        """Relayed messages read and checked, not yet handed to the hub (in order)."""
+        self._relaying: asyncio.Task[None] | None = None
+        """The task handing bursts to the hub, while there is one to hand."""
+        self._inbox: list[Entry] = []
+        """Mailbox messages heard on the bus, waiting for :meth:`deliver`."""
+        self._delivering = False
 
     # ---- reading -----------------------------------------------------------
 
@@ -144,15 +167,18 @@ class Connection:
             self._join_timer.cancel()
             if self._ack_timer is not None:
                 self._ack_timer.cancel()
+            await self._relayed()  # what was read is taken (or refused) before the side leaves
             await self.hub.left(self)
 
     async def _on_text(self, text: str) -> None:
         if not self.limit.admit(time.monotonic()):
             code = "too_fast" if self.limit.exhausted else "rate_limited"
+            await self._relayed()
             await self.refuse(SignalingError(code))
             return
         limit = self.config.max_message_bytes
         if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+            await self._relayed()
             await self.refuse(
                 SignalingError(
                     "too_big", f"Messages are limited to {limit} bytes; this one is more."
@@ -161,10 +187,41 @@ class Connection:
             return
         try:
             message = parse(text)
-            if self.side is not None and message.type in RELAYED_TYPES:  # the hot path
-                await self.hub.relay(self, message)  # type: ignore[arg-type]
-            else:
-                await self._dispatch(message)
+        except SignalingError as exc:
+            await self._relayed()
+            await self.refuse(exc)
+            return
+        if self.side is not None and message.type in RELAYED_TYPES:  # the hot path
+            self._burst.append(message)  # type: ignore[arg-type]
+            if self._relaying is None:
+                self._relaying = asyncio.get_running_loop().create_task(self._relay())
+            if len(self._burst) >= _MAX_BURST or message.type == "hangup":
+                await self._relayed()  # nothing after a hang-up joins its burst
+            return
+        await self._relayed()
+        await self._handle(self._dispatch(message))
+
+    async def _relay(self) -> None:
+        """Hand the queued bursts to the hub, one store step each, until none is left."""
+        try:
+            while self._burst:
+                burst, self._burst = self._burst, []
+                await self._handle(self.hub.relay(self, burst))
+        finally:
+            self._relaying = None
+
+    async def _relayed(self) -> None:
+        """Wait until every relayed message read so far has been handled."""
+        relaying = self._relaying
+        if relaying is not None:
+            # asyncio.wait: cancelling the reader (the page went away) must not cancel
+            # the relay of messages already read.
+            await asyncio.wait((relaying,))
+
+    async def _handle(self, step: Awaitable[None]) -> None:
+        """Run ``step``; whatever goes wrong becomes an error for the page."""
+        try:
+            await step
         except SignalingError as exc:
             await self.refuse(exc)
         except (RedisError, OSError, TimeoutError):
@@ -189,8 +246,8 @@ class Connection:
             raise SignalingError("not_joined")
         elif isinstance(message, Ack):
             await self.hub.ack(self, message.seq)
-        else:
-            await self.hub.relay(self, message)
+        else:  # relayed messages come through the burst queue (see _on_text)
+            await self.hub.relay(self, [message])
 
     def _join_late(self) -> None:
         if self.side is None and not self.ws.closed:
@@ -284,6 +341,30 @@ class Connection:
                 await self.send(entry.text)
                 return
             await self._catch_up()
+
+    async def deliver_all(self, entries: list[Entry]) -> None:
+        """:meth:`deliver` each of ``entries``, in order."""
+        for entry in entries:
+            if entry.seq == self.sent_seq + 1 and not self._lock.locked() and not self.finished:
+                self.sent_seq = entry.seq  # the common case, as in deliver()
+                await self.send(entry.text)
+            else:
+                await self.deliver(entry)
+
+    def deliver_later(self, entries: list[Entry]) -> None:
+        """:meth:`deliver` ``entries`` in the background, after those given before."""
+        self._inbox.extend(entries)
+        if not self._delivering:
+            self._delivering = True
+            self.hub.spawn(self._deliver_inbox())
+
+    async def _deliver_inbox(self) -> None:
+        try:
+            while self._inbox:
+                entries, self._inbox = self._inbox, []
+                await self.deliver_all(entries)
+        finally:
+            self._delivering = False
 
     async def catch_up(self) -> None:
         """Send whatever the store holds for this page beyond what this socket sent."""

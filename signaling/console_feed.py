@@ -35,8 +35,8 @@ from sqlalchemy import select
 
 from officers.auth import COOKIE, current_officer, officer_for_token
 from officers.models import Officer as OfficerRow
+from queues.api import officer_state
 from queues.events import Event, Kind
-from queues.model import TaskStatus
 from queues.router import Listener, Router
 from queues.service import ROUTER
 from queues.stats import LineStats
@@ -231,47 +231,6 @@ async def _next_events(listener: Listener, tick: float, settle: float) -> list[E
 
 
 # --- what the parts hold -----------------------------------------------------------------
-
-
-def officer_state(router: Router, officer_id: int) -> Part:
-    """Her presence, what she is doing, the offer ringing for her, the contacts she holds."""
-    now = router.clock().timestamp()
-    officer = router.officer(officer_id)
-    if officer is None:
-        return {
-            "officer_id": officer_id,
-            "presence": "offline",
-            "state": "offline",
-            "offer": None,
-            "tasks": [],
-            "server_time": now,
-        }
-    offer = None
-    task = router.board.tasks.get(officer.offer) if officer.offer else None
-    if task is not None and task.status == TaskStatus.OFFERED and task.officer == officer_id:
-        offer = {
-            "task_id": task.id,
-            "line": task.line,
-            "channel": task.channel,
-            "language": task.language,
-            "category": task.category,
-            "silent": task.silent,
-            "callback": task.is_callback,
-            "expires": task.offer_expires,
-        }
-    held = sorted(
-        t.id
-        for t in router.board.tasks.values()
-        if t.officer == officer_id and t.status == TaskStatus.ASSIGNED
-    )
-    return {
-        "officer_id": officer_id,
-        "presence": str(officer.presence),
-        "state": str(officer.state(now)),
-        "offer": offer,
-        "tasks": held,
-        "server_time": now,
-    }
 
 
 def queue_figures(lines: list[LineStats]) -> Part:

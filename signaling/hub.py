@@ -243,52 +243,73 @@ class Hub:
         elif taken.previous_conn:
             await self.bus.publish(BusMessage(REPLACED, session_id, side, conn=conn.conn_id))
         if taken.notice is not None:
-            await self._deliver(session_id, peer_of(side), taken.notice)
+            await self._deliver(session_id, peer_of(side), [taken.notice])
         self._emit(SideJoined(session_id, side, resume))
 
-    async def relay(self, conn: Connection, message: Relayed) -> None:
-        """Put ``message`` in the peer's mailbox and deliver it; ack it to the sender."""
+    async def relay(self, conn: Connection, messages: list[Relayed]) -> None:
+        """Put ``messages`` (one page's, in the order sent) in the peer's mailbox and deliver them.
+
+        One store step for all of them; then each is handled in order as if it
+        had come alone: delivered, or refused with its error (the rest go on).
+        The sender gets one cumulative ack when one is due.
+        """
         assert conn.session_id is not None and conn.side is not None
         session_id, side = conn.session_id, conn.side
         peer = PEER[side]
-        result = await self.store.accept(
+        results = await self.store.accept(
             session_id,
             side,
             conn.conn_id,
-            message.seq,
-            relay_body(message, side),
+            [(message.seq, relay_body(message, side)) for message in messages],
             self.clock(),
             self.bus.deliver_notice(session_id, peer),  # Redis: published in the same step
         )
-        outcome = result.outcome
-        if outcome is Outcome.ACCEPTED:
-            assert result.entry is not None
-            if conn.taken(message.seq):
-                await conn.send_ack()
-            await self._deliver(session_id, peer, result.entry, result.published)
-            kind = message.type
-            if kind == "chat":
-                assert isinstance(message, Chat)
-                self._emit(ChatPosted(session_id, side, message.text))
-            elif kind == "hangup":
-                await conn.send_ack()  # before session-ended: her hang-up was taken
-                if await self.store.end(session_id, "hangup", side, self.clock()):
-                    await self._ended(session_id, Ending("hangup", side))
-        elif outcome is Outcome.DUPLICATE:
-            if conn.taken(message.seq):
-                await conn.send_ack()
-        elif outcome is Outcome.OUT_OF_ORDER:
-            raise SignalingError(
+        ack_due = False
+        taken: list[Entry] = []  # accepted, delivered together (they share ``published``)
+        published = False
+        for message, result in zip(messages, results, strict=True):
+            outcome = result.outcome
+            if outcome is Outcome.ACCEPTED:
+                assert result.entry is not None
+                ack_due = conn.taken(message.seq) or ack_due
+                taken.append(result.entry)
+                published = result.published
+                kind = message.type
+                if kind == "chat":
+                    assert isinstance(message, Chat)
+                    self._emit(ChatPosted(session_id, side, message.text))
+                elif kind == "hangup":  # the last of its burst (see Connection._on_text)
+                    await self._deliver(session_id, peer, taken, published)
+                    taken = []
+                    ack_due = False
+                    await conn.send_ack()  # before session-ended: her hang-up was taken
+                    if await self.store.end(session_id, "hangup", side, self.clock()):
+                        await self._ended(session_id, Ending("hangup", side))
+            elif outcome is Outcome.DUPLICATE:
+                ack_due = conn.taken(message.seq) or ack_due
+            elif outcome is Outcome.ENDED:
+                await self._finish_ended(conn)
+            else:
+                if ack_due:  # what came before was taken: say so before the refusal
+                    ack_due = False
+                    await conn.send_ack()
+                await conn.refuse(self._refusal(conn, outcome, message.seq))
+        if taken:
+            await self._deliver(session_id, peer, taken, published)
+        if ack_due:
+            await conn.send_ack()
+
+    @staticmethod
+    def _refusal(conn: Connection, outcome: Outcome, seq: int) -> SignalingError:
+        if outcome is Outcome.OUT_OF_ORDER:
+            return SignalingError(
                 "bad_seq",
                 f"Expected seq {conn.last_in + 1}; send messages in order after the last ack.",
-                ref_seq=message.seq,
+                ref_seq=seq,
             )
-        elif outcome is Outcome.BACKLOG_FULL:
-            raise SignalingError("backlog_full", ref_seq=message.seq)
-        elif outcome is Outcome.NOT_CURRENT:
-            raise SignalingError("replaced")
-        else:
-            await self._finish_ended(conn)
+        if outcome is Outcome.BACKLOG_FULL:
+            return SignalingError("backlog_full", ref_seq=seq)
+        return SignalingError("replaced")  # NOT_CURRENT
 
     async def ack(self, conn: Connection, seq: int) -> None:
         assert conn.session_id is not None and conn.side is not None
@@ -312,7 +333,7 @@ class Hub:
             log.warning("signaling: could not mark a side away (store unreachable)")
             return
         if notice is not None:
-            await self._deliver(session_id, peer_of(side), notice)
+            await self._deliver(session_id, peer_of(side), [notice])
             self._emit(SideLeft(session_id, side))
 
     # ---- delivery ----------------------------------------------------------
@@ -325,15 +346,19 @@ class Hub:
         return conn
 
     async def _deliver(
-        self, session_id: str, side: Side, entry: Entry, published: bool = False
+        self, session_id: str, side: Side, entries: list[Entry], published: bool = False
     ) -> None:
+        """Send mailbox ``entries`` (consecutive seqs) to ``side``'s page, here or elsewhere."""
         local = self.local.get((session_id, side))
         if local is not None:
-            await local.deliver(entry)
+            await local.deliver_all(entries)
         # Published even after a local delivery: the socket here may be a stale one
         # that another process has replaced without this one having heard yet.
         if not published and self.bus.shared:
-            await self.bus.publish(BusMessage(DELIVER, session_id, side, entry.seq, entry.text))
+            first, *more = entries
+            await self.bus.publish(
+                BusMessage(DELIVER, session_id, side, first.seq, first.text, [e.text for e in more])
+            )
 
     async def _ended(self, session_id: str, ending: Ending) -> None:
         text = ended_message(ending)
@@ -356,7 +381,11 @@ class Hub:
             local = self.local.get((message.session, message.side))
             if local is not None:
                 # In the background: a slow page must not hold up the bus for everyone.
-                self.spawn(local.deliver(Entry(message.seq, message.text)))
+                seq = message.seq
+                local.deliver_later(
+                    [Entry(seq, message.text)]
+                    + [Entry(seq + i, text) for i, text in enumerate(message.more, 1)]
+                )
         elif message.kind == ENDED:
             for side in SIDES:
                 local = self._release((message.session, side))

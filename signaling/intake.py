@@ -47,7 +47,7 @@ from cases.contacts import (
 from cases.models import Case, ContactSession, TimelineEvent
 from cases.timeline import record_event
 from officers.auth import current_officer
-from queues.router import Contact, Placement
+from queues.router import Contact, Placement, Refused
 from queues.service import ROUTER
 from safecall.endpoint import STAFF, endpoint
 from safecall.errors import ApiError, read_body
@@ -410,6 +410,9 @@ async def _end_contact(app: web.Application, session_id: str, reason: str) -> No
     if not answered:
         try:
             await app[ROUTER].cancel(session_id)
+        except Refused as refusal:
+            if refusal.code != "unknown_task":  # a callback's ring is never in line
+                log.warning("contacts: an ended contact stays in line (%s)", refusal.code)
         except Exception:
             log.exception("contacts: could not take an ended contact out of line")
 

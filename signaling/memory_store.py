@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from signaling.bus import DeliverNotice
@@ -69,6 +70,13 @@ class _Session:
     officer_id: int | None
     touched: float
     ending: Ending | None = None
+
+
+_ENDED = Accepted(Outcome.ENDED)
+_NOT_CURRENT = Accepted(Outcome.NOT_CURRENT)
+_DUPLICATE = Accepted(Outcome.DUPLICATE)
+_OUT_OF_ORDER = Accepted(Outcome.OUT_OF_ORDER)
+_BACKLOG_FULL = Accepted(Outcome.BACKLOG_FULL)
 
 
 def _same(stored: str, given: str) -> bool:
@@ -159,27 +167,30 @@ class MemoryStore:
         session_id: str,
         side: Side,
         conn: str,
-        seq: int,
-        body: str,
+        messages: Sequence[tuple[int, str]],
         now: float,
         notice: DeliverNotice | None = None,
-    ) -> Accepted:
+    ) -> list[Accepted]:
         session = self._sessions.get(session_id)
         if session is None or session.ending is not None:
-            return Accepted(Outcome.ENDED)
+            return [_ENDED] * len(messages)
         mine = session.sides[side]
         if mine.conn != conn:
-            return Accepted(Outcome.NOT_CURRENT)
-        if seq <= mine.last_in:
-            return Accepted(Outcome.DUPLICATE)
-        if seq != mine.last_in + 1:
-            return Accepted(Outcome.OUT_OF_ORDER)
+            return [_NOT_CURRENT] * len(messages)
         peer = session.sides[peer_of(side)]
-        if peer.last_out - peer.acked >= self.max_pending:
-            return Accepted(Outcome.BACKLOG_FULL)
-        mine.last_in = seq
-        session.touched = now
-        return Accepted(Outcome.ACCEPTED, peer.put(body))
+        results = []
+        for seq, body in messages:
+            if seq <= mine.last_in:
+                results.append(_DUPLICATE)
+            elif seq != mine.last_in + 1:
+                results.append(_OUT_OF_ORDER)
+            elif peer.last_out - peer.acked >= self.max_pending:
+                results.append(_BACKLOG_FULL)
+            else:
+                mine.last_in = seq
+                session.touched = now
+                results.append(Accepted(Outcome.ACCEPTED, peer.put(body)))
+        return results
 
     async def ack(self, session_id: str, side: Side, seq: int) -> None:
         session = self._sessions.get(session_id)

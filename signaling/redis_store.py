@@ -11,6 +11,7 @@ after the session ended.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,24 +159,29 @@ class RedisStore:
         session_id: str,
         side: Side,
         conn: str,
-        seq: int,
-        body: str,
+        messages: Sequence[tuple[int, str]],
         now: float,
         notice: DeliverNotice | None = None,
-    ) -> Accepted:
+    ) -> list[Accepted]:
         peer = peer_of(side)
         keys = [
             session_key(session_id),
             mailbox_key(session_id, side),
             mailbox_key(session_id, peer),
         ]
-        channel, head = notice or ("", "")
-        args = [side, peer, conn, seq, body, self.max_pending, self.idle_ttl, channel, head]
-        reply = await self._run("accept", keys, args)
-        outcome = Outcome(reply[0])
-        if outcome is Outcome.ACCEPTED:
-            return Accepted(outcome, Entry(int(reply[1]), reply[2]), published=bool(channel))
-        return Accepted(outcome)
+        channel, head, node = notice or ("", "", "")
+        args: list[Any] = [side, peer, conn, self.max_pending, self.idle_ttl, channel, head, node]
+        for seq, body in messages:
+            args += (seq, body)
+        published = bool(channel)
+        results = []
+        for reply in await self._run("accept", keys, args):
+            outcome = Outcome(reply[0])
+            if outcome is Outcome.ACCEPTED:
+                results.append(Accepted(outcome, Entry(int(reply[1]), reply[2]), published))
+            else:
+                results.append(Accepted(outcome))
+        return results
 
     async def ack(self, session_id: str, side: Side, seq: int) -> None:
         keys = [session_key(session_id), mailbox_key(session_id, side)]

@@ -16,6 +16,7 @@ Tokens are stored as SHA-256 hashes only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, NamedTuple, Protocol
@@ -142,15 +143,17 @@ class SessionStore(Protocol):
         session_id: str,
         side: Side,
         conn: str,
-        seq: int,
-        body: str,
+        messages: Sequence[tuple[int, str]],
         now: float,
         notice: DeliverNotice | None = None,
-    ) -> Accepted:
-        """Take message ``seq`` from ``side`` and put it in the peer's mailbox.
+    ) -> list[Accepted]:
+        """Take messages ``(seq, body)`` from ``side`` and put them in the peer's mailbox.
 
-        With ``notice`` a store that can (Redis) also publishes ``deliver`` on
-        the bus in the same atomic step, and says so in ``published``.
+        One atomic step for all of them, with the outcome of each, in order:
+        the same as taking them one by one (a refused one changes nothing, and
+        the next is judged after it). With ``notice`` a store that can (Redis)
+        also publishes ``deliver`` on the bus for each message it puts in the
+        mailbox, in the same step, and says so in ``published``.
         """
         ...
 

@@ -23,6 +23,17 @@ async def test_citizen_page_has_quick_exit_and_service_choice(client) -> None:
     assert "<script>" not in body  # no inline script: the CSP forbids it
 
 
+@pytest.mark.parametrize(("path", "script"), [("/", "citizen.js"), ("/console", "console.js")])
+async def test_pages_load_the_shared_signaling_client_first(client, path: str, script: str) -> None:
+    body = await (await client.get(path)).text()
+    shared = body.index('<script src="/static/signal.js" defer></script>')
+    assert shared < body.index(f'<script src="/static/{script}" defer></script>')
+    served = await client.get("/static/signal.js")
+    assert served.status == 200
+    assert served.headers["Content-Type"].startswith("text/javascript")
+    assert "window.SafecallSignal" in await served.text()
+
+
 async def test_static_files_cannot_escape_the_web_folder(client) -> None:
     assert (await client.get("/static/citizen.js")).status == 200
     for name in ("..%2Fpages.py", "%2E%2E%2Fsettings.py", "nothing.js", "citizen.py"):

@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from ivr.menu import MenuError
+from queues import config as routing_config
+from queues.config import load_default_text
+from safecall.app import create_app
 from safecall.cli import main
 from safecall.settings import Settings, SettingsError
 
@@ -133,3 +137,29 @@ def test_a_service_line_can_turn_recording_off() -> None:
     with pytest.raises(SettingsError) as info:
         Settings.from_env({"SAFECALL_RECORDING_OFF_LINES": "Child Line"})
     assert str(info.value).startswith("SAFECALL_RECORDING_OFF_LINES must be a comma-separated")
+
+
+def test_a_prank_priority_not_below_the_emergency_priority_stops_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The menu puts often-marked numbers in line with prank_priority (1); with a routing
+    # file whose emergency priority is 1 the router would refuse those calls mid-menu.
+    text = load_default_text()
+    head, rest = text.split("[priorities]\n", 1)
+    table, tail = rest.split("\n\n", 1)
+    lowered = "\n".join(
+        line.split("=")[0] + ("= 1" if line.startswith("emergency") else "= 0")
+        if "=" in line
+        else line
+        for line in table.splitlines()
+    )
+    routing = tmp_path / "routing.toml"
+    routing.write_text(f"{head}[priorities]\n{lowered}\n\n{tail}")
+    assert routing_config.load(routing).emergency_priority == 1  # the file alone is fine
+    monkeypatch.setenv("SAFECALL_ROUTING_FILE", str(routing))
+    monkeypatch.setenv("SAFECALL_VAR_DIR", str(tmp_path))
+    assert main(["keys"]) == 0
+    with pytest.raises(
+        MenuError, match=r"prank_priority must be below .* emergency priority \(1\)"
+    ):
+        create_app(Settings.from_env())

@@ -122,22 +122,18 @@ const contact = {
   id: null,
   token: null,
   channel: null,
-  ws: null,
-  resumeToken: null,
-  seq: 0,
+  signal: null, // her side of the session (signal.js): join, resume, acks, resends
   pc: null,
   local: null,
   ended: false,
   poll: null,
-  lastIn: 0, // the last server seq handled (a repeat after a resume is skipped)
-  unacked: [], // what she sent that the server has not acknowledged yet (resent after a resume)
-  retries: 0,
-  retry: null,
-  resumes: 0,
   watch: null,
 };
 // Tests read the call's statistics here; it lives and dies with the page.
 window.safecallCall = contact;
+// (tests also read the socket and the resume count: they are the signal's)
+Object.defineProperty(contact, "ws", { get: () => contact.signal && contact.signal.ws });
+Object.defineProperty(contact, "resumes", { get: () => (contact.signal ? contact.signal.resumes : 0) });
 
 function show(id, visible) { $(id).hidden = !visible; }
 
@@ -307,7 +303,7 @@ function showPlace(place) {
 
 async function askPlace() {
   if (contact.ended || contact.inCall) return;
-  if (!contact.ws || contact.ws.readyState !== WebSocket.OPEN) {
+  if (!contact.signal || !contact.signal.connected) {
     try {
       const response = await fetch("/api/contacts/" + encodeURIComponent(contact.id), {
         headers: { Authorization: "Bearer " + contact.token, Accept: "application/json" },
@@ -320,82 +316,19 @@ async function askPlace() {
 }
 
 // ---- signaling -----------------------------------------------------------------
-
-function send(message) {
-  if (contact.ws && contact.ws.readyState === WebSocket.OPEN) {
-    contact.ws.send(JSON.stringify(Object.assign({ v: 1 }, message)));
-  }
-}
+// signal.js carries the protocol; this page answers the officer's offers.
 
 function relay(message) {
-  contact.seq += 1;
-  const numbered = Object.assign({ seq: contact.seq }, message);
-  contact.unacked.push(numbered);
-  send(numbered);
+  contact.signal.send(message);
 }
-
-// A lost socket (a phone changing networks, a server restarting) reconnects with
-// growing delays and resumes the same session; what was not acknowledged is resent.
-const FINAL_CLOSES = [4401, 4403, 4409];
 
 function connect() {
-  const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(scheme + "//" + window.location.host + "/ws");
-  contact.ws = ws;
-  ws.onopen = () => {
-    if (contact.resumeToken) {
-      send({ type: "resume", session: contact.id, resume_token: contact.resumeToken,
-             last_seq: contact.lastIn });
-    } else {
-      send({ type: "join", session: contact.id, token: contact.token });
-    }
-  };
-  ws.onmessage = (event) => onMessage(JSON.parse(event.data));
-  const lost = (code) => {
-    clearInterval(pinging);
-    if (ws !== contact.ws || contact.ended || FINAL_CLOSES.includes(code)) return;
-    say("reconnecting");
-    const delay = Math.min(5000, 500 * 2 ** contact.retries);
-    contact.retries += 1;
-    contact.retry = setTimeout(connect, delay);
-  };
-  ws.onclose = (event) => lost(event.code);
-  // Every 10 s a ping; any frame proves the socket alive. Two silent rounds: a dead
-  // socket the phone did not notice (a network switch): drop it and resume.
-  let silent = 0;
-  ws.addEventListener("message", () => { silent = 0; });
-  const pinging = setInterval(() => {
-    if (ws.readyState !== WebSocket.OPEN) return;
-    if (silent >= 2) {
-      ws.onclose = null;
-      ws.close();
-      lost(1006);
-      return;
-    }
-    silent += 1;
-    ws.send(JSON.stringify({ v: 1, type: "ping" }));
-  }, 10000);
-}
-
-async function onMessage(message) {
-  if (typeof message.seq === "number" && message.type !== "ack") {
-    send({ type: "ack", seq: message.seq });
-    if (message.seq <= contact.lastIn) return; // sent again after a resume: handled already
-    contact.lastIn = message.seq;
-  }
-  switch (message.type) {
-    case "joined":
-      if (contact.resumeToken) contact.resumes += 1;
-      contact.resumeToken = message.resume_token;
-      contact.retries = 0;
-      contact.unacked = contact.unacked.filter((m) => m.seq > message.last_seq);
-      contact.unacked.forEach(send);
-      if (message.peer === "connected" && contact.resumes) say("connected");
-      break;
-    case "ack":
-      contact.unacked = contact.unacked.filter((m) => m.seq > message.seq);
-      break;
-    case "peer-joined":
+  contact.signal = SafecallSignal.open({ session: contact.id, token: contact.token })
+    .on("reconnecting", () => say("reconnecting"))
+    .on("joined", (message, { resumed }) => {
+      if (message.peer === "connected" && resumed) say("connected");
+    })
+    .on("peer-joined", (message) => {
       // The officer's page started afresh (a reload): its offer comes from a new
       // connection, so this page answers it on a new one too.
       if (message.side === "officer" && !message.resumed && contact.pc) {
@@ -404,33 +337,19 @@ async function onMessage(message) {
         contact.pc = null;
       }
       inCall();
-      break;
-    case "queue":
-      showPlace(message);
-      break;
-    case "offer":
-      await answerOffer(message.sdp);
-      break;
-    case "candidate":
-      if (contact.pc) {
-        try { await contact.pc.addIceCandidate(message.candidate || null); } catch (err) { /* late */ }
-      }
-      break;
-    case "chat":
-      addChat(t("officer"), message.text);
-      break;
-    case "peer-left":
-      say("peer-away");
-      break;
-    case "session-ended":
-      finish();
-      break;
-    case "error":
+    })
+    .on("queue", showPlace)
+    .on("offer", (message) => answerOffer(message.sdp))
+    .on("candidate", async (message) => {
+      if (!contact.pc) return;
+      try { await contact.pc.addIceCandidate(message.candidate || null); } catch (err) { /* late */ }
+    })
+    .on("chat", (message) => addChat(t("officer"), message.text))
+    .on("peer-left", () => say("peer-away"))
+    .on("session-ended", finish)
+    .on("error", (message) => {
       if (message.fatal && ["invalid_token", "replaced"].includes(message.code)) say("failed");
-      break;
-    default:
-      break;
-  }
+    });
 }
 
 function inCall() {
@@ -510,7 +429,6 @@ function finish() {
   if (contact.ended) return;
   contact.ended = true;
   clearTimeout(contact.poll);
-  clearTimeout(contact.retry);
   clearInterval(contact.watch);
   if (contact.pc) contact.pc.close();
   if (contact.local) contact.local.getTracks().forEach((track) => track.stop());
@@ -521,7 +439,7 @@ function finish() {
 }
 
 function hangup() {
-  relay({ type: "hangup" });
+  contact.signal.hangup();
   finish();
 }
 
@@ -590,7 +508,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("chat-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = $("chat-input").value.trim();
-    if (!text || !contact.ws) return;
+    if (!text || !contact.signal) return;
     relay({ type: "chat", text });
     addChat(t("you"), text);
     $("chat-input").value = "";

@@ -138,15 +138,14 @@
   const STATES = { available: "Available for contacts", break: "On a break",
                    offline: "Not taking contacts", busy: "In a contact", wrap_up: "Wrap-up",
                    offered: "A contact is ringing" };
-  const call = { taskId: null, offer: null, ws: null, pc: null, local: null, seq: 0,
+  const call = { taskId: null, offer: null, signal: null, pc: null, local: null,
                  channel: null, ended: false, polling: null, ring: null, wrapStarted: 0,
-                 wrapTimer: null, info: null, skew: 0,
-                 // Reconnection: the last server seq handled, what the server has not
-                 // acknowledged yet (resent after a resume), the resume token (memory only).
-                 lastIn: 0, unacked: [], resumeToken: null, retries: 0, retry: null,
-                 resumes: 0, restarts: 0, watch: null, stalled: null };
-  /** Tests read the call's statistics here. */
+                 wrapTimer: null, info: null, skew: 0, restarts: 0, watch: null, stalled: null,
+                 callback: null };
+  /** Tests read the call's statistics here (the socket and resumes are the signal's). */
   window.safecallCall = call;
+  Object.defineProperty(call, "ws", { get: () => call.signal && call.signal.ws });
+  Object.defineProperty(call, "resumes", { get: () => (call.signal ? call.signal.resumes : 0) });
 
   function showState(me) {
     const state = me.offer ? "offered" : me.state;
@@ -257,7 +256,7 @@
     // The offer's expiry is in the server's time: correct for this computer's clock.
     if (typeof me.server_time === "number") call.skew = me.server_time * 1000 - Date.now();
     const offer = me.offer;
-    if (offer && !call.taskId && (!call.offer || call.offer.task_id !== offer.task_id)) ringing(offer);
+    if (offer && !call.taskId && !call.callback && (!call.offer || call.offer.task_id !== offer.task_id)) ringing(offer);
     if (!offer && call.offer) stopRinging();
   }
 
@@ -272,7 +271,8 @@
 
   function ringing(offer) {
     call.offer = offer;
-    const what = [CHANNELS[offer.channel] || words(offer.channel), words(offer.line) + " line",
+    const what = [isCallbackTask(offer.task_id) ? "Callback: ring her back" : CHANNELS[offer.channel] ||
+      words(offer.channel), words(offer.line) + " line",
       offer.language ? "language: " + offer.language : "",
       offer.category ? words(offer.category) : ""].filter(Boolean).join(" · ");
     $("offer-what").textContent = what;
@@ -363,12 +363,18 @@
   $("accept").addEventListener("click", async () => {
     if (!call.offer) return;
     const taskId = call.offer.task_id;
+    const isCallback = isCallbackTask(taskId);
+    const { line, language } = call.offer;
     $("accept").disabled = true;
     $("decline").disabled = true;
     const accepted = await api("POST", "/api/queues/offers/" + encodeURIComponent(taskId) + "/accept");
     stopRinging();
     if (accepted.status !== 200) {
       show($("status-note"), errorText(accepted, "The contact could not be accepted."));
+      return;
+    }
+    if (isCallback) {  // nobody is on the line yet: she rings her back when ready
+      showCallback(taskId, { line, language });
       return;
     }
     const answered = await api("POST", "/api/contacts/" + encodeURIComponent(taskId) + "/answer");
@@ -385,6 +391,10 @@
    * token; the new join takes her seat and the call is negotiated afresh.
    */
   async function reopen(taskId) {
+    if (isCallbackTask(taskId)) {
+      showCallback(taskId);
+      return;
+    }
     const answered = await api("POST", "/api/contacts/" + encodeURIComponent(taskId) + "/answer");
     if (call.taskId) return;
     if (answered.status !== 200) {
@@ -396,6 +406,115 @@
     openCall(answered.data);
   }
 
+  // ---- callbacks: ringing her back ---------------------------------------------
+  // A callback task (`…~callback`) has nobody on the line: the officer who accepted it
+  // presses "Ring her back"; the ring is a phone call on a new session of the same case.
+  // When it ends unanswered the server frees her (wrap-up) and decides what comes next:
+  // the console asks GET /api/phone/callbacks/{task} and says it in the wrap-up.
+
+  /** By its id: /api/queues/me's offer does not carry the feed's `callback` flag. */
+  function isCallbackTask(taskId) {
+    return /~callback$/.test(String(taskId || ""));
+  }
+
+  const CALLBACK_SAID = {
+    none: () => "She has not been rung yet.",
+    ringing: () => "Her phone is ringing.",
+    missed: () => "No answer.",
+    retry_scheduled: (r) => "No answer. She will be rung again at " + clockTime(r.next_ring_at) +
+      " by the next free officer (ring " + (r.rings + 1) + " of " + r.attempts + ").",
+    retry_in_line: (r) => "No answer. She is back in line for the next free officer (ring " +
+      (r.rings + 1) + " of " + r.attempts + ").",
+    unreachable: (r) => "Not reached after " + r.rings + " rings; a note is on her case.",
+  };
+
+  /** "14:05" in this computer's time zone (the server gives an absolute time). */
+  function clockTime(value) {
+    const date = new Date(value);
+    return isNaN(date) ? "a later time"
+      : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  }
+
+  /** The callback task she holds (`about`: the offer's line and language, when known). */
+  async function showCallback(taskId, about) {
+    call.callback = Object.assign({ taskId, attempt: 0, attempts: 0 }, about || {});
+    $("status-text").textContent = STATES.busy;
+    $("callback-what").textContent = "";
+    show($("callback-note"), "");
+    $("ring-back").disabled = false;
+    $("callback").hidden = false;
+    const rings = await api("GET", "/api/phone/callbacks/" + encodeURIComponent(taskId));
+    if (rings.status === 200 && call.callback && call.callback.taskId === taskId) {
+      const r = rings.data;
+      $("callback-what").textContent = (r.rings ? "Rung " + r.rings +
+        (r.rings === 1 ? " time" : " times") + " so far, not answered. " : "") + "This will be ring " + Math.min(r.rings + 1, r.attempts) +
+        " of " + r.attempts + ".";
+    }
+  }
+
+  $("ring-back").addEventListener("click", async () => {
+    const callback = call.callback;
+    if (!callback || call.taskId) return;
+    $("ring-back").disabled = true;
+    show($("callback-note"), "Placing the call…");
+    const result = await api("POST", "/api/phone/callbacks/" +
+      encodeURIComponent(callback.taskId) + "/call");
+    if (result.status === 401) return loginEnded();
+    if (result.status !== 201) {
+      $("ring-back").disabled = false;
+      show($("callback-note"), errorText(result, "The call could not be placed; try again."));
+      return;
+    }
+    const placed = result.data;
+    Object.assign(callback, { attempt: placed.attempt,
+                              attempts: placed.attempt + placed.attempts_left });
+    $("callback").hidden = true;
+    openCall({ session_id: placed.session_id, token: placed.token, channel: "phone",
+               service_line: callback.line, language: callback.language,
+               callback_safe: true, callback_times: placed.callback_times, callback });
+  });
+
+  $("callback-done").addEventListener("click", async () => {
+    const callback = call.callback;
+    if (!callback || call.taskId) return;
+    const result = await api("POST", "/api/queues/tasks/" + encodeURIComponent(callback.taskId) +
+      "/complete");
+    if (result.status === 401) return loginEnded();
+    if (result.status !== 200 && result.status !== 204) {
+      show($("callback-note"), errorText(result, "The callback could not be completed; try again."));
+      return;
+    }
+    call.callback = null;
+    $("callback").hidden = true;
+    await setState("available");
+  });
+
+  /** The ring ended: say what became of it (asked a few times while the server decides). */
+  async function callbackOutcome(callback) {
+    const out = $("callback-outcome");
+    for (let asked = 0; asked < 8; asked += 1) {
+      if (call.callback !== callback) return;  // she moved on meanwhile
+      const result = await api("GET", "/api/phone/callbacks/" + encodeURIComponent(callback.taskId));
+      if (call.callback !== callback) return;
+      if (result.status === 401) return loginEnded();
+      const r = result.status === 200 ? result.data : null;
+      if (r && r.outcome === "answered") { show(out, ""); return; }
+      if (r && CALLBACK_SAID[r.outcome] && r.outcome !== "missed" && r.outcome !== "ringing") {
+        out.dataset.outcome = r.outcome;
+        show(out, CALLBACK_SAID[r.outcome](r));
+        return;
+      }
+      if (result.status !== 200 && result.status !== 0) {
+        show(out, errorText(result, "What became of the ring could not be read."));
+        return;
+      }
+      out.dataset.outcome = r ? r.outcome : "";
+      show(out, "No answer. Checking what happens next…");
+      await new Promise((done) => setTimeout(done, 750));
+    }
+    show(out, "No answer. What happens next is not known yet; her case will show it.");
+  }
+
   function intakeRow(list, name, value) {
     const dt = document.createElement("dt");
     dt.textContent = name;
@@ -405,21 +524,31 @@
   }
 
   async function openCall(info) {
-    Object.assign(call, { taskId: info.session_id, info, channel: info.channel, seq: 0,
-                          ended: false, pc: null, local: null, lastIn: 0, unacked: [],
-                          resumeToken: null, retries: 0, resumes: 0, restarts: 0 });
+    if (call.signal) call.signal.close();
+    Object.assign(call, { taskId: info.session_id, info, channel: info.channel, signal: null,
+                          ended: false, pc: null, local: null, restarts: 0 });
     $("status-text").textContent = STATES.busy;
     const list = $("intake");
     list.replaceChildren();
-    intakeRow(list, "Channel", CHANNELS[info.channel] || words(info.channel));
-    if (info.silent && info.channel === "phone") intakeRow(list, "Silent call", "she cannot speak: ask yes/no questions (1 = yes, 2 = no)");
-    intakeRow(list, "Line", words(info.service_line));
-    intakeRow(list, "Language", info.language);
-    intakeRow(list, "Category", words(info.category));
-    intakeRow(list, "District", info.district || "—");
-    intakeRow(list, "Anonymous", info.anonymous ? "yes" : "no");
-    intakeRow(list, "Safe to call back", info.callback_safe ? "yes" : "no");
-    intakeRow(list, "Tracking code", info.tracking_code + (info.linked_case ? " (earlier case)" : ""));
+    if (info.callback) {  // a ring-back: what the callback offer and the ring said
+      intakeRow(list, "Channel", "Phone call: you are ringing her back");
+      intakeRow(list, "Line", words(info.service_line));
+      intakeRow(list, "Language", info.language || "—");
+      intakeRow(list, "Callback", "ring " + info.callback.attempt + " of " + info.callback.attempts);
+      intakeRow(list, "When it suits her", info.callback_times || "—");
+    } else {
+      intakeRow(list, "Channel", CHANNELS[info.channel] || words(info.channel));
+      if (info.silent && info.channel === "phone") intakeRow(list, "Silent call", "she cannot speak: ask yes/no questions (1 = yes, 2 = no)");
+      intakeRow(list, "Line", words(info.service_line));
+      intakeRow(list, "Language", info.language);
+      intakeRow(list, "Category", words(info.category));
+      intakeRow(list, "District", info.district || "—");
+      intakeRow(list, "Anonymous", info.anonymous ? "yes" : "no");
+      intakeRow(list, "Safe to call back", info.callback_safe ? "yes" : "no");
+    }
+    if (info.tracking_code) {
+      intakeRow(list, "Tracking code", info.tracking_code + (info.linked_case ? " (earlier case)" : ""));
+    }
     if (info.location) {
       intakeRow(list, "Location", info.location.latitude.toFixed(5) + ", " +
                 info.location.longitude.toFixed(5));
@@ -428,6 +557,9 @@
     (info.chat || []).forEach((line) => addChat(line.side === "officer" ? "You" : "Her", line.text));
     $("case-note").textContent = "";
     $("media").hidden = info.channel === "chat";
+    // (a ring-back does not name the case: its panel stays away rather than fail)
+    $("case-panel").hidden = !info.case_id;
+    show($("callback-outcome"), "");
     $("call-view").hidden = false;
     $("send-video-link").hidden = info.channel !== "phone";
     show($("video-link-note"), "");
@@ -454,123 +586,55 @@
       if (!call.local) $("call-state").textContent = "No camera or microphone: chat only.";
       $("self-video").srcObject = call.local;
     }
+    if (info.callback) {
+      $("call-state").textContent = "Ringing her phone (ring " + info.callback.attempt + " of " +
+        info.callback.attempts + ")…";
+    }
     connect();
   }
 
-  /** A lost socket reconnects with growing delays and resumes the same session. */
+  /** Her side of the session (signal.js: join, resume, acks and resends). */
   function connect() {
-    const info = call.info;
-    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(scheme + "//" + window.location.host + "/ws");
-    call.ws = ws;
-    ws.onopen = () => {
-      if (call.resumeToken) {
-        send({ type: "resume", session: info.session_id, resume_token: call.resumeToken,
-               last_seq: call.lastIn });
-      } else {
-        send({ type: "join", session: info.session_id, token: info.token });
-      }
-    };
-    ws.onmessage = (event) => onMessage(JSON.parse(event.data));
-    const lost = (code) => {
-      clearInterval(pinging);
-      if (ws !== call.ws || call.ended || [4401, 4403, 4409].includes(code)) return;
-      $("call-state").textContent = "Reconnecting…";
-      const delay = Math.min(5000, 500 * 2 ** call.retries);
-      call.retries += 1;
-      call.retry = setTimeout(connect, delay);
-    };
-    ws.onclose = (event) => lost(event.code);
-    // A ping every 10 s; any frame proves the socket alive. Two silent rounds: resume.
-    let silent = 0;
-    ws.addEventListener("message", () => { silent = 0; });
-    const pinging = setInterval(() => {
-      if (ws.readyState !== WebSocket.OPEN) return;
-      if (silent >= 2) {
-        ws.onclose = null;
-        ws.close();
-        lost(1006);
-        return;
-      }
-      silent += 1;
-      ws.send(JSON.stringify({ v: 1, type: "ping" }));
-    }, 10000);
-  }
-
-  function send(message) {
-    if (call.ws && call.ws.readyState === WebSocket.OPEN) {
-      call.ws.send(JSON.stringify(Object.assign({ v: 1 }, message)));
-    }
-  }
-
-  function relay(message) {
-    call.seq += 1;
-    const numbered = Object.assign({ seq: call.seq }, message);
-    call.unacked.push(numbered);
-    send(numbered);
-  }
-
-  async function onMessage(message) {
-    if (typeof message.seq === "number" && message.type !== "ack") {
-      send({ type: "ack", seq: message.seq });
-      if (message.seq <= call.lastIn) return; // sent again after a resume: handled already
-      call.lastIn = message.seq;
-    }
-    switch (message.type) {
-      case "joined": {
-        const resumed = Boolean(call.resumeToken);
-        call.resumeToken = message.resume_token;
-        call.retries = 0;
-        call.seq = Math.max(call.seq, message.last_seq);  // a reloaded page numbers on
-        call.unacked = call.unacked.filter((m) => m.seq > message.last_seq);
-        call.unacked.forEach(send);
-        if (resumed) call.resumes += 1;
-        if (call.channel === "phone") break;  // phone calls: the bridge offers
-        if (message.peer !== "connected") break;
+    call.signal = SafecallSignal.open({ session: call.info.session_id, token: call.info.token })
+      .on("reconnecting", () => { $("call-state").textContent = "Reconnecting…"; })
+      .on("joined", async (message, { resumed }) => {
+        if (call.channel === "phone") return;  // phone calls: the bridge offers
+        if (message.peer !== "connected") return;
         if (resumed && call.pc) await restartIce();
         else await startMedia();
-        break;
-      }
-      case "ack":
-        call.unacked = call.unacked.filter((m) => m.seq > message.seq);
-        break;
-      case "peer-joined":
-        if (call.channel === "phone") break;  // the bridge sends a new offer itself
+      })
+      .on("peer-joined", async (message) => {
+        if (call.channel === "phone") return;  // the bridge sends a new offer itself
         // She resumed (her network changed): restart ICE; she started afresh: a new connection.
         if (message.resumed && call.pc) await restartIce();
         else await startMedia();
-        break;
-      case "offer":
+      })
+      .on("offer", async (message) => {
         if (call.channel === "phone") await answerBridge(message.sdp);
-        break;
-      case "dtmf":
-        keyPressed(message.digit);
-        break;
-      case "answer":  // (an answer to an offer this page never made is a stale repeat)
+      })
+      .on("dtmf", (message) => keyPressed(message.digit))
+      .on("answer", async (message) => {
+        // (an answer to an offer this page never made is a stale repeat)
         if (call.pc && call.pc.signalingState === "have-local-offer") {
           await call.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
         }
-        break;
-      case "candidate":
-        if (call.pc) {
-          try { await call.pc.addIceCandidate(message.candidate || null); } catch (err) { /* late */ }
-        }
-        break;
-      case "chat":
-        addChat("Her", message.text);
-        break;
-      case "peer-left":
+      })
+      .on("candidate", async (message) => {
+        if (!call.pc) return;
+        try { await call.pc.addIceCandidate(message.candidate || null); } catch (err) { /* late */ }
+      })
+      .on("chat", (message) => addChat("Her", message.text))
+      .on("peer-left", () => {
         $("call-state").textContent = "Her connection was lost; waiting for her to come back…";
-        break;
-      case "session-ended":
-        ended();
-        break;
-      case "error":
+      })
+      .on("session-ended", () => ended())
+      .on("error", (message) => {
         if (message.fatal) $("call-state").textContent = message.message;
-        break;
-      default:
-        break;
-    }
+      });
+  }
+
+  function relay(message) {
+    if (call.signal) call.signal.send(message);
   }
 
   /** "?ice=relay": media only through the TURN server (tests prove the relay with it). */
@@ -628,7 +692,9 @@
       // Recording: her video and both voices, uploaded as the call goes (recorder.js),
       // unless her service line is one with recording off (the answer's `recorded`).
       const recorded = !call.info || call.info.recorded !== false;
-      if (call.channel === "browser_video" && recorded && window.SafecallRecorder) window.SafecallRecorder.start(call.taskId, e.streams[0], call.local);
+      if (call.channel === "browser_video" && recorded && window.SafecallRecorder) {
+        window.SafecallRecorder.start(call.taskId, e.streams[0], call.local, call.info.case_id);
+      }
     };
     pc.onconnectionstatechange = () => {
       clearTimeout(call.stalled);
@@ -686,10 +752,11 @@
   // here, beside the phone call. While the phone call lasts its sound stays on the
   // phone: this leg's sound is muted both ways (no echo); when the phone call ends, the
   // conversation goes on in the video, sound included.
-  const leg = { info: null, ws: null, pc: null, local: null, seq: 0, lastIn: 0, unacked: [],
-                resumeToken: null, retry: null, watch: null, ended: false };
+  const leg = { info: null, signal: null, pc: null, local: null, watch: null, ended: false };
   /** Tests read the video leg's statistics here. */
   window.safecallVideo = leg;
+  Object.defineProperty(leg, "ws", { get: () => leg.signal && leg.signal.ws });
+  Object.defineProperty(leg, "resumes", { get: () => (leg.signal ? leg.signal.resumes : 0) });
 
   $("send-video-link").addEventListener("click", async () => {
     if (!call.info || call.channel !== "phone") return;
@@ -716,7 +783,7 @@
   }
 
   async function openVideoLeg(info) {
-    Object.assign(leg, { info, seq: 0, lastIn: 0, unacked: [], resumeToken: null, ended: false });
+    Object.assign(leg, { info, ended: false });
     $("video-leg-what").textContent = "She opened your link: same case, tracking code " +
       info.tracking_code + ". The phone call goes on.";
     $("video-leg-state").textContent = "Connecting…";
@@ -731,70 +798,33 @@
     legConnect();
   }
 
-  function legSend(message) {
-    if (leg.ws && leg.ws.readyState === WebSocket.OPEN) {
-      leg.ws.send(JSON.stringify(Object.assign({ v: 1 }, message)));
-    }
+  function legConnect() {
+    leg.signal = SafecallSignal.open({ session: leg.info.session_id, token: leg.info.token })
+      .on("reconnecting", () => { $("video-leg-state").textContent = "Reconnecting…"; })
+      .on("joined", async (message) => {
+        if (message.peer === "connected" && !leg.pc) await legOffer(false);
+      })
+      .on("peer-joined", (message) => legOffer(Boolean(message.resumed && leg.pc)))
+      .on("answer", async (message) => {
+        if (leg.pc && leg.pc.signalingState === "have-local-offer") {
+          await leg.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+        }
+      })
+      .on("candidate", async (message) => {
+        if (!leg.pc) return;
+        try { await leg.pc.addIceCandidate(message.candidate || null); } catch (err) { /* late */ }
+      })
+      .on("peer-left", () => {
+        $("video-leg-state").textContent = "Her video connection was lost; waiting…";
+      })
+      .on("session-ended", closeVideoLeg)
+      .on("error", (message) => {
+        if (message.fatal) $("video-leg-state").textContent = message.message;
+      });
   }
 
   function legRelay(message) {
-    leg.seq += 1;
-    const numbered = Object.assign({ seq: leg.seq }, message);
-    leg.unacked.push(numbered);
-    legSend(numbered);
-  }
-
-  function legConnect() {
-    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(scheme + "//" + window.location.host + "/ws");
-    leg.ws = ws;
-    ws.onopen = () => legSend(leg.resumeToken
-      ? { type: "resume", session: leg.info.session_id, resume_token: leg.resumeToken,
-          last_seq: leg.lastIn }
-      : { type: "join", session: leg.info.session_id, token: leg.info.token });
-    ws.onmessage = (event) => legMessage(JSON.parse(event.data));
-    ws.onclose = (event) => {
-      if (ws !== leg.ws || leg.ended || [4401, 4403, 4409].includes(event.code)) return;
-      leg.retry = setTimeout(legConnect, 1000);
-    };
-  }
-
-  async function legMessage(message) {
-    if (typeof message.seq === "number" && message.type !== "ack") {
-      legSend({ type: "ack", seq: message.seq });
-      if (message.seq <= leg.lastIn) return;
-      leg.lastIn = message.seq;
-    }
-    switch (message.type) {
-      case "joined":
-        leg.resumeToken = message.resume_token;
-        leg.unacked = leg.unacked.filter((m) => m.seq > message.last_seq);
-        leg.unacked.forEach(legSend);
-        if (message.peer === "connected" && !leg.pc) await legOffer(false);
-        break;
-      case "ack":
-        leg.unacked = leg.unacked.filter((m) => m.seq > message.seq);
-        break;
-      case "peer-joined":
-        await legOffer(Boolean(message.resumed && leg.pc));
-        break;
-      case "answer":
-        if (leg.pc) await leg.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
-        break;
-      case "candidate":
-        if (leg.pc) {
-          try { await leg.pc.addIceCandidate(message.candidate || null); } catch (err) { /* late */ }
-        }
-        break;
-      case "peer-left":
-        $("video-leg-state").textContent = "Her video connection was lost; waiting…";
-        break;
-      case "session-ended":
-        closeVideoLeg();
-        break;
-      default:
-        break;
-    }
+    if (leg.signal) leg.signal.send(message);
   }
 
   /** The console offers, as in a browser video call; a resumed page gets an ICE restart. */
@@ -809,6 +839,12 @@
       pc.ontrack = (e) => {
         const video = $("video-leg-remote");
         if (video.srcObject !== e.streams[0]) video.srcObject = e.streams[0];
+        // Recorded as a browser video call is (the phone call is recorded by the bridge),
+        // unless the phone call's service line is one with recording off.
+        const recorded = !call.info || call.info.recorded !== false;
+        if (recorded && leg.info && window.SafecallRecorder) {
+          window.SafecallRecorder.start(leg.info.session_id, e.streams[0], leg.local, leg.info.case_id);
+        }
       };
       pc.onconnectionstatechange = () => {
         if (pc === leg.pc && pc.connectionState === "connected") {
@@ -828,24 +864,26 @@
     if (!leg.info) return;
     if (leg.local) leg.local.getAudioTracks().forEach((track) => { track.enabled = true; });
     $("video-leg-remote").volume = 1;
+    // Chrome pauses an element whose sound comes on (volume 0 to 1) without a fresh
+    // click; play it again (the page has had clicks: it may).
+    $("video-leg-remote").play().catch(() => {});
     $("video-leg-what").textContent = "The phone call has ended; the conversation goes on here.";
   }
 
   function closeVideoLeg() {
     if (!leg.info) return;
     leg.ended = true;
-    clearTimeout(leg.retry);
+    if (window.SafecallRecorder) window.SafecallRecorder.stop(leg.info.session_id);
     if (leg.pc) leg.pc.close();
     if (leg.local) leg.local.getTracks().forEach((track) => track.stop());
-    if (leg.ws) leg.ws.close();
-    Object.assign(leg, { info: null, pc: null, local: null, ws: null });
+    Object.assign(leg, { info: null, pc: null, local: null, signal: null });
     $("video-leg-remote").srcObject = null;
     $("video-leg").hidden = true;
     if (call.ended) show($("status-note"), "");
   }
 
   $("video-leg-hangup").addEventListener("click", () => {
-    legRelay({ type: "hangup" });
+    if (leg.signal) leg.signal.hangup();
     closeVideoLeg();
   });
 
@@ -860,7 +898,7 @@
   $("chat-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const text = $("chat-input").value.trim();
-    if (!text || !call.ws) return;
+    if (!text || !call.signal) return;
     relay({ type: "chat", text });
     addChat("You", text);
     $("chat-input").value = "";
@@ -893,7 +931,7 @@
   });
 
   $("hangup").addEventListener("click", () => {
-    relay({ type: "hangup" });
+    if (call.signal) call.signal.hangup();
     ended();
   });
 
@@ -902,8 +940,8 @@
     if (call.ended) return;
     call.ended = true;
     phoneOver();
-    if (window.SafecallRecorder) window.SafecallRecorder.stop();  // uploads the last chunk, closes
-    clearTimeout(call.retry);
+    // Uploads the last chunk and closes (the video leg, if any, goes on recording).
+    if (window.SafecallRecorder) window.SafecallRecorder.stop(call.taskId);
     clearTimeout(call.stalled);
     clearInterval(call.watch);
     if (call.pc) call.pc.close();
@@ -911,8 +949,11 @@
     $("remote-video").srcObject = null;
     $("self-video").srcObject = null;
     $("call-view").hidden = true;
-    $("wrapup-code").textContent = call.info ? call.info.tracking_code : "";
+    // (a ring-back is not told its case's tracking code)
+    $("wrapup-code").textContent = (call.info && call.info.tracking_code) || "";
+    $("wrapup-code-part").hidden = !$("wrapup-code").textContent;
     $("wrapup").hidden = false;
+    if (call.callback) callbackOutcome(call.callback);
     $("status-text").textContent = STATES.wrap_up;
     call.wrapStarted = Math.min(at || Date.now(), Date.now());
     clearInterval(call.wrapTimer);
@@ -930,10 +971,14 @@
       return;
     }
     clearInterval(call.wrapTimer);
-    const taskId = call.taskId;
+    // A ring-back's task is the callback's (an unanswered ring has completed it already).
+    const taskId = call.callback ? call.callback.taskId : call.taskId;
     await api("POST", "/api/queues/tasks/" + encodeURIComponent(taskId) + "/complete");
     call.taskId = null;
-    call.ws = null;
+    call.callback = null;
+    show($("callback-outcome"), "");
+    if (call.signal) call.signal.close();
+    call.signal = null;
     $("wrapup").hidden = true;
     await setState("available");
   });

@@ -6,16 +6,22 @@
 // wait in memory only (never on disk) until the server has them; when the network breaks,
 // uploads resume where the server says (X-Next-Chunk) without losing or repeating a chunk.
 // A recording that cannot start or breaks is reported with its reason; the call goes on.
+// A session recorded by an earlier page (the console reloaded mid-call) is not appended
+// to: a new MediaRecorder starts a new WebM file, which glued after the first would not
+// play. Its open recording is closed instead and the new one continues it (`continues`:
+// the server closes the earlier part, complete up to its last chunk, naming this one).
 //
-//   SafecallRecorder.start(sessionId, remoteStream, localStream)   when her media arrives
-//   SafecallRecorder.stop()                                         when the call ends
+//   SafecallRecorder.start(sessionId, remoteStream, localStream, caseId)  when her media arrives
+//   SafecallRecorder.stop(sessionId)                                       when the call ends
+// One recording a session; the console's call and a phone call's video leg each have theirs.
 "use strict";
 
 (function () {
   const CHUNK_MS = 4000;
   const TYPES = ["video/webm;codecs=vp8,opus", "video/webm;codecs=vp9,opus", "video/webm"];
   const MAX_WAIT_MS = 15000;
-  let current = null;
+  const current = new Map();  // session id -> its recording in this page
+  const mine = new Set();  // ids of the recordings this page started (it closes them itself)
 
   async function send(method, path, body, raw) {
     const options = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
@@ -58,10 +64,21 @@
     document.dispatchEvent(new CustomEvent("safecall:recording", { detail: { state: "failed", reason: text } }));
   }
 
-  /** Her video and one audio track mixing both voices. */
-  function mixed(rec, remote, local) {
+  /** Her video and one audio track mixing both voices (or hers alone: see below). */
+  async function mixed(rec, remote, local) {
     const audio = new AudioContext();
     rec.audio = audio;
+    // A console reloaded mid-call has had no click yet, and the browser keeps its sound
+    // suspended until one comes: nothing would be mixed. Her voice is recorded alone then.
+    if (audio.state !== "running") {
+      await Promise.race([audio.resume(), new Promise((resolve) => setTimeout(resolve, 1000))]);
+    }
+    if (audio.state !== "running") {
+      audio.close().catch(() => {});
+      rec.audio = null;
+      rec.tracks = ["her video", "her voice"];
+      return new MediaStream([...remote.getVideoTracks().slice(0, 1), ...remote.getAudioTracks().slice(0, 1)]);
+    }
     const out = audio.createMediaStreamDestination();
     for (const stream of [remote, local]) {
       if (stream && stream.getAudioTracks().length) audio.createMediaStreamSource(stream).connect(out);
@@ -76,14 +93,21 @@
     if (!type) return report(rec, "This browser cannot record WebM video.");
     let stream;
     try {
-      stream = mixed(rec, remote, local);
+      stream = await mixed(rec, remote, local);
     } catch (err) {
       return report(rec, "The call's media could not be mixed for recording: " + err.name);
     }
-    const made = await send("POST", "/api/sessions/" + encodeURIComponent(rec.sessionId) + "/recordings",
-                            { kind: "video", media_type: type, tracks: ["her video", "both voices"] });
+    if (rec.stopped) {
+      if (rec.audio) rec.audio.close().catch(() => {});
+      return;
+    }
+    const body = { kind: "video", media_type: type, tracks: rec.tracks };
+    const earlier = await leftOpen(rec);
+    if (earlier) body.continues = earlier;
+    const made = await send("POST", "/api/sessions/" + encodeURIComponent(rec.sessionId) + "/recordings", body);
     if (made.status !== 201) return report(rec, reasonOf(made, "The server did not start the recording."));
     rec.id = made.data.id;
+    mine.add(rec.id);
     if (rec.stopped) return close(rec);
     const recorder = new MediaRecorder(stream, { mimeType: type, videoBitsPerSecond: 600000 });
     rec.recorder = recorder;
@@ -98,6 +122,16 @@
     rec.started = performance.now();
     recorder.start(CHUNK_MS);
     document.dispatchEvent(new CustomEvent("safecall:recording", { detail: { state: "recording" } }));
+  }
+
+  /** The open video recording of this session that an earlier page left (a reload), if any. */
+  async function leftOpen(rec) {
+    if (rec.caseId == null) return null;
+    const listed = await send("GET", "/api/cases/" + encodeURIComponent(rec.caseId) + "/recordings");
+    if (listed.status !== 200 || !listed.data) return null;
+    const open = listed.data.recordings.filter((r) => r.session_id === rec.sessionId
+      && r.kind === "video" && r.state === "open" && !mine.has(r.id));
+    return open.length ? open[open.length - 1].id : null;
   }
 
   /** Uploads queued chunks in order; on a broken network waits and resumes. */
@@ -137,26 +171,30 @@
       { detail: { state: result.status === 200 ? "complete" : "incomplete", id: rec.id } }));
   }
 
-  function start(sessionId, remote, local) {
+  function start(sessionId, remote, local, caseId) {
     // Her audio and video come as two tracks of one stream: one recording. A new stream
     // (the call's media restarted after a reconnection) closes this one and starts the next.
-    if (current && current.sessionId === sessionId && current.remote === remote) return;
-    if (current) stop();
-    const rec = { sessionId, remote, id: null, queue: [], next: 0, uploading: false, failed: false,
-                  stopped: false, recorderDone: false, closing: false, recorder: null, audio: null };
-    current = rec;
+    const now = current.get(sessionId);
+    if (now && now.remote === remote) return;
+    if (now) stop(sessionId);
+    const rec = { sessionId, caseId, remote, tracks: ["her video", "both voices"], id: null, queue: [], next: 0, uploading: false,
+                  failed: false, stopped: false, recorderDone: false, closing: false,
+                  recorder: null, audio: null };
+    current.set(sessionId, rec);
     // Her audio and video tracks arrive one after the other: let both come.
     setTimeout(() => begin(rec, remote, local), 500);
   }
 
-  function stop() {
-    const rec = current;
-    current = null;
-    if (!rec) return;
-    rec.stopped = true;
-    rec.stoppedAt = performance.now();
-    if (rec.recorder && rec.recorder.state !== "inactive") rec.recorder.stop();
+  /** Stops the session's recording (every one without a session id); the last chunk goes up, then it closes. */
+  function stop(sessionId) {
+    for (const [id, rec] of [...current]) {
+      if (sessionId !== undefined && id !== sessionId) continue;
+      current.delete(id);
+      rec.stopped = true;
+      rec.stoppedAt = performance.now();
+      if (rec.recorder && rec.recorder.state !== "inactive") rec.recorder.stop();
+    }
   }
 
-  window.SafecallRecorder = { start, stop, current: () => current };
+  window.SafecallRecorder = { start, stop, current: (sessionId) => current.get(sessionId) || null };
 })();

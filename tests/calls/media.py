@@ -12,6 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from playwright.async_api import Page
+from sqlalchemy import select
+
+from recordings.models import Recording
 
 STATS = """async () => {
   const pc = window.safecallCall.pc;
@@ -82,3 +85,19 @@ async def first_frames(*pages: Page, wait: float = 20.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"no video frame decoded after {wait} s")
+
+
+async def recordings_of(
+    db: Any, session_id: str, holds: Callable[[list[Recording]], bool]
+) -> list[Recording]:
+    """The session's recordings once ``holds`` them (bounded wait)."""
+    rows: list[Recording] = []
+    for _ in range(300):
+        async with db() as session:
+            rows = list(
+                await session.scalars(select(Recording).where(Recording.session_id == session_id))
+            )
+        if rows and holds(rows):
+            return rows
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the session's recordings never got there: {rows}")

@@ -5,8 +5,9 @@ tests/media/peers.py); the link the officer would text her (``ivr.links``; the
 SMS itself goes through the Twilio emulator in tests/ivr/test_callbacks.py)
 opens the citizen page at ``/?video=TOKEN``. The page drops the token from its
 address, shows one button and, with no questions, opens a video contact on
-the same case; the console picks it up beside the phone call and media flows.
-When the phone call ends, the video carries the conversation's sound.
+the same case; the console picks it up beside the phone call and media flows,
+and records it as it records a browser video call. When the phone call ends,
+the video carries the conversation's sound.
 
 ``scripts/in-netns.sh .venv/bin/pytest -m browser tests/calls/test_escalation.py``
 """
@@ -34,7 +35,7 @@ from safecall.settings import Settings
 from safecall.state import CLOCK, DATA_KEY
 from signaling.routes import HUB
 from tests.browser import browser
-from tests.calls.media import STATS, media_flows, poll
+from tests.calls.media import STATS, media_flows, poll, recordings_of
 from tests.calls.test_call import DESKTOP, PHONE, log_in, make_officer, open_page, wait_for_end
 from tests.media.conftest import CallsResource, auth_token, calls_resource
 from tests.media.peers import TwilioStream
@@ -182,6 +183,9 @@ async def test_a_phone_call_escalated_to_video(
         }
     assert (phone_id, "contact.escalated") in kinds and (video.id, "contact.escalated") in kinds
 
+    # The console records the video leg as it records a browser video call.
+    await recordings_of(db, video.id, lambda rows: any(r.chunk_count for r in rows))
+
     # The officer hangs up the phone: the video carries the sound now, both ways.
     await console.get_by_test_id("hangup").click()
     await caller.wait_closed(within=15)
@@ -194,6 +198,12 @@ async def test_a_phone_call_escalated_to_video(
     await console.get_by_test_id("video-leg-hangup").click()
     await citizen.locator("#ended").wait_for(state="visible")
     assert (await wait_for_end(db, video.id)).disposition == "answered"
+    (recording,) = await recordings_of(
+        db, video.id, lambda rows: all(r.state != "open" for r in rows)
+    )
+    assert recording.state == "complete", recording.reason
+    assert recording.kind == "video" and recording.chunk_count >= 1
+    assert recording.officer_id == phone.officer_id
 
     # The same link again: refused, said plainly, nothing opened.
     again_ctx, again, _ = await open_page(browser, str(server.make_url(f"/?video={token}")), PHONE)

@@ -4,6 +4,8 @@ On load the console asks where she stands; a contact she still holds is answered
 again (same join token, no second "answered" mark), joined afresh (the new join
 takes her seat) and negotiated on a new connection: she offers, and the citizen
 page answers on a new connection too. The chat so far comes back with the answer.
+The recording goes on in a new part: the first is closed, naming the part that
+continues it (a new recorder's WebM cannot be appended to the first).
 After the hang-up, a reload keeps the wrap-up, timed from the server's end.
 """
 
@@ -18,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.models import AuditEvent, ContactSession, TimelineEvent
+from recordings.models import Recording
 from tests.browser import browser
-from tests.calls.media import media_flows, poll
+from tests.calls.media import media_flows, poll, recordings_of
 from tests.calls.test_call import DESKTOP, PHONE, log_in, make_officer, open_page, wait_for_end
 
 __all__ = ["browser"]
@@ -127,6 +130,51 @@ async def test_answering_again_gives_the_same_seat_and_the_chat_so_far(
         await socket.close()
 
 
+async def test_a_recording_restarted_after_a_reload_continues_the_earlier_one(
+    client: Any, db: Db, login_as: Any, openapi: Any
+) -> None:
+    started = await client.post("/api/contacts", json={"service_line": "women", "channel": "video"})
+    session_id = (await started.json())["session_id"]
+    officer_client, _ = await login_as("officer")
+    await officer_client.post("/api/queues/me/state", json={"state": "available"})
+    assert (await officer_client.post(f"/api/queues/offers/{session_id}/accept")).status == 200
+    assert (await officer_client.post(f"/api/contacts/{session_id}/answer")).status == 200
+    start_url = f"/api/sessions/{session_id}/recordings"
+    body = {"kind": "video", "media_type": "video/webm", "tracks": ["her video"]}
+    first = await (await officer_client.post(start_url, json=body)).json()
+    put = await officer_client.put(f"/api/recordings/{first['id']}/chunks/0", data=b"part one")
+    assert put.status == 201
+
+    # Refused, with nothing written: an id that is not this session's, another kind.
+    for wrong, status, code in [
+        ({"continues": "0" * 32}, 404, "recording_not_found"),
+        ({"continues": first["id"], "kind": "phone"}, 409, "recording_kind_differs"),
+    ]:
+        refused = await officer_client.post(start_url, json=body | wrong)
+        assert refused.status == status
+        assert (await refused.json())["error"]["code"] == code
+    # The reloaded console starts a new part that continues the first.
+    response = await officer_client.post(start_url, json=body | {"continues": first["id"]})
+    assert response.status == 201
+    second = await response.json()
+    openapi.check("POST", "/api/sessions/{session_id}/recordings", 201, second)
+    async with db() as session:
+        rows = {
+            r.id: r
+            for r in await session.scalars(
+                select(Recording).where(Recording.session_id == session_id)
+            )
+        }
+    assert set(rows) == {first["id"], second["id"]}  # the refusals started nothing
+    earlier = rows[first["id"]]
+    assert earlier.state == "complete" and earlier.chunk_count == 1
+    assert earlier.reason is not None and second["id"] in earlier.reason
+    assert rows[second["id"]].state == "open"
+    # Continuing a part already closed starts the next one and leaves the closed one as it is.
+    again = await officer_client.post(start_url, json=body | {"continues": first["id"]})
+    assert again.status == 201
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # pages: one database will do
 async def test_a_video_call_comes_back_after_the_console_reloads(
@@ -152,6 +200,8 @@ async def test_a_video_call_comes_back_after_the_console_reloads(
     await console.get_by_text("hello before the reload").wait_for()
     session_id = await citizen.evaluate("() => window.safecallCall.id")
     await citizen.evaluate("() => { window.beforeReload = window.safecallCall.pc; }")
+    # The console records the call (recorder.js): its first chunks are up.
+    await recordings_of(db, session_id, lambda rows: rows[0].chunk_count >= 1)
 
     # Her laptop's browser reloads the console mid-call.
     await console.reload()
@@ -167,10 +217,21 @@ async def test_a_video_call_comes_back_after_the_console_reloads(
     await console.get_by_test_id("chat-input").fill("I am back")
     await console.get_by_test_id("chat-send").click()
     await citizen.get_by_text("I am back").wait_for()
+    # The reloaded console records on in a new part, which continues the first.
+    await recordings_of(
+        db, session_id, lambda rows: len(rows) == 2 and all(r.chunk_count for r in rows)
+    )
 
     await console.get_by_test_id("hangup").click()
     await citizen.locator("#ended").wait_for(state="visible")
     contact = await wait_for_end(db, session_id)
+    parts = await recordings_of(db, session_id, lambda rows: all(r.state != "open" for r in rows))
+    # (the test's clock stands still: the link, not the start time, says which is first)
+    first, second = sorted(parts, key=lambda r: r.reason is None)
+    assert first.state == "complete" and first.chunk_count >= 1
+    assert first.reason is not None and f"continued in recording {second.id}" in first.reason
+    assert second.state == "complete", second.reason
+    assert second.chunk_count >= 1
     assert contact.disposition == "answered"  # not dropped
     assert contact.officer_id == officer.id
     kinds = await timeline_kinds(db, session_id)

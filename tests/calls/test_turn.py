@@ -26,19 +26,12 @@ from safecall.app import create_app
 from safecall.settings import Settings
 from tests.browser import browser
 from tests.calls.media import media_flows, poll
+from tests.calls.pages import answered_video_call, database_url, hang_up
 from tests.calls.servers import free_port
-from tests.calls.test_call import (
-    DESKTOP,
-    PHONE,
-    log_in,
-    make_officer,
-    open_page,
-    wait_for_end,
-)
-from tests.support import FakeClock, copy_sqlite
+from tests.support import FakeClock
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]
+__all__ = ["browser", "database_url"]
 Db = async_sessionmaker[AsyncSession]
 SECRET = "turn-secret-for-the-tests-only"
 
@@ -57,11 +50,6 @@ SELECTED = """async () => {
           remote: stats.get(pair.remoteCandidateId).candidateType,
           relayProtocol: stats.get(pair.localCandidateId).relayProtocol || null};
 }"""
-
-
-@pytest.fixture
-def database_url(tmp_path: Path, sqlite_template: Path) -> str:
-    return copy_sqlite(sqlite_template, tmp_path / "safecall.db")
 
 
 @pytest.fixture
@@ -132,30 +120,20 @@ async def selected_pair(page: Any) -> dict[str, Any]:
 async def test_a_relay_only_video_call_goes_through_coturn(
     client: Any, db: Db, browser: Any
 ) -> None:
-    await make_officer(db, "LHR-601")
-    citizen_ctx, citizen, problems = await open_page(
-        browser, str(client.make_url("/?ice=relay")), PHONE
-    )
-    console_ctx, console, _ = await open_page(
-        browser, str(client.make_url("/console?ice=relay")), DESKTOP
-    )
-    await log_in(console, "LHR-601")
-    await console.get_by_test_id("status-available").click()
-    await citizen.get_by_test_id("start-video").click()
-    await console.get_by_test_id("offer").wait_for(state="visible")
-    await console.get_by_test_id("accept").click()
+    async with answered_video_call(
+        browser,
+        db,
+        str(client.make_url("/?ice=relay")),
+        str(client.make_url("/console?ice=relay")),
+        "LHR-601",
+    ) as call:
+        await media_flows(call.console)
+        await media_flows(call.citizen)
+        for page in (call.citizen, call.console):
+            pair = await selected_pair(page)
+            assert pair["local"] == "relay" and pair["remote"] == "relay", pair
+            policy = await page.evaluate("() => window.safecallCall.pc.getConfiguration()")
+            assert policy["iceTransportPolicy"] == "relay"
 
-    await media_flows(console)
-    await media_flows(citizen)
-    for page in (citizen, console):
-        pair = await selected_pair(page)
-        assert pair["local"] == "relay" and pair["remote"] == "relay", pair
-        policy = await page.evaluate("() => window.safecallCall.pc.getConfiguration()")
-        assert policy["iceTransportPolicy"] == "relay"
-
-    await citizen.get_by_test_id("hangup").click()
-    session_id = await citizen.evaluate("() => window.safecallCall.id")
-    assert (await wait_for_end(db, session_id)).disposition == "answered"
-    assert problems == []
-    await citizen_ctx.close()
-    await console_ctx.close()
+        assert (await hang_up(call, db)).disposition == "answered"
+        assert call.problems == []

@@ -10,6 +10,7 @@ be refused.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -37,7 +38,10 @@ from safecall.app import create_app
 from safecall.settings import Settings
 from safecall.state import CLOCK, DATA_KEY, DB
 
-EXAMPLES = 15
+LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
+EXAMPLES = 150 if LONG else 8
+"""Per operation and mode. The examples are derandomized (the same on every run, so a
+failure is reproducible); ``HYPOTHESIS_PROFILE=long`` runs many more, at random."""
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -112,7 +116,7 @@ def _fuzz(live: LiveServer, operation: Any, mode: GenerationMode, **fixed: Any) 
         max_examples=EXAMPLES,
         deadline=None,
         database=None,
-        derandomize=True,
+        derandomize=not LONG,
         suppress_health_check=list(HealthCheck),
     )
     @given(case=strategy)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from aiohttp import web
 from hypothesis import given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 from sqlalchemy import select
 
 from cases.contacts import end_session, mark_answered, open_contact
@@ -23,10 +26,12 @@ from cases.models import ContactSession, TimelineEvent
 from cases.sealing import DataKey
 from ivr import links
 from ivr.video_leg import LIMITER, LinkLimiter
+from safecall.ratelimit import InProcessBuckets, Rate
 from safecall.state import CLOCK, DATA_KEY
 from signaling.routes import HUB
 
 ROUTE = "/api/video-links"
+REDIS_URL = "redis://127.0.0.1:6379/15"
 
 LINK_APP = web.Application()
 LINK_APP[DATA_KEY] = DataKey([("k1", bytes(range(32)))])
@@ -179,7 +184,7 @@ async def test_only_the_officer_on_the_call_sees_its_video(
 async def test_an_address_sending_wrong_links_is_slowed_down(
     client: Any, app: Any, db: Any, login_as: Any, clock: Any
 ) -> None:
-    app[LIMITER].burst = 3  # fewer tries, same rule
+    app[LIMITER].rate = Rate(3, 1 / 60)  # fewer tries, same rule
     _, officer = await login_as("officer")
     phone_id = await phone_call(app, db, officer.id)
     for _ in range(3):
@@ -193,12 +198,35 @@ async def test_an_address_sending_wrong_links_is_slowed_down(
     assert response.status == 201
 
 
-def test_the_limiter_forgets_refilled_addresses() -> None:
-    limiter = LinkLimiter(burst=2, per_second=1.0, max_keys=5)
+async def test_the_limiter_forgets_refilled_addresses() -> None:
+    limiter = LinkLimiter(Rate(2, 1.0), max_keys=5)
     for n in range(50):
-        limiter.miss(f"10.0.0.{n}", float(n))
-    assert limiter.wait("10.0.0.49", 49.0) == 0.0  # one miss of two: still free
-    assert len(limiter._buckets) <= 5
+        await limiter.miss(f"10.0.0.{n}", float(n))
+    assert await limiter.wait("10.0.0.49", 49.0) == 0.0  # one miss of two: still free
+    assert isinstance(limiter.buckets, InProcessBuckets) and len(limiter.buckets) <= 5
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+async def test_processes_sharing_redis_count_the_same_wrong_links(redis: Redis) -> None:
+    one, two = LinkLimiter(Rate(3, 1 / 60)), LinkLimiter(Rate(3, 1 / 60))
+    one.share(redis)
+    two.share(redis)
+    for limiter in (one, two, one):  # misses spread over two processes
+        assert await limiter.wait("203.0.113.7", 1000.0) == 0.0
+        await limiter.miss("203.0.113.7", 1000.0)
+    assert await two.wait("203.0.113.7", 1000.0) == pytest.approx(60.0)
+    assert await one.wait("2001:db8::1", 1000.0) == 0.0  # another address is not touched
+    assert await one.wait("203.0.113.7", 1060.0) == 0.0  # one more a minute
+    ttl = await redis.pttl("ivr:link-tries:203.0.113.7")
+    assert 0 < ttl <= 181_000  # forgotten once full again
 
 
 @given(text=st.text(max_size=300) | st.from_regex(r"[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,40}"))

@@ -66,6 +66,7 @@ def test_a_missing_menu_file_is_named(tmp_path: Path) -> None:
         load(tmp_path / "menu.toml")
 
 
+@hypothesis_settings(deadline=None)
 @given(
     st.builds(
         Progress,
@@ -85,6 +86,7 @@ def test_progress_survives_its_url(progress: Progress) -> None:
     assert read(dict(parse_qsl(progress.query())), load()) == progress
 
 
+@hypothesis_settings(deadline=None)  # no timing in tests: the machine may be busy
 @given(
     st.dictionaries(
         st.sampled_from(["lang", "line", "cat", "anon", "cb", "em", "n", "in"]),

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from cases.models import AuditEvent, Case, Complainant, ContactSession, TimelineEvent
 from ivr.models import PhoneCall
+from ivr.signature import AUDITED, WINDOW, ForgeryLog, write_summaries
 from queues.service import ROUTER
 from tests.ivr.conftest import CALLER, PUBLIC_URL, Phone, count_contacts
 
@@ -300,6 +301,38 @@ async def test_unsigned_or_forged_requests_are_refused_and_change_nothing(
 async def test_every_webhook_checks_the_signature(phone: Phone, db: Any, path: str) -> None:
     assert (await phone.post(path, signature="")).status == 403
     assert len(await bad_signatures(db)) == 1
+
+
+async def test_a_flood_of_forged_requests_is_audited_a_few_times_then_summed_up(
+    phone: Phone, db: Any, app: Any, clock: Any
+) -> None:
+    async def summaries() -> list[AuditEvent]:
+        async with db() as session:
+            query = select(AuditEvent).where(AuditEvent.action == "twilio.bad_signature_summary")
+            return list((await session.scalars(query)).all())
+
+    for _ in range(AUDITED + 7):
+        assert (await phone.post("/twilio/voice", signature="")).status == 403
+    assert len(await bad_signatures(db)) == AUDITED  # the first few, one by one
+    assert await summaries() == []  # the rest are counted until the window is over
+    clock.advance(WINDOW)
+    assert await write_summaries(app, clock().timestamp()) == 1  # the background flush
+    (summary,) = await summaries()
+    assert summary.address == "127.0.0.1" and summary.object_id == "/twilio/voice"
+    assert (summary.detail["more"], summary.detail["window_seconds"]) == (7, WINDOW)
+    assert (await phone.post("/twilio/status", signature="")).status == 403  # a new window
+    assert len(await bad_signatures(db)) == AUDITED + 1
+    assert await write_summaries(app, clock().timestamp() + WINDOW) == 0  # nothing counted
+
+
+def test_the_forgery_log_stays_bounded_and_loses_no_count() -> None:
+    forgeries = ForgeryLog(audited=1, window=60.0, max_keys=3)
+    for n in range(10):
+        assert forgeries.note(f"10.0.0.{n}", "/twilio/voice", 0.0)
+        assert not forgeries.note(f"10.0.0.{n}", "/twilio/voice", 0.0)
+    early = forgeries.due(0.0)  # closed early to stay within max_keys
+    assert len(forgeries._windows) == 3
+    assert sum(s.more for s in early + forgeries.due(60.0)) == 10
 
 
 async def test_without_a_twilio_account_the_webhooks_are_off(

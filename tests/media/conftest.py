@@ -3,12 +3,14 @@
 The app runs on loopback over plain http; its public URL is a made-up https
 host (as behind a reverse proxy), so Twilio's signature is over
 ``wss://helpline.example.org/twilio/media`` whatever port the test server has.
-Hanging up a call goes through ``ivr.twilio_api`` to ``twilio_api_base``: a
-small local stand-in for Twilio's Calls resource (:class:`CallsResource`).
+Hanging up a call goes through ``ivr.twilio_api`` to ``twilio_api_base``: the
+Twilio emulator's REST server (tests/twilio/, docs/twilio-emulator.md), which
+checks the account's credentials and knows only the calls it carries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from media.routes import MEDIA_CONFIG
@@ -27,6 +29,7 @@ from officers.models import Officer
 from safecall.app import create_app
 from safecall.settings import Settings
 from tests.support import FakeClock, copy_sqlite
+from tests.twilio.cloud import TwilioCloud
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 PUBLIC_URL = "https://helpline.example.org"
@@ -40,35 +43,71 @@ def database_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 
 class CallsResource:
-    """Twilio's Calls resource, as far as hanging up goes (POST Calls/{sid}.json Status=completed).
+    """Twilio's Calls resource, as the emulated cloud serves it: what a test asks of it.
 
     https://www.twilio.com/docs/voice/api/call-resource#update-a-call-resource
     """
 
-    def __init__(self) -> None:
-        self.updates: list[tuple[str, dict[str, str]]] = []
-        self.app = web.Application()
-        self.app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._update)
-
-    async def _update(self, request: web.Request) -> web.Response:
-        form = {k: str(v) for k, v in (await request.post()).items()}
-        sid = request.match_info["sid"]
-        self.updates.append((sid, form))
-        return web.json_response(
-            {"sid": sid, "account_sid": request.match_info["account"], "status": "completed"}
-        )
+    def __init__(self, cloud: TwilioCloud) -> None:
+        self.cloud = cloud
 
     def hung_up(self, call_sid: str) -> bool:
-        return any(sid == call_sid and f.get("Status") == "completed" for sid, f in self.updates)
+        """The app asked Twilio, with the account's credentials, to complete ``call_sid``
+        (``POST Calls/{sid}.json Status=completed``), and a call the cloud carries has ended.
+
+        A sid the cloud never carried (tests that open a stream by hand) is answered 20404,
+        as Twilio would; the authenticated request still counts as the app's hang-up."""
+        path = f"/2010-04-01/Accounts/{self.cloud.account_sid}/Calls/{call_sid}.json"
+        asked = [
+            r
+            for r in self.cloud.requests
+            if r.method == "POST" and r.path == path and r.params.get("Status") == ["completed"]
+        ]
+        call = self.cloud.calls.get(call_sid)
+        if call is None:
+            return any(r.status == 404 for r in asked)
+        return any(r.status == 200 for r in asked) and call.status == "completed"
 
 
 @pytest.fixture
-async def calls_resource() -> AsyncIterator[tuple[CallsResource, str]]:
-    resource = CallsResource()
-    server = TestServer(resource.app, host="127.0.0.1")
-    await server.start_server()
-    yield resource, str(server.make_url("")).rstrip("/")
-    await server.close()
+async def calls_resource(auth_token: str) -> AsyncIterator[tuple[CallsResource, str]]:
+    """The emulated Twilio (account ``ACCOUNT_SID``, ``auth_token``) and its REST base URL.
+
+    Self-contained (other test packages import it); fails the test at teardown on
+    Twilio errors nobody expected, like the emulator's ``twilio_cloud`` fixture."""
+    cloud = TwilioCloud(account_sid=ACCOUNT_SID, auth_token=auth_token, time_scale=0.02)
+    await cloud.start()
+    yield CallsResource(cloud), cloud.rest_base
+    await cloud.close()
+    unseen = cloud.unseen_errors()
+    if unseen:
+        pytest.fail("Twilio reported errors:\n  " + "\n  ".join(str(e) for e in unseen))
+
+
+@pytest.fixture
+def twilio_cloud(calls_resource: tuple[CallsResource, str]) -> TwilioCloud:
+    """The cloud the app's settings point at."""
+    return calls_resource[0].cloud
+
+
+HOLD = '<Response><Pause length="3600"/></Response>'
+"""A TwiML Bin that keeps the line open (an hour of simulated time)."""
+
+
+@pytest.fixture
+def incoming_call(twilio_cloud: TwilioCloud) -> Callable[[], Awaitable[str]]:
+    """A caller on the line, for tests that open the bridge's stream by hand: she dials a
+    number whose TwiML Bin holds the call (no IVR); returns the live call's CallSid."""
+
+    async def dial() -> str:
+        call = await twilio_cloud.incoming_call(twiml=HOLD)
+        for _ in range(500):  # bounded: the first verb answers the call
+            if call.answered:
+                return call.sid
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the call was not answered: {call.status}")
+
+    return dial
 
 
 @pytest.fixture
@@ -115,14 +154,20 @@ async def _clean_redis() -> AsyncIterator[None]:
     await client.aclose()
 
 
+def tune_for_tests(app: web.Application) -> None:
+    """Shorter waits for a dead leg and a hang-up; larger backlogs."""
+    config = app[MEDIA_CONFIG]
+    config.leg_grace_seconds = 3.0
+    config.hangup_wait_seconds = 1.0
+    # The machine is shared: let a busy event loop delay audio rather than drop it.
+    config.caller_backlog_frames = 50
+    config.officer_backlog_frames = 50
+
+
 @pytest.fixture
 def app(settings: Settings, clock: FakeClock) -> web.Application:
     app = create_app(settings, clock=clock)
-    app[MEDIA_CONFIG].leg_grace_seconds = 3.0
-    app[MEDIA_CONFIG].hangup_wait_seconds = 1.0
-    # The machine is shared: let a busy event loop delay audio rather than drop it.
-    app[MEDIA_CONFIG].caller_backlog_frames = 50
-    app[MEDIA_CONFIG].officer_backlog_frames = 50
+    tune_for_tests(app)
     return app
 
 

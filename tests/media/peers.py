@@ -1,6 +1,10 @@
 """The two ends of a bridged call in Python: Twilio's stream and the officer's aiortc page.
 
-:class:`TwilioStream` is Twilio's side of ``<Connect><Stream>``
+:class:`TwilioStream` opens the bridge's stream by hand, for tests of the
+upgrade itself (forged signatures, bad tokens, a stream that breaks) and of
+the bridge without the IVR; whole calls use the Twilio emulator's
+``MediaStream`` (tests/twilio/stream.py, tests/media/console.py). It is
+Twilio's side of ``<Connect><Stream>``
 (https://www.twilio.com/docs/voice/media-streams/websocket-messages): a signed
 WebSocket upgrade, ``connected``, ``start`` with the custom parameters,
 ``media`` frames of 160 mu-law bytes every 20 ms of wall clock (silence when

@@ -210,6 +210,7 @@ async def test_opus_when_the_officer_will_not_take_pcmu(
     assert bridge.codec == "audio/opus"
     assert await caller_heard_by_officer(caller, officer) >= 0.9  # through Opus and 48 kHz
     assert await officer_heard_by_caller(caller, officer) >= 0.9
+    assert bridge.to_officer.frames > 0  # encoded by the bridge at 8 kHz, not by aiortc
     await caller.hang_up()
     await officer.leave()
 

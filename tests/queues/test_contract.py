@@ -331,10 +331,21 @@ async def test_bad_contacts_are_refused_before_anything_is_written(router: Route
         contact(""),
         contact("a#1"),
         contact("y" * 65),
+        contact("x", priority=-1),
+        contact("x", priority=router.config.emergency_priority),
     ):
         with pytest.raises(ValueError):
             await router.enqueue(bad)
     assert router.board.tasks == {}
+
+
+async def test_an_emergency_keeps_its_priority_whatever_the_override(router: Router) -> None:
+    # A number marked often as irrelevant is put in line lower; her emergency choice is not.
+    await router.enqueue(contact("marked", emergency=True, priority=0))
+    await router.enqueue(contact("plain", priority=0))
+    tasks = router.board.tasks
+    assert tasks["marked"].priority == router.config.emergency_priority
+    assert tasks["plain"].priority == 0
 
 
 # --- returns and transfers -------------------------------------------------------------

@@ -45,6 +45,12 @@ def body(text):
     return f'"v":1,"type":"chat","from":"x","text":"{text}"}}'
 
 
+async def accept(store, session, side, conn, seq, text, now, notice=None):
+    """One message alone (the hub hands over bursts: see the burst test)."""
+    (result,) = await store.accept(session, side, conn, [(seq, text)], now, notice)
+    return result
+
+
 async def test_open_once_and_seats_by_token(store):
     assert await store.open("s", TOKENS, 7, 0.0) is True
     assert await store.open("s", TOKENS, None, 0.0) is False
@@ -73,26 +79,62 @@ async def test_accept_numbers_relays_and_refuses_what_breaks_the_rules(store):
     await take(store, "citizen", "c1")
     await take(store, "officer", "o1")
 
-    one = await store.accept("s", "citizen", "c1", 1, body("one"), 0.0)
+    one = await accept(store, "s", "citizen", "c1", 1, body("one"), 0.0)
     assert one.outcome is Outcome.ACCEPTED
     assert one.entry.seq == 1 and one.entry.text == '{"seq":1,' + body("one")
-    assert (await store.accept("s", "citizen", "c1", 1, body("one"), 0.0)).outcome is (
+    assert (await accept(store, "s", "citizen", "c1", 1, body("one"), 0.0)).outcome is (
         Outcome.DUPLICATE
     )
-    assert (await store.accept("s", "citizen", "c1", 3, body("x"), 0.0)).outcome is (
+    assert (await accept(store, "s", "citizen", "c1", 3, body("x"), 0.0)).outcome is (
         Outcome.OUT_OF_ORDER
     )
-    assert (await store.accept("s", "citizen", "zz", 2, body("x"), 0.0)).outcome is (
+    assert (await accept(store, "s", "citizen", "zz", 2, body("x"), 0.0)).outcome is (
         Outcome.NOT_CURRENT
     )
     for seq in (2, 3):
-        assert (await store.accept("s", "citizen", "c1", seq, body(seq), 0.0)).outcome is (
+        assert (await accept(store, "s", "citizen", "c1", seq, body(seq), 0.0)).outcome is (
             Outcome.ACCEPTED
         )
-    full = await store.accept("s", "citizen", "c1", 4, body("4"), 0.0)
+    full = await accept(store, "s", "citizen", "c1", 4, body("4"), 0.0)
     assert full.outcome is Outcome.BACKLOG_FULL  # max_pending=3 unacknowledged
     await store.ack("s", "officer", 1)
-    assert (await store.accept("s", "citizen", "c1", 4, body("4"), 0.0)).entry.seq == 4
+    assert (await accept(store, "s", "citizen", "c1", 4, body("4"), 0.0)).entry.seq == 4
+
+
+async def test_a_burst_is_judged_message_by_message_in_one_step(store):
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "citizen", "c1")
+    await take(store, "officer", "o1")
+    burst = [(1, body(1)), (1, body("again")), (3, body("early")), (2, body(2)), (3, body(3))]
+    burst += [(4, body("over")), (4, body(4))]  # max_pending=3: full until she acks
+
+    results = await store.accept("s", "citizen", "c1", burst, 0.0)
+
+    assert [r.outcome for r in results] == [
+        Outcome.ACCEPTED,
+        Outcome.DUPLICATE,
+        Outcome.OUT_OF_ORDER,
+        Outcome.ACCEPTED,
+        Outcome.ACCEPTED,
+        Outcome.BACKLOG_FULL,
+        Outcome.BACKLOG_FULL,
+    ]
+    assert [r.entry.seq for r in results if r.entry] == [1, 2, 3]
+    assert [e.text for e in await store.pending("s", "officer", 0)] == [
+        '{"seq":1,' + body(1),
+        '{"seq":2,' + body(2),
+        '{"seq":3,' + body(3),
+    ]
+    await store.ack("s", "officer", 3)
+    more = await store.accept("s", "citizen", "c1", [(4, body(4)), (5, body(5))], 0.0)
+    assert [r.entry.seq for r in more] == [4, 5]  # the page's seq 3 was the last taken
+    assert [r.outcome for r in await store.accept("s", "citizen", "zz", burst, 0.0)] == [
+        Outcome.NOT_CURRENT
+    ] * len(burst)
+    await store.end("s", "closed", None, 0.0)
+    assert {r.outcome for r in await store.accept("s", "citizen", "c1", burst, 0.0)} == {
+        Outcome.ENDED
+    }
 
 
 async def test_ack_trims_the_mailbox_and_is_clamped(store):
@@ -100,7 +142,7 @@ async def test_ack_trims_the_mailbox_and_is_clamped(store):
     await take(store, "citizen", "c1")
     await take(store, "officer", "o1")  # seq 1 for her: peer-joined
     for seq in (1, 2):
-        await store.accept("s", "officer", "o1", seq, body(seq), 0.0)
+        await accept(store, "s", "officer", "o1", seq, body(seq), 0.0)
 
     assert [e.seq for e in await store.pending("s", "citizen", 0)] == [1, 2, 3]
     assert [e.seq for e in await store.pending("s", "citizen", 2)] == [3]
@@ -110,7 +152,7 @@ async def test_ack_trims_the_mailbox_and_is_clamped(store):
     assert [e.seq for e in await store.pending("s", "citizen", 1)] == [3]
     await store.ack("s", "citizen", 99)  # beyond what was sent: clamped
     assert await store.pending("s", "citizen", 0) == []
-    await store.accept("s", "officer", "o1", 3, body(3), 0.0)
+    await accept(store, "s", "officer", "o1", 3, body(3), 0.0)
     assert [e.seq for e in await store.pending("s", "citizen", 0)] == [4]
 
 
@@ -119,7 +161,7 @@ async def test_resume_drops_what_the_page_has_and_returns_the_rest(store):
     await take(store, "citizen", "c1")
     await take(store, "officer", "o1")
     for seq in (1, 2):  # her seqs 2 and 3 (1 is peer-joined)
-        await store.accept("s", "officer", "o1", seq, body(seq), 0.0)
+        await accept(store, "s", "officer", "o1", seq, body(seq), 0.0)
     resume = token_hash("resume-citizen-c1")
 
     taken = await take(store, "citizen", "c2", resume=True, token=resume, last_seq=2)
@@ -149,7 +191,7 @@ async def test_leave_expire_and_end_happen_once(store):
     assert presence.ending.reason == "dropped" and presence.ending.side == "citizen"
     assert await store.due(100.0, 10) == []
     assert await store.end("s", "hangup", "officer", 11.0) is False
-    assert (await store.accept("s", "officer", "o1", 1, body(1), 11.0)).outcome is Outcome.ENDED
+    assert (await accept(store, "s", "officer", "o1", 1, body(1), 11.0)).outcome is Outcome.ENDED
 
 
 async def test_a_side_back_before_its_deadline_is_not_dropped(store):
@@ -167,7 +209,7 @@ async def test_an_ended_session_answers_take_with_pending_and_its_ending(store):
     await store.open("s", TOKENS, None, 0.0)
     await take(store, "citizen", "c1")
     await take(store, "officer", "o1")
-    await store.accept("s", "officer", "o1", 1, body("bye"), 0.0)
+    await accept(store, "s", "officer", "o1", 1, body("bye"), 0.0)
     assert await store.end("s", "hangup", "officer", 1.0) is True
 
     taken = await take(store, "citizen", "c2", resume=True, token=token_hash("resume-citizen-c1"))
@@ -182,7 +224,7 @@ async def test_redis_keys_expire_when_idle_and_sooner_once_ended(redis_url):
     await store.open("s", TOKENS, None, 0.0)
     await take(store, "citizen", "c1")
     await take(store, "officer", "o1")
-    await store.accept("s", "citizen", "c1", 1, body(1), 0.0)
+    await accept(store, "s", "citizen", "c1", 1, body(1), 0.0)
     assert 90 < await client.ttl(session_key("s")) <= 100
     assert 90 < await client.ttl(mailbox_key("s", "officer")) <= 100
 
@@ -206,34 +248,42 @@ async def test_memory_forgets_idle_and_ended_sessions():
     assert len(store) == 0
 
 
-async def test_redis_accept_publishes_deliver_in_the_same_step_when_the_bus_asks(redis_url):
+async def test_redis_accept_publishes_deliver_to_the_peers_node_in_the_same_step(redis_url):
     client = Redis.from_url(redis_url, decode_responses=True)
     store = RedisStore(client)
-    bus = RedisBus(client, channel="safecall:signaling:test-store", node_id="elsewhere")
+    bus = RedisBus(client, channel="safecall:signaling:test-store", node_id="here")
     listener = client.pubsub(ignore_subscribe_messages=True)
-    await listener.subscribe(bus.channel)
+    await listener.subscribe(bus.channel, f"{bus.channel}/there", bus.own_channel)
     await store.open("s", TOKENS, None, 0.0)
-    await take(store, "citizen", "c1")
-    await take(store, "officer", "o1")
+    await take(store, "citizen", "here/c1")
+    await take(store, "officer", "there/o1")  # her page is held by another node
     text = 'سلام / \\"quoted\\" \\n \\u0001 end'  # JSON escapes
+    notice = bus.deliver_notice("s", "officer")
 
-    alone = await store.accept("s", "citizen", "c1", 1, body("not asked"), 0.0)
-    told = await store.accept(
-        "s", "citizen", "c1", 2, body(text), 0.0, bus.deliver_notice("s", "officer")
+    alone = await accept(store, "s", "citizen", "here/c1", 1, body("not asked"), 0.0)
+    told = await accept(store, "s", "citizen", "here/c1", 2, body(text), 0.0, notice)
+    burst = await store.accept(
+        "s", "citizen", "here/c1", [(3, body(3)), (9, body("x")), (4, body(4))], 0.0, notice
     )
-    refused = await store.accept(
-        "s", "citizen", "c1", 9, body("x"), 0.0, bus.deliver_notice("s", "officer")
-    )
+    refused = await accept(store, "s", "citizen", "here/c1", 9, body("x"), 0.0, notice)
+    # a page held by the asking node: it delivers itself, nothing is published
+    back = bus.deliver_notice("s", "citizen")
+    mine = await store.accept("s", "officer", "there/o1", [(1, body("hi"))], 0.0, back)
 
     assert not alone.published and told.published and not refused.published
     heard = []
-    for _ in range(10):  # get_message gives None for the subscription's confirmation too
+    for _ in range(10):  # get_message gives None for the subscriptions' confirmations too
         raw = await listener.get_message(timeout=0.5)
         if raw is not None:
-            heard.append(decode(raw["data"]))
-    assert heard == [
-        BusMessage(DELIVER, "s", "officer", told.entry.seq, told.entry.text, origin="elsewhere")
-    ]
+            heard.append((raw["channel"], decode(raw["data"])))
+    there = f"{bus.channel}/there"
+    first, _, last = burst
+    one = BusMessage(DELIVER, "s", "officer", told.entry.seq, told.entry.text, origin="here")
+    both = BusMessage(
+        DELIVER, "s", "officer", first.entry.seq, first.entry.text, [last.entry.text], "", "here"
+    )
+    assert heard == [(there, one), (there, both)]  # one publish per burst
+    assert last.entry.seq == first.entry.seq + 1 and mine[0].published
     assert json.loads(told.entry.text)["text"] == json.loads(f'"{text}"')
     await listener.aclose()
     await client.aclose()

@@ -25,7 +25,8 @@ stream_silence=True, max_webhooks=1000)``:
   ``account_sid``, ``auth_token``, ``owned_numbers`` (valid From numbers);
   ``await incoming_call(from_="+923001234567", to="+9215", *, url=None, method="POST",
   status_callback=None, status_events=("completed",), signature_token=None,
-  forwarded_from=None, caller_name=None) -> Call``;
+  forwarded_from=None, caller_name=None, twiml=None) -> Call`` (``twiml``: the number runs
+  a TwiML Bin, no app is asked);
   ``answer_next_outbound(outcome="answered"|"no-answer"|"busy"|"failed", *, answered_by=None)``;
   ``await next_outbound(timeout=None) -> Call``; ``await hang_up_all()``;
   ``await signed_request(method, url, params=None, *, token=None) -> WebhookRequest``;

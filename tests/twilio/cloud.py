@@ -38,6 +38,7 @@ from tests.twilio import rest
 from tests.twilio.call import Call, Document, WebhookRequest, _Fetch, _Outcome
 from tests.twilio.errors import Fail, TwilioError
 from tests.twilio.signing import SIGNATURE_HEADER, signature
+from tests.twilio.twiml import parse
 
 TWILIO_TEST_CALLER_ID = "+15005550006"
 """Twilio's documented magic "From" number for test credentials
@@ -196,16 +197,22 @@ class TwilioCloud:
         signature_token: str | None = None,
         forwarded_from: str | None = None,
         caller_name: str | None = None,
+        twiml: str | None = None,
     ) -> Call:
         """Someone dials ``to``: Twilio requests the voice URL (``url`` or ``voice_url``) with
         CallStatus=ringing, and runs the TwiML in the background. Returns at once.
 
         ``status_events``: a number's status callback gets ``completed`` only; add
         "ringing" / "answered" to emulate a callback configured for more.
-        ``signature_token``: sign with another token (a forged request)."""
+        ``signature_token``: sign with another token (a forged request).
+        ``twiml``: the number runs a TwiML Bin instead of a voice URL
+        (https://www.twilio.com/docs/serverless/twiml-bins): this document, hosted by
+        Twilio, so no request reaches an app (relative URLs in it are refused, 12200)."""
         target = url or self.voice_url
-        if not target:
-            raise AssertionError("set cloud.voice_url (the number's Voice URL) or pass url=")
+        if not target and twiml is None:
+            raise AssertionError(
+                "set cloud.voice_url (the number's Voice URL), or pass url= or twiml="
+            )
         extra = {}
         if forwarded_from:
             extra["ForwardedFrom"] = forwarded_from
@@ -220,7 +227,7 @@ class TwilioCloud:
             signature_token=signature_token,
             extra_params=extra,
         )
-        call.start(_Fetch(target, method))
+        call.start(Document("", parse(twiml)) if twiml is not None else _Fetch(str(target), method))
         return call
 
     def answer_next_outbound(

@@ -386,6 +386,12 @@ async def test_play_fetches_audio_and_reject(tmp_path: Path, cloud: TwilioCloud)
         rejected = await cloud.incoming_call(url=base + "/busy")
         assert await rejected.wait_ended() == "busy"
         assert tiny.params("/status")[-1]["CallStatus"] == "busy"
+        # A number that runs a TwiML Bin: Twilio hosts the document, no app is asked.
+        webhooks = len(cloud.webhooks)
+        binned = await cloud.incoming_call(twiml=str(saying("Hello from a bin")))
+        assert await binned.wait_ended() == "completed"
+        assert binned.said == ["Hello from a bin"] and binned.answered
+        assert [w.kind for w in cloud.webhooks[webhooks:]] == ["status"]  # the number's callback
 
 
 async def test_status_callbacks_carry_the_documented_fields(
