@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
@@ -166,21 +166,27 @@ async def twilio_form(request: web.Request) -> MultiDictProxy[str]:
     signature = request.headers.get(HEADER, "")
     url = public_url(settings, request.path_qs)
     if not signature_matches(settings, url, params, signature):
-        app, address, path = request.app, client_address(request), request.path[:64]
-        now = app[CLOCK]().timestamp()
-        if app[FORGERIES].note(address, path, now):
-            await app[AUDIT].record(
-                actor_kind="twilio",
-                officer_id=None,
-                action="twilio.bad_signature",
-                object_type="webhook",
-                object_id=path,
-                address=address,
-                detail={"reason": "missing" if not signature else "wrong"},
-            )
-        await write_summaries(app, now)
-        raise ApiError(403, "bad_signature", "This request is not signed by Twilio.")
+        await refuse_forgery(request, "webhook", "missing" if not signature else "wrong")
     return params
+
+
+async def refuse_forgery(request: web.Request, object_type: str, reason: str) -> NoReturn:
+    """403 ``bad_signature``; audited one by one up to the address's allowance for the
+    minute, then counted into one summary (a flood cannot flood the audit chain)."""
+    app, address, path = request.app, client_address(request), request.path[:64]
+    now = app[CLOCK]().timestamp()
+    if app[FORGERIES].note(address, path, now):
+        await app[AUDIT].record(
+            actor_kind="twilio",
+            officer_id=None,
+            action="twilio.bad_signature",
+            object_type=object_type,
+            object_id=path,
+            address=address,
+            detail={"reason": reason},
+        )
+    await write_summaries(app, now)
+    raise ApiError(403, "bad_signature", "This request is not signed by Twilio for this server.")
 
 
 async def write_summaries(app: web.Application, now: float) -> int:

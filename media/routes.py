@@ -21,13 +21,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 
+from ivr.signature import refuse_forgery
 from media.bridge import Bridge
 from media.config import MediaConfig
 from media.stream_token import SPENT, SpentTokens, redeem
 from media.twilio_stream import Closed, MediaStream, Start
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError
-from safecall.state import AUDIT, SETTINGS, client_address
+from safecall.state import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +78,7 @@ async def _check_signature(request: web.Request) -> None:
     url = stream_url(settings.public_url, request.path_qs)
     if signature and RequestValidator(settings.twilio_auth_token).validate(url, {}, signature):
         return
-    await request.app[AUDIT].record(
-        actor_kind="public",
-        officer_id=None,
-        action="twilio.bad_signature",
-        object_type="twilio_request",
-        object_id="media",
-        address=client_address(request),
-        detail={"path": request.path, "signature": "missing" if not signature else "wrong"},
-    )
-    raise ApiError(403, "bad_signature", "This request is not signed by Twilio for this server.")
+    await refuse_forgery(request, "media_stream", "missing" if not signature else "wrong")
 
 
 @endpoint(
