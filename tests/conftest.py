@@ -8,6 +8,8 @@ and empty every table before each test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -31,6 +33,18 @@ from safecall.settings import Settings
 from tests.support import POSTGRES_ADMIN_URL, FakeClock, OpenAPIChecker, copy_sqlite
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+# Hypothesis imports some modules lazily, in the middle of a test; pytest's assertion
+# rewriter then parses them with the AST at a deep recursion level, which CPython 3.11.7
+# can refuse ("AST constructor recursion depth mismatch", pytest-dev/pytest#10874).
+# Importing them here, at collection time, avoids it (names differ between versions).
+for _lazy in (
+    "hypothesis.internal.conjecture.optimiser",
+    "hypothesis.strategies._internal.flatmapped",
+    "hypothesis.strategies._internal.random",
+):
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_lazy)
 
 
 @pytest.fixture(scope="session")
