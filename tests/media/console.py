@@ -28,10 +28,9 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from officers.models import Officer
-from officers.passwords import hash_password
 from safecall.settings import Settings
 from tests.browser import ARGS, CHROMIUM, only_loopback
+from tests.calls.test_call import PASSWORD, make_officer
 from tests.media.conftest import tune_for_tests
 from tests.twilio.audio import RATE, known_speech, piecewise_correlation, ulaw_decode
 from tests.twilio.call import Call
@@ -39,7 +38,6 @@ from tests.twilio.cloud import TwilioCloud
 from tests.twilio.fixtures import HttpsApp, serve_https
 from tests.twilio.stream import MediaStream
 
-PASSWORD = "correct horse battery staple"
 BADGE = "PHN-1"
 
 AUDIO_IN = """async () => {
@@ -120,20 +118,7 @@ async def console(
     phone_line: HttpsApp, browser: Browser, db: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Console]:
     """An officer of the women's line (Urdu, English), logged in on /console."""
-    async with db() as session:
-        session.add(
-            Officer(
-                badge=BADGE,
-                name=f"Officer {BADGE}",
-                role="officer",
-                gender="female",
-                languages=["ur", "en"],
-                skills={},
-                lines=["women", "child"],
-                password_hash=hash_password(PASSWORD),
-            )
-        )
-        await session.commit()
+    await make_officer(db, BADGE)
     # The certificate is the test's own (tests/twilio/tls.py): only the emulator trusts it.
     context = await browser.new_context(
         viewport={"width": 1280, "height": 860}, locale="en-GB", ignore_https_errors=True
