@@ -1,13 +1,14 @@
 """From a phone call to video, in headless Chromium: the officer's console and her page.
 
-A phone call is bridged to the officer's console (Twilio's stream from
-tests/media/peers.py); the link the officer would text her (``ivr.links``; the
-SMS itself goes through the Twilio emulator in tests/ivr/test_callbacks.py)
-opens the citizen page at ``/?video=TOKEN``. The page drops the token from its
-address, shows one button and, with no questions, opens a video contact on
-the same case; the console picks it up beside the phone call and media flows,
-and records it as it records a browser video call. When the phone call ends,
-the video carries the conversation's sound.
+A phone call the Twilio emulator carries is bridged to the officer's console
+(``incoming_call`` and ``bridged`` from tests/media/conftest.py); the link the
+officer would text her (``ivr.links``; the SMS itself goes through the Twilio
+emulator in tests/ivr/test_callbacks.py) opens the citizen page at
+``/?video=TOKEN``. The page drops the token from its address, shows one button
+and, with no questions, opens a video contact on the same case; the console
+picks it up beside the phone call and media flows, and records it as it
+records a browser video call. When the phone call ends, the video carries the
+conversation's sound.
 
 ``scripts/in-netns.sh .venv/bin/pytest -m browser tests/calls/test_escalation.py``
 """
@@ -15,7 +16,6 @@ the video carries the conversation's sound.
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import socket
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,6 @@ from sqlalchemy import select
 from cases.contacts import open_contact
 from cases.models import Case, ContactSession, TimelineEvent
 from ivr import links
-from media import stream_token
 from queues.router import Contact
 from queues.service import ROUTER
 from safecall.settings import Settings
@@ -37,16 +36,23 @@ from signaling.routes import HUB
 from tests.browser import browser
 from tests.calls.media import STATS, media_flows, poll, recordings_of
 from tests.calls.test_call import DESKTOP, PHONE, log_in, make_officer, open_page, wait_for_end
-from tests.media.conftest import CallsResource, auth_token, calls_resource
-from tests.media.peers import TwilioStream
+from tests.media.conftest import (
+    CallsResource,
+    auth_token,
+    bridged,
+    calls_resource,
+    incoming_call,
+    twilio_cloud,
+)
 from tests.support import copy_sqlite
+from tests.twilio.call import Call
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
 ]
-__all__ = ["auth_token", "browser", "calls_resource"]
+__all__ = ["auth_token", "browser", "calls_resource", "incoming_call", "twilio_cloud"]
 
 LEG_STATS = STATS.replace("window.safecallCall", "window.safecallVideo")
 PHONE_AUDIO = """async () => {
@@ -76,10 +82,11 @@ def port() -> int:
 def settings(
     settings: Settings, port: int, calls_resource: tuple[CallsResource, str], auth_token: str
 ) -> Settings:
-    # The pages come from http://127.0.0.1 (a secure context for camera and microphone).
+    # The pages come from http://127.0.0.1 (a secure context for camera and microphone);
+    # Twilio reaches the app through a proxy that ends TLS (the cloud's ``proxies``).
     return dataclasses.replace(
         settings,
-        public_url=f"http://127.0.0.1:{port}",
+        public_url=f"https://127.0.0.1:{port}",
         twilio_account_sid="AC" + "0" * 32,
         twilio_auth_token=auth_token,
         twilio_api_base=calls_resource[1],
@@ -91,11 +98,14 @@ def settings(
 async def server(
     calls_resource: tuple[CallsResource, str], aiohttp_client: Any, app: web.Application, port: int
 ) -> Any:
-    return await aiohttp_client(app, server_kwargs={"port": port})
+    client = await aiohttp_client(app, server_kwargs={"port": port})
+    calls_resource[0].cloud.proxies[f"127.0.0.1:{port}"] = f"127.0.0.1:{port}"
+    return client
 
 
-async def phone_contact(app: web.Application, db: Any) -> tuple[str, str, str]:
-    """What the IVR does when she has chosen: a phone contact in line, its stream token."""
+async def phone_contact(app: web.Application, db: Any, incoming_call: Any) -> tuple[str, Call]:
+    """A caller on the line, and what the IVR does when she has chosen: a phone contact in
+    line; ``(session_id, call)``."""
     async with db() as session, session.begin():
         contact, _ = await open_contact(
             session, app[DATA_KEY], service_line="women", channel="phone", now=app[CLOCK]()
@@ -103,12 +113,11 @@ async def phone_contact(app: web.Application, db: Any) -> tuple[str, str, str]:
         session_id = contact.id
     await app[HUB].open_session(session_id)
     await app[ROUTER].enqueue(Contact(id=session_id, line="women", channel="phone"))
-    call_sid = "CA" + secrets.token_hex(16)
-    return session_id, call_sid, stream_token.issue(app, session_id=session_id, call_sid=call_sid)
+    return session_id, await incoming_call()
 
 
 async def test_a_phone_call_escalated_to_video(
-    server: Any, db: Any, browser: Browser, auth_token: str, port: int
+    server: Any, db: Any, browser: Browser, incoming_call: Any
 ) -> None:
     app = server.server.app
     await make_officer(db, "ESC-1")
@@ -116,13 +125,11 @@ async def test_a_phone_call_escalated_to_video(
         browser, str(server.make_url("/console")), DESKTOP
     )
     await log_in(console, "ESC-1")
-    phone_id, call_sid, stream = await phone_contact(app, db)
+    phone_id, call = await phone_contact(app, db, incoming_call)
     await console.get_by_test_id("status-available").click()
     await console.get_by_test_id("offer").wait_for(state="visible")
     await console.get_by_test_id("accept").click()
-    caller = await TwilioStream.open(
-        server, auth_token, stream, call_sid, url=f"ws://127.0.0.1:{port}/twilio/media"
-    )
+    caller = await bridged(app, call, phone_id, line="women")  # as the IVR does on accept
     await poll(console, PHONE_AUDIO, lambda b: b > 0)  # on the phone with her
     assert await console.get_by_test_id("send-video-link").is_visible()
 
@@ -188,7 +195,7 @@ async def test_a_phone_call_escalated_to_video(
 
     # The officer hangs up the phone: the video carries the sound now, both ways.
     await console.get_by_test_id("hangup").click()
-    await caller.wait_closed(within=15)
+    await caller.wait_closed(limit=15)
     assert await console.get_by_test_id("video-leg-remote").evaluate("v => v.volume") == 1
     await media_flows(citizen)  # her page hears the officer
     heard = await poll(

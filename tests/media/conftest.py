@@ -1,11 +1,14 @@
 """Media bridge fixtures: an app with Twilio configured, Redis db 11, the officer's login.
 
 The app runs on loopback over plain http; its public URL is a made-up https
-host (as behind a reverse proxy), so Twilio's signature is over
+host (as behind a reverse proxy that ends TLS), so Twilio's signature is over
 ``wss://helpline.example.org/twilio/media`` whatever port the test server has.
-Hanging up a call goes through ``ivr.twilio_api`` to ``twilio_api_base``: the
-Twilio emulator's REST server (tests/twilio/, docs/twilio-emulator.md), which
-checks the account's credentials and knows only the calls it carries.
+Twilio is the emulator (tests/twilio/, docs/twilio-emulator.md): its REST
+server is ``twilio_api_base`` (hang-ups through ``ivr.twilio_api`` are checked
+against the account's credentials and the calls it carries), and it reaches
+the public host through ``TwilioCloud.proxies``. Every Media Stream belongs to
+a call the cloud carries: ``incoming_call`` puts a caller on the line and
+``bridged`` moves her call to the bridge as the IVR does when an officer accepts.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from xml.sax.saxutils import quoteattr
 
 import pytest
 import redis.asyncio as aioredis
@@ -23,16 +28,21 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr.twilio_api import connect_to_bridge
 from media.routes import MEDIA_CONFIG
 from officers.auth import start_login
 from officers.models import Officer
 from safecall.app import create_app
 from safecall.settings import Settings
 from tests.support import FakeClock, copy_sqlite
+from tests.twilio.call import Call, Document
 from tests.twilio.cloud import TwilioCloud
+from tests.twilio.stream import MediaStream
+from tests.twilio.twiml import parse
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 PUBLIC_URL = "https://helpline.example.org"
+STREAM_URL = PUBLIC_URL.replace("https://", "wss://") + "/twilio/media"
 ACCOUNT_SID = "AC" + "0" * 32
 
 
@@ -53,19 +63,14 @@ class CallsResource:
 
     def hung_up(self, call_sid: str) -> bool:
         """The app asked Twilio, with the account's credentials, to complete ``call_sid``
-        (``POST Calls/{sid}.json Status=completed``), and a call the cloud carries has ended.
-
-        A sid the cloud never carried (tests that open a stream by hand) is answered 20404,
-        as Twilio would; the authenticated request still counts as the app's hang-up."""
+        (``POST Calls/{sid}.json Status=completed``), and the call has ended."""
         path = f"/2010-04-01/Accounts/{self.cloud.account_sid}/Calls/{call_sid}.json"
         asked = [
             r
             for r in self.cloud.requests
             if r.method == "POST" and r.path == path and r.params.get("Status") == ["completed"]
         ]
-        call = self.cloud.calls.get(call_sid)
-        if call is None:
-            return any(r.status == 404 for r in asked)
+        call = self.cloud.calls[call_sid]  # every stream is of a call the cloud carries
         return any(r.status == 200 for r in asked) and call.status == "completed"
 
 
@@ -95,19 +100,43 @@ HOLD = '<Response><Pause length="3600"/></Response>'
 
 
 @pytest.fixture
-def incoming_call(twilio_cloud: TwilioCloud) -> Callable[[], Awaitable[str]]:
-    """A caller on the line, for tests that open the bridge's stream by hand: she dials a
-    number whose TwiML Bin holds the call (no IVR); returns the live call's CallSid."""
+def incoming_call(twilio_cloud: TwilioCloud) -> Callable[[], Awaitable[Call]]:
+    """A caller on the line: she dials a number whose TwiML Bin holds the call (no IVR);
+    returns the live, answered call."""
 
-    async def dial() -> str:
+    async def dial() -> Call:
         call = await twilio_cloud.incoming_call(twiml=HOLD)
         for _ in range(500):  # bounded: the first verb answers the call
             if call.answered:
-                return call.sid
+                return call
             await asyncio.sleep(0.01)
         raise AssertionError(f"the call was not answered: {call.status}")
 
     return dial
+
+
+async def bridged(
+    app: web.Application, call: Call, session_id: str, *, line: str | None = None
+) -> MediaStream:
+    """The call moves to the media bridge as when an officer accepts it (``ivr.twilio_api``:
+    ``Calls(sid).update`` with the bridge's TwiML and a fresh stream token); returns the
+    Media Stream Twilio opened."""
+    await connect_to_bridge(app, call.sid, session_id, line=line)
+    return await call.wait_stream()
+
+
+async def streamed_with(call: Call, token: str) -> MediaStream:
+    """Twilio streams ``call`` to the bridge with ``token`` as its custom parameter (TwiML the
+    test writes, as by ``Calls(sid).update``: a token the app did not give this call); returns
+    the stream once it has closed and the call has ended (a refused upgrade fails the test)."""
+    twiml = (
+        f'<Response><Connect><Stream url="{STREAM_URL}">'
+        f'<Parameter name="token" value={quoteattr(token)}/></Stream></Connect></Response>'
+    )
+    call.redirect(Document("", parse(twiml)))
+    await call.wait_ended()
+    (stream,) = call.streams
+    return stream
 
 
 @pytest.fixture
@@ -177,6 +206,8 @@ async def server(
 ) -> TestClient[Any, Any]:
     # calls_resource first: it must outlive the app, whose bridges hang up calls as it stops
     client: TestClient[Any, Any] = await aiohttp_client(app)
+    cloud = calls_resource[0].cloud
+    cloud.proxies[urlsplit(PUBLIC_URL).netloc] = f"{client.host}:{client.port}"
     return client
 
 

@@ -1,7 +1,8 @@
 """The bridge records both sides of a phone call: decrypted, decoded with PyAV, checked.
 
-A real bridged call (Twilio's stream in Python, the officer's aiortc page on
-/ws, tests/media/peers.py) in which the caller says known speech while the
+A real bridged call (a call the Twilio emulator carries, moved to the bridge as
+the IVR does when an officer accepts; the officer's aiortc page on /ws,
+tests/media/officer_page.py) in which the caller says known speech while the
 officer plays other known audio. The recording is read back through the
 recordings service (decrypted, chunk hashes and chain checked), decoded by
 FFmpeg through PyAV, and each channel is compared with what that side sent.
@@ -33,7 +34,6 @@ from sqlalchemy import select, text
 
 from cases.contacts import open_contact
 from cases.models import TimelineEvent
-from media import stream_token
 from media.recording import HORIZON, WAVE_FORMAT_MULAW, CallRecording, wav_header
 from recordings import custody
 from recordings.keys import RecordingsKey
@@ -42,7 +42,8 @@ from recordings.service import RECORDINGS
 from safecall.db import Base, create_engine
 from safecall.settings import Settings
 from signaling.routes import HUB
-from tests.media.peers import OfficerPage, TwilioStream
+from tests.media.conftest import bridged
+from tests.media.officer_page import OfficerPage
 from tests.support import copy_sqlite
 from tests.twilio.audio import (
     correlation,
@@ -51,6 +52,8 @@ from tests.twilio.audio import (
     ulaw_decode,
     ulaw_encode,
 )
+from tests.twilio.call import Call as TwilioCall
+from tests.twilio.stream import MediaStream
 
 SPEECH = 2.5
 
@@ -91,13 +94,14 @@ def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
 class Call:
     """One bridged call of a contact on the women's line, with its two ends."""
 
-    def __init__(self, server: Any, auth_token: str, cookie: str) -> None:
+    def __init__(self, server: Any, incoming_call: Any, cookie: str) -> None:
         self.server = server
         self.app = server.server.app
-        self.auth_token = auth_token
+        self.incoming_call = incoming_call
         self.cookie = cookie
         self.session_id = ""
-        self.caller: TwilioStream
+        self.phone: TwilioCall
+        self.caller: MediaStream
         self.officer: OfficerPage
         self.connected_at = 0.0
         self.ended_at = 0.0
@@ -110,11 +114,10 @@ class Call:
             self.session_id = contact.id
         hub = self.app[HUB]
         await hub.open_session(self.session_id)
-        call_sid = "CA" + os.urandom(16).hex()
-        token = stream_token.issue(self.app, session_id=self.session_id, call_sid=call_sid)
+        self.phone = await self.incoming_call()
         self.officer = OfficerPage(self.server, self.cookie)
         await self.officer.join(self.session_id, hub.join_token(self.session_id, "officer"))
-        self.caller = await TwilioStream.open(self.server, self.auth_token, token, call_sid)
+        self.caller = await bridged(self.app, self.phone, self.session_id, line="women")
         async with asyncio.timeout(10):
             await self.officer.connected.wait()
         self.connected_at = time.monotonic()
@@ -125,16 +128,17 @@ class Call:
         caller_says = ulaw_decode(ulaw_encode(known_speech(SPEECH)))
         officer_says = known_speech()[::-1][: int(SPEECH * 8000)].copy()  # other speech
         self.officer.heard = []
-        self.caller.say(ulaw_encode(caller_says))
+        speaking = asyncio.create_task(self.caller.send_audio(ulaw_encode(caller_says)))
         self.officer.audio.play(officer_says)
         async with asyncio.timeout(SPEECH + 10):
             while self.officer.heard_samples().size < (SPEECH + 1) * 8000:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
+        await speaking
         return caller_says, officer_says
 
     async def hang_up(self) -> None:
         self.ended_at = time.monotonic()
-        await self.caller.hang_up()
+        await self.phone.hang_up()
         await self.officer.wait_for(lambda m: m["type"] == "session-ended")
         await self.officer.leave()
 
@@ -167,8 +171,8 @@ class Call:
 
 
 @pytest.fixture
-async def call(server: Any, auth_token: str, officer_cookie: Any) -> Call:
-    return Call(server, auth_token, await officer_cookie())
+async def call(server: Any, incoming_call: Any, officer_cookie: Any) -> Call:
+    return Call(server, incoming_call, await officer_cookie())
 
 
 async def plaintext_of(app: Any, db: Any, recording: Recording) -> bytes:

@@ -31,7 +31,10 @@ stream_silence=True, max_webhooks=1000)``:
   ``await next_outbound(timeout=None) -> Call``; ``await hang_up_all()``;
   ``await signed_request(method, url, params=None, *, token=None) -> WebhookRequest``;
   ``calls`` {sid: Call}, ``requests`` [RestRequest], ``messages`` [Message JSON dict],
-  ``webhooks`` [WebhookRequest], ``errors`` / ``take_errors()`` / ``unseen_errors()``.
+  ``webhooks`` [WebhookRequest], ``errors`` / ``take_errors()`` / ``unseen_errors()``;
+  ``proxies`` {public host: "host:port"} (a reverse proxy that ends TLS in front of an app
+  served in plain http: Twilio signs the public https/wss URL and reaches http/ws there),
+  ``reach(url)`` (where a request to ``url`` goes).
 
 ``Call``: ``sid``, ``status``, ``direction``, ``heard`` [Heard(verb "say"|"play"|"digits",
 value, language)], ``said``, ``played``, ``requests``, ``errors``, ``stream``, ``streams``;
@@ -48,8 +51,10 @@ value, language)], ``said``, ``played``, ``requests``, ``errors``, ``stream``, `
 
 ``MediaStream``: ``sid``, ``parameters`` (customParameters), ``received`` (bytes the app sent),
 ``played`` (what the caller heard at real pace, after ``clear``), ``marks`` (echoed names),
-``messages`` (everything the app sent), ``closed``, ``closed_by`` ("app"|"twilio");
+``messages`` (everything the app sent), ``closed``, ``closed_by`` ("app"|"twilio"),
+``close_code`` (the WebSocket's, once closed);
 ``await send_audio(ulaw)`` (real pace, returns when sent), ``await press(digits)``,
+``await drop()`` (the connection breaks: no ``stop``),
 ``await wait_received(n_bytes)``, ``await wait_for(lambda stream: ...)``, ``await wait_closed()``.
 
 ``audio``: ``ulaw_encode(int16) -> bytes``, ``ulaw_decode(bytes) -> int16``, ``ULAW_TO_LINEAR``,

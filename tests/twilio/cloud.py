@@ -29,7 +29,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp import web
@@ -102,6 +102,10 @@ class TwilioCloud:
         self.wait_timeout = wait_timeout
         self.stream_silence = stream_silence
         self.max_webhooks = max_webhooks
+        self.proxies: dict[str, str] = {}
+        """Public host -> host:port where the app is served in plain http: a reverse proxy that
+        ends TLS in front of it. Twilio signs for, and is told, the public ``https``/``wss``
+        URL; its requests and streams reach ``http``/``ws`` at the other address."""
         self.owned_numbers: set[str] = {TWILIO_TEST_CALLER_ID}
         """Numbers the account owns: the only valid From of REST calls and messages."""
         self.calls: dict[str, Call] = {}
@@ -172,6 +176,15 @@ class TwilioCloud:
     def session(self) -> aiohttp.ClientSession:
         assert self._session is not None, "start() the cloud first"
         return self._session
+
+    def reach(self, url: str) -> str:
+        """Where a request to ``url`` really goes (through ``proxies``)."""
+        parts = urlsplit(url)
+        served = self.proxies.get(parts.netloc)
+        if served is None:
+            return url
+        scheme = {"https": "http", "wss": "ws"}.get(parts.scheme, parts.scheme)
+        return urlunsplit((scheme, served, parts.path, parts.query, parts.fragment))
 
     def keep(self, task: asyncio.Task[Any]) -> None:
         """Hold a background task until it is done (and cancel it on close)."""
@@ -316,7 +329,7 @@ class TwilioCloud:
         try:
             async with self.session.request(
                 method,
-                url,
+                self.reach(url),
                 data=params if method == "POST" else None,
                 headers=headers,
                 ssl=self.ssl_context or True,

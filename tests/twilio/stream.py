@@ -102,6 +102,8 @@ class MediaStream:
         self.closed = asyncio.Event()
         self.closed_by: str | None = None
         """"app" when the app closed the socket, "twilio" when the emulator did (hang-up...)."""
+        self.close_code: int | None = None
+        """The WebSocket close code, once the socket has closed."""
         self._session = session
         self._ssl = ssl_context
         self._token = token
@@ -172,7 +174,11 @@ class MediaStream:
         }
         try:
             self._ws = await self._session.ws_connect(
-                self.url, headers=headers, ssl=self._ssl or True, autoping=True, max_msg_size=0
+                self.call.cloud.reach(self.url),
+                headers=headers,
+                ssl=self._ssl or True,
+                autoping=True,
+                max_msg_size=0,
             )
         except aiohttp.WSServerHandshakeError as exc:
             raise StreamRefused(
@@ -219,6 +225,12 @@ class MediaStream:
                     }
                 )
             self.closed_by = self.closed_by or "twilio"
+        await self._shutdown()
+
+    async def drop(self) -> None:
+        """The connection drops (a network failure): the socket closes with no ``stop``; the
+        call goes on to the TwiML after ``<Connect>``, as when the app closes it."""
+        self.closed_by = self.closed_by or "twilio"
         await self._shutdown()
 
     async def _shutdown(self) -> None:
@@ -343,6 +355,7 @@ class MediaStream:
                 elif message.type == aiohttp.WSMsgType.ERROR:
                     break
         finally:
+            self.close_code = self._ws.close_code
             if not self.closed.is_set():
                 self.closed_by = self.closed_by or "app"
                 asyncio.get_running_loop().call_soon(self._spawn_shutdown)

@@ -731,6 +731,55 @@ async def test_forged_stream_upgrade_and_rest_update_during_a_stream(
         assert forged.said == ["Stream over"]  # a refused stream ends <Connect>: the next verb runs
 
 
+async def test_behind_a_proxy_twilio_signs_the_public_url_and_a_dropped_stream_sends_no_stop(
+    cloud: TwilioCloud,
+) -> None:
+    public = "helpline.example.org"
+    validator = RequestValidator(cloud.auth_token)
+    signed: list[bool] = []
+    got: list[str] = []
+
+    async def voice(request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        sig = request.headers.get("X-Twilio-Signature", "")
+        signed.append(validator.validate(f"https://{public}/voice", form, sig))
+        response = VoiceResponse()
+        connect = Connect()
+        connect.stream(url=f"wss://{public}/media")
+        response.append(connect)
+        response.say("Stream over")
+        return web.Response(text=str(response), content_type="text/xml")
+
+    async def media(request: web.Request) -> web.WebSocketResponse:
+        sig = request.headers.get("X-Twilio-Signature", "")
+        signed.append(validator.validate(f"wss://{public}/media", {}, sig))
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            got.append(json.loads(message.data)["event"])
+        return ws
+
+    app = web.Application()
+    app.router.add_post("/voice", voice)
+    app.router.add_get("/media", media)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    sock = _free_socket()
+    await web.SockSite(runner, sock).start()  # plain http: the proxy ends TLS
+    cloud.proxies[public] = f"127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        call = await cloud.incoming_call(url=f"https://{public}/voice")
+        stream = await call.wait_stream()
+        await stream.wait_for(lambda s: s.sent_frames > 0)
+        await stream.drop()  # the connection breaks
+        await call.wait_ended()
+        assert signed == [True, True]  # over the public https and wss URLs
+        assert stream.closed_by == "twilio" and "stop" not in got and "media" in got
+        assert call.said == ["Stream over"]  # <Connect> ended: the next verb ran
+    finally:
+        await runner.cleanup()
+
+
 async def test_messages_twilio_would_not_accept_fail_the_call(
     tmp_path: Path, cloud: TwilioCloud
 ) -> None:

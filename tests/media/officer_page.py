@@ -1,15 +1,4 @@
-"""The two ends of a bridged call in Python: Twilio's stream and the officer's aiortc page.
-
-:class:`TwilioStream` opens the bridge's stream by hand, for tests of the
-upgrade itself (forged signatures, bad tokens, a stream that breaks) and of
-the bridge without the IVR; whole calls use the Twilio emulator's
-``MediaStream`` (tests/twilio/stream.py, tests/media/console.py). It is
-Twilio's side of ``<Connect><Stream>``
-(https://www.twilio.com/docs/voice/media-streams/websocket-messages): a signed
-WebSocket upgrade, ``connected``, ``start`` with the custom parameters,
-``media`` frames of 160 mu-law bytes every 20 ms of wall clock (silence when
-the caller says nothing: a phone line always carries audio), ``dtmf``,
-``stop``; it keeps every byte of audio the bridge sends and echoes marks.
+"""The officer's end of a bridged phone call in Python (the caller's is the Twilio emulator's).
 
 :class:`OfficerPage` does what the console does for a phone call, with aiortc
 instead of Chromium: joins the officer side on ``/ws`` with her login,
@@ -20,11 +9,8 @@ its candidates in the SDP), plays known audio and records what it hears.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import fractions
 import json
-import secrets
 import time
 from typing import Any
 
@@ -37,129 +23,6 @@ from av import AudioFrame, AudioResampler
 
 from media.ice import configuration, pinned
 from signaling.messages import RELAYED_TYPES, server_adapter
-from tests.media.conftest import ACCOUNT_SID, PUBLIC_URL
-from tests.twilio.audio import FRAME_BYTES, ULAW_SILENCE
-from tests.twilio.signing import SIGNATURE_HEADER, signature
-
-STREAM_URL = PUBLIC_URL.replace("https://", "wss://") + "/twilio/media"
-
-
-class TwilioStream:
-    """Twilio's end of one Media Stream, connected to the test server."""
-
-    def __init__(self, ws: ClientWebSocketResponse, call_sid: str) -> None:
-        self.ws = ws
-        self.call_sid = call_sid
-        self.stream_sid = "MZ" + secrets.token_hex(16)
-        self.received = bytearray()
-        """Every mu-law byte the bridge sent."""
-        self.marks: list[str] = []
-        self.clears = 0
-        self.closed = asyncio.Event()
-        self.close_code: int | None = None
-        self._mic = bytearray()
-        self._seq = 0
-        self._chunk = 0
-        self._tasks: list[asyncio.Task[None]] = []
-
-    @classmethod
-    async def open(
-        cls,
-        server: TestClient[Any, Any],
-        auth_token: str,
-        token: str,
-        call_sid: str,
-        url: str = STREAM_URL,
-    ) -> TwilioStream:
-        """Twilio opens the stream it was told to open at ``url`` (signed for that URL)."""
-        ws = await server.ws_connect(
-            "/twilio/media", headers={SIGNATURE_HEADER: signature(auth_token, url)}
-        )
-        stream = cls(ws, call_sid)
-        await ws.send_str(
-            json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        )
-        await stream._send(
-            "start",
-            {
-                "accountSid": ACCOUNT_SID,
-                "streamSid": stream.stream_sid,
-                "callSid": call_sid,
-                "tracks": ["inbound"],
-                "customParameters": {"token": token},
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            },
-        )
-        stream._tasks = [asyncio.create_task(stream._read()), asyncio.create_task(stream._speak())]
-        return stream
-
-    async def _send(self, event: str, body: dict[str, Any] | None = None) -> None:
-        self._seq += 1
-        message: dict[str, Any] = {"event": event, "sequenceNumber": str(self._seq)}
-        if body is not None:
-            message[event] = body
-        message["streamSid"] = self.stream_sid
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_str(json.dumps(message))
-
-    def say(self, ulaw: bytes) -> None:
-        """The caller speaks ``ulaw`` (sent at real pace, from the next frame on)."""
-        self._mic += ulaw
-
-    async def press(self, digit: str) -> None:
-        await self._send("dtmf", {"track": "inbound_track", "digit": digit})
-
-    async def hang_up(self) -> None:
-        """The caller hangs up: ``stop``, then Twilio closes the socket."""
-        await self._send("stop", {"accountSid": ACCOUNT_SID, "callSid": self.call_sid})
-        await self.close()
-
-    async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.ws.close()
-        self.closed.set()
-
-    async def wait_closed(self, within: float = 10) -> None:
-        async with asyncio.timeout(within):
-            await self.closed.wait()
-
-    async def _speak(self) -> None:
-        start = time.monotonic()
-        while True:
-            frame = bytes(self._mic[:FRAME_BYTES])
-            del self._mic[:FRAME_BYTES]
-            frame += ULAW_SILENCE * (FRAME_BYTES - len(frame))
-            self._chunk += 1
-            await self._send(
-                "media",
-                {
-                    "track": "inbound",
-                    "chunk": str(self._chunk),
-                    "timestamp": str((self._chunk - 1) * 20),
-                    "payload": base64.b64encode(frame).decode(),
-                },
-            )
-            await asyncio.sleep(max(0.0, start + self._chunk * 0.02 - time.monotonic()))
-
-    async def _read(self) -> None:
-        try:
-            async for message in self.ws:
-                if message.type is not WSMsgType.TEXT:
-                    continue
-                data = json.loads(message.data)
-                assert data.get("streamSid") == self.stream_sid, data
-                if data["event"] == "media":
-                    self.received += base64.b64decode(data["media"]["payload"])
-                elif data["event"] == "mark":
-                    self.marks.append(data["mark"]["name"])
-                    await self._send("mark", {"name": data["mark"]["name"]})
-                elif data["event"] == "clear":
-                    self.clears += 1
-        finally:
-            self.close_code = self.ws.close_code
-            self.closed.set()
 
 
 class KnownAudio(MediaStreamTrack):
