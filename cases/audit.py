@@ -48,6 +48,7 @@ from sqlalchemy import RowMapping, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.models import AuditCheckpoint, AuditEvent
+from safecall.background import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -238,8 +239,7 @@ class AuditLog:
         self._lock = asyncio.Lock()
         self._signed: _Signed | None = None  # loaded with the first append
         self._unsigned = False  # this process appended past the newest checkpoint it knows
-        self._timer: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._timer: Periodic | None = None
         self._closed = False
 
     async def record(
@@ -321,10 +321,8 @@ class AuditLog:
         if self._closed:
             return
         self._closed = True
-        self._stopping.set()
         if self._timer is not None:
-            # Not cancelled: a checkpoint it is writing finishes first.
-            await self._timer
+            await self._timer.stop()  # a checkpoint it is writing finishes first
             self._timer = None
         if self._unsigned:
             await self.checkpoint()
@@ -355,19 +353,18 @@ class AuditLog:
 
     def _start_timer(self) -> None:
         if self._timer is None and not self._closed:
-            self._timer = asyncio.get_running_loop().create_task(self._sign_when_quiet())
-
-    async def _sign_when_quiet(self) -> None:
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._sign_interval)
-            if not self._unsigned or self._stopping.is_set():
-                continue
-            try:
-                await self.checkpoint()
-            except Exception:
+            self._timer = Periodic(
+                self._sign_if_unsigned,
+                every=self._sign_interval,
+                name="audit-checkpoints",
                 # The next append or wake-up tries again; the events themselves are safe.
-                log.exception("could not sign the audit chain head")
+                failure="could not sign the audit chain head",
+            )
+            self._timer.start()
+
+    async def _sign_if_unsigned(self) -> None:
+        if self._unsigned:
+            await self.checkpoint()
 
 
 async def _newest_checkpoint(session: AsyncSession) -> _Signed:

@@ -21,15 +21,13 @@ Timeline (on the session she called from): ``callback.retry_scheduled``
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.casework import add_note
 from cases.models import Case, ContactSession
@@ -40,6 +38,7 @@ from officers.models import Officer
 from queues.model import TaskStatus
 from queues.router import CALLBACK_SUFFIX, Contact, Refused
 from queues.service import ROUTER
+from safecall.background import Periodic
 from safecall.state import CLOCK, DATA_KEY, DB, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -73,59 +72,66 @@ async def ring_ended(app: web.Application, call: PhoneCall) -> None:
     menu, now = app[MENU], app[CLOCK]()
     due = now + timedelta(seconds=menu.callback_retry_seconds)
     last = call.attempt >= menu.callback_attempts
+    # The event's key makes each outcome happen once, however often the ring's end is told.
+    if last:
+        key, kind = f"callback:{origin}:unreachable", "callback.unreachable"
+        data: dict[str, object] = {"rings": call.attempt}
+    else:
+        key = f"callback:{origin}:retry:{call.attempt + 1}:scheduled"
+        kind = "callback.retry_scheduled"
+        data = {"attempt": call.attempt + 1, "due_at": due.isoformat()}
     async with app[DB]() as session, session.begin():
         contact = await session.get(ContactSession, call.session_id)
         if contact is None or contact.answered_at is not None:
             return  # she answered: no more rings
         earlier = await session.get(ContactSession, origin)
         assert earlier is not None
-        if last:
-            first = await record_event(
-                session,
-                key=f"callback:{origin}:unreachable",
-                kind="callback.unreachable",
-                at=now,
-                session_id=origin,
-                officer_id=call.officer_id,
-                data={"rings": call.attempt},
-            )
-            officer = await session.get(Officer, call.officer_id) if call.officer_id else None
-            case = await session.get(Case, earlier.case_id)
-            if first and officer is not None and case is not None:
-                await add_note(
-                    session,
-                    app[DATA_KEY],
-                    case,
-                    text=(
-                        f"Callback: she did not answer {call.attempt} rings from the "
-                        "neutral number (no voicemail left). She was not reached."
-                    ),
-                    actor=officer,
-                    now=now,
+        first = await record_event(
+            session,
+            key=key,
+            kind=kind,
+            at=now,
+            session_id=origin,
+            officer_id=call.officer_id,
+            data=data,
+        )
+        if first and last:
+            await _note_unreachable(app, session, call, earlier, now)
+        elif first:
+            session.add(
+                CallbackRetry(
+                    origin_session_id=origin, attempt=call.attempt + 1, due_at=due, created_at=now
                 )
-        else:
-            first = await record_event(
-                session,
-                key=f"callback:{origin}:retry:{call.attempt + 1}:scheduled",
-                kind="callback.retry_scheduled",
-                at=now,
-                session_id=origin,
-                officer_id=call.officer_id,
-                data={"attempt": call.attempt + 1, "due_at": due.isoformat()},
             )
-            if first:
-                session.add(
-                    CallbackRetry(
-                        origin_session_id=origin,
-                        attempt=call.attempt + 1,
-                        due_at=due,
-                        created_at=now,
-                    )
-                )
     if call.officer_id is not None:
         await _free(app, origin, call.officer_id)
     if not last:
         log.info("phone: a callback went unanswered; it goes back in line later")
+
+
+async def _note_unreachable(
+    app: web.Application,
+    session: AsyncSession,
+    call: PhoneCall,
+    earlier: ContactSession,
+    now: datetime,
+) -> None:
+    """The case's note, by the officer who called: she was not reached."""
+    officer = await session.get(Officer, call.officer_id) if call.officer_id else None
+    case = await session.get(Case, earlier.case_id)
+    if officer is None or case is None:
+        return
+    await add_note(
+        session,
+        app[DATA_KEY],
+        case,
+        text=(
+            f"Callback: she did not answer {call.attempt} rings from the "
+            "neutral number (no voicemail left). She was not reached."
+        ),
+        actor=officer,
+        now=now,
+    )
 
 
 async def _free(app: web.Application, origin: str, officer_id: int) -> None:
@@ -234,22 +240,12 @@ async def run(app: web.Application) -> AsyncIterator[None]:
     if not app[SETTINGS].ivr_enabled:
         yield
         return
-
-    async def loop() -> None:
-        while True:
-            try:
-                await sweep(app)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("phone: the callback retry sweep failed; trying again")
-            # A little jitter keeps processes from sweeping in step.
-            await asyncio.sleep(SWEEP_EVERY * (0.8 + 0.4 * random.random()))
-
-    task = asyncio.create_task(loop(), name="ivr-callback-retries")
-    try:
+    async with Periodic(
+        lambda: sweep(app),
+        every=SWEEP_EVERY,
+        jitter=0.2,  # keeps processes from sweeping in step
+        at_once=True,
+        name="ivr-callback-retries",
+        failure="phone: the callback retry sweep failed; trying again",
+    ):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -17,8 +17,6 @@ still answered 403. Each process keeps its own counts.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 from collections import OrderedDict
@@ -31,6 +29,7 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import RequestValidator
 
+from safecall.background import Periodic, describe
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, Handler
 from safecall.ratelimit import address_key
@@ -213,26 +212,22 @@ async def write_summaries(app: web.Application, now: float) -> int:
 async def _flush(app: web.Application) -> AsyncIterator[None]:
     """``app.cleanup_ctx`` entry: summaries are written when their window is over even
     when no further refusal comes, and all of them when the server stops."""
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(app[FORGERIES].window)
-            try:
-                await write_summaries(app, app[CLOCK]().timestamp())
-            except Exception:
-                log.exception("phone: refused-signature summaries could not be audited")
-
-    task = asyncio.create_task(loop(), name="ivr-forgery-summaries")
     try:
-        yield
+        async with Periodic(
+            lambda: write_summaries(app, app[CLOCK]().timestamp()),
+            every=app[FORGERIES].window,
+            name="ivr-forgery-summaries",
+            failure="phone: refused-signature summaries could not be audited",
+        ):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         try:
             await write_summaries(app, math.inf)
-        except Exception:
-            log.exception("phone: refused-signature summaries could not be audited at stop")
+        except Exception as exc:
+            log.error(
+                "phone: refused-signature summaries could not be audited at stop (%s)",
+                describe(exc),
+            )
 
 
 def setup(app: web.Application) -> None:

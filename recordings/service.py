@@ -16,7 +16,6 @@ The bridge records in-process::
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -31,6 +30,7 @@ from recordings.custody import RecordingError
 from recordings.keys import RecordingsKey
 from recordings.models import Recording
 from recordings.store import ChunkStore
+from safecall.background import Periodic
 from safecall.state import CLOCK, DB, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -71,21 +71,19 @@ def setup_service(app: web.Application) -> None:
 
 
 async def _sweeper(app: web.Application) -> AsyncIterator[None]:
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(SWEEP_EVERY)
-            try:
-                await custody.sweep(app[DB], app[RECORDINGS].store, app[CLOCK](), idle=IDLE)
-            except RecordingError:
-                continue  # no key: nothing can have been recorded
-            except Exception:
-                log.exception("recordings sweep failed; trying again later")
+    async with Periodic(
+        lambda: _sweep(app),
+        every=SWEEP_EVERY,
+        name="recordings-sweep",
+        failure="recordings sweep failed; trying again later",
+    ):
+        yield
 
-    task = asyncio.create_task(loop())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+
+async def _sweep(app: web.Application) -> None:
+    """Close recordings whose writer went quiet (``custody.sweep``)."""
+    with contextlib.suppress(RecordingError):  # no key: nothing can have been recorded
+        await custody.sweep(app[DB], app[RECORDINGS].store, app[CLOCK](), idle=IDLE)
 
 
 async def start_recording(
