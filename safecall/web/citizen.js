@@ -240,6 +240,7 @@ function begin(data, got) {
     $("self-video").srcObject = contact.local;
   }
   connect();
+  iceServers();  // asked while she waits: the officer's offer is answered without it
   contact.poll = setTimeout(askPlace, PLACE_FALLBACK_MS);
 }
 
@@ -365,12 +366,26 @@ function inCall() {
 const iceTransportPolicy = new URLSearchParams(window.location.search).get("ice") === "relay"
   ? "relay" : "all";
 
-async function iceServers() {
+// The ICE servers (TURN credentials last `ttl` seconds): asked once she is in line, kept
+// in memory, asked again when half their life has gone.
+const ice = { servers: null, until: 0, asking: null };
+
+function iceServers() {
+  if (ice.servers && Date.now() < ice.until) return Promise.resolve(ice.servers);
+  if (!ice.asking) ice.asking = askIceServers().finally(() => { ice.asking = null; });
+  return ice.asking;
+}
+
+async function askIceServers() {
   try {
     const response = await fetch("/api/ice-servers?session=" + encodeURIComponent(contact.id), {
       headers: { Authorization: "Bearer " + contact.token }, credentials: "omit",
     });
-    if (response.ok) return (await response.json()).iceServers;
+    if (response.ok) {
+      const found = await response.json();
+      Object.assign(ice, { servers: found.iceServers, until: Date.now() + found.ttl * 500 });
+      return ice.servers;
+    }
   } catch (err) { /* host candidates still work */ }
   return [];
 }
