@@ -338,6 +338,8 @@ function connect() {
         contact.pc = null;
       }
       inCall();
+      // Her connection is made now: the officer's offer follows at once.
+      if (!contact.pc && contact.local) return newConnection();
     })
     .on("queue", showPlace)
     .on("offer", (message) => answerOffer(message.sdp))
@@ -390,19 +392,24 @@ async function askIceServers() {
   return [];
 }
 
+async function newConnection() {
+  const servers = await iceServers();
+  if (contact.pc || contact.ended) return;
+  const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy });
+  contact.pc = pc;
+  if (contact.local) contact.local.getTracks().forEach((track) => pc.addTrack(track, contact.local));
+  pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
+  pc.ontrack = (e) => {
+    const video = $("remote-video");
+    if (video.srcObject !== e.streams[0]) video.srcObject = e.streams[0];
+  };
+  if (contact.channel === "video") contact.watch = watchVideo(pc);
+}
+
 async function answerOffer(sdp) {
   inCall();
-  if (!contact.pc) {
-    const pc = new RTCPeerConnection({ iceServers: await iceServers(), iceTransportPolicy });
-    contact.pc = pc;
-    if (contact.local) contact.local.getTracks().forEach((track) => pc.addTrack(track, contact.local));
-    pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
-    pc.ontrack = (e) => {
-      const video = $("remote-video");
-      if (video.srcObject !== e.streams[0]) video.srcObject = e.streams[0];
-    };
-    if (contact.channel === "video") contact.watch = watchVideo(pc);
-  }
+  if (!contact.pc) await newConnection();
+  if (!contact.pc) return;  // the call ended meanwhile
   await contact.pc.setRemoteDescription({ type: "offer", sdp });
   const answer = await contact.pc.createAnswer();
   await contact.pc.setLocalDescription(answer);

@@ -564,7 +564,8 @@
   async function openCall(info, media, socket) {
     if (call.signal) call.signal.close();
     Object.assign(call, { taskId: info.session_id, info, channel: info.channel, signal: null,
-                          ended: false, pc: null, local: null, media: null, restarts: 0 });
+                          ended: false, pc: null, local: null, media: null, restarts: 0,
+                          early: false });
     $("status-text").textContent = STATES.busy;
     const list = $("intake");
     list.replaceChildren();
@@ -630,6 +631,11 @@
         info.callback.attempts + ")…";
     }
     connect(socket);
+    // A browser call's offer is made while the socket joins; it goes out once joined.
+    if (["browser_video", "browser_audio"].includes(info.channel)) {
+      call.early = true;
+      startMedia(true);
+    }
     await call.media;
   }
 
@@ -640,8 +646,11 @@
       .on("reconnecting", () => { $("call-state").textContent = "Reconnecting…"; })
       .on("joined", async (message, { resumed }) => {
         if (call.channel === "phone") return;  // phone calls: the bridge offers
+        const early = call.early;  // the first join: the offer made meanwhile goes out now
+        call.early = false;
         if (message.peer !== "connected") return;
         if (resumed && call.pc) await restartIce();
+        else if (early) $("call-state").textContent = "Connected";
         else await startMedia();
       })
       .on("peer-joined", async (message) => {
@@ -731,9 +740,9 @@
     addChat("Her keypad", digit + meaning);
   }
 
-  /** The officer makes the offer; the citizen answers. */
-  async function startMedia() {
-    $("call-state").textContent = "Connected";
+  /** The officer makes the offer; the citizen answers (`early`: before the socket has joined). */
+  async function startMedia(early) {
+    if (!early) $("call-state").textContent = "Connected";
     if (call.channel === "chat") return;
     const [servers, local] = await Promise.all([iceServers(), call.media]);
     if (!local || call.ended) {

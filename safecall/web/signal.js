@@ -51,6 +51,8 @@
       this.retries = 0;
       this.resumes = 0;
       this.closed = false;
+      /** Joined on this socket: numbered messages go out; before, they wait in `unacked`. */
+      this.joined = false;
       this.handlers = {};
       this._retry = null;
       this._ack = null;
@@ -75,7 +77,7 @@
       this.seq += 1;
       const numbered = Object.assign({ seq: this.seq }, message);
       this.unacked.push(numbered);
-      this._write(numbered);
+      if (this.joined) this._write(numbered);  // else it goes out on joined
     }
 
     /**
@@ -108,6 +110,7 @@
       this._warm = null;
       if (!ws || ws.readyState > WebSocket.OPEN) ws = socket();
       this.ws = ws;
+      this.joined = false;
       const hello = () => {
         if (this.resumeToken) {
           this._write({ type: "resume", session: this.session, resume_token: this.resumeToken,
@@ -152,6 +155,7 @@
     /** A lost socket reconnects (0.5 s, 1 s, 2 s ... at most 5 s) and resumes. */
     _lost(ws, code) {
       if (ws !== this.ws) return;
+      this.joined = false;
       clearInterval(this._pinging);
       // (1000 alone does not say the session ended: a server echoes it to any close;
       // session-ended, which comes first when it did, has set `closed`.)
@@ -200,6 +204,7 @@
       if (resumed) this.resumes += 1;
       this.resumeToken = message.resume_token;
       this.retries = 0;
+      this.joined = true;
       // What the server holds is done; a page that started afresh (a reload) numbers on.
       this.seq = Math.max(this.seq, message.last_seq);
       this.unacked = this.unacked.filter((m) => m.seq > message.last_seq);
