@@ -20,7 +20,8 @@ accept, and ``requestVideoFrameCallback`` on each page's remote ``<video>`` stam
 its first frame, both as ``performance.timeOrigin + performance.now()`` (one clock
 for every page of the browser). A round's figure is the later of the two first
 frames, from the accept. Printed: median and p90 of each, the ratio ours/baseline
-and the load average. ``--steps`` adds when each step happened (the median over the
+(of the medians, and round by round: less shaken by a noisy machine) and the load
+average. ``--steps`` adds when each step happened (the median over the
 rounds, from the accept): the pages' fetches, getUserMedia, peer connections, SDP,
 signaling messages, ICE and DTLS states, each page's first frame.
 """
@@ -403,6 +404,11 @@ async def run(args: argparse.Namespace, var: Path, env: dict[str, str]) -> None:
             f"{name:<10}{median:>8.3f}s{quantile(values, 0.9):>8.3f}s{min(values):>8.3f}s"
             f"{max(values):>8.3f}s{median / base_median:>8.2f}"
         )
+    paired = [ours / base for ours, base in zip(times["safecall"], times["baseline"], strict=True)]
+    print(
+        f"ours/baseline round by round: median {statistics.median(paired):.2f}, "
+        f"p90 {quantile(paired, 0.9):.2f}"
+    )
     print("target: safecall under 0.5 s")
     if args.steps:
         for name, rounds in steps.items():

@@ -565,7 +565,7 @@
     if (call.signal) call.signal.close();
     Object.assign(call, { taskId: info.session_id, info, channel: info.channel, signal: null,
                           ended: false, pc: null, local: null, media: null, restarts: 0,
-                          early: false });
+                          early: null });
     $("status-text").textContent = STATES.busy;
     const list = $("intake");
     list.replaceChildren();
@@ -633,8 +633,10 @@
     connect(socket);
     // A browser call's offer is made while the socket joins; it goes out once joined.
     if (["browser_video", "browser_audio"].includes(info.channel)) {
-      call.early = true;
-      startMedia(true);
+      call.early = startMedia(true).then(() => true, (err) => {
+        console.error("safecall: the early offer failed; offering on joined", err);
+        return false;
+      });
     }
     await call.media;
   }
@@ -646,11 +648,13 @@
       .on("reconnecting", () => { $("call-state").textContent = "Reconnecting…"; })
       .on("joined", async (message, { resumed }) => {
         if (call.channel === "phone") return;  // phone calls: the bridge offers
-        const early = call.early;  // the first join: the offer made meanwhile goes out now
-        call.early = false;
+        // The first join: the offer made meanwhile goes out now (if it failed, offer anew).
+        const early = call.early;
+        call.early = null;
+        const offered = early ? await early : false;
         if (message.peer !== "connected") return;
-        if (resumed && call.pc) await restartIce();
-        else if (early) $("call-state").textContent = "Connected";
+        if (offered) $("call-state").textContent = "Connected";
+        else if (resumed && call.pc) await restartIce();
         else await startMedia();
       })
       .on("peer-joined", async (message) => {
