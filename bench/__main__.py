@@ -11,6 +11,7 @@ BENCHMARKS = {
     "bridge": "bench.bridge",
     "webhooks": "bench.webhooks",
     "recordings": "bench.recordings",
+    "first_frame": "bench.first_frame",
 }
 
 

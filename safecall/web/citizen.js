@@ -240,6 +240,7 @@ function begin(data, got) {
     $("self-video").srcObject = contact.local;
   }
   connect();
+  iceServers();  // asked while she waits: the officer's offer is answered without it
   contact.poll = setTimeout(askPlace, PLACE_FALLBACK_MS);
 }
 
@@ -337,6 +338,8 @@ function connect() {
         contact.pc = null;
       }
       inCall();
+      // Her connection is made now: the officer's offer follows at once.
+      if (!contact.pc && contact.local) return newConnection();
     })
     .on("queue", showPlace)
     .on("offer", (message) => answerOffer(message.sdp))
@@ -365,29 +368,48 @@ function inCall() {
 const iceTransportPolicy = new URLSearchParams(window.location.search).get("ice") === "relay"
   ? "relay" : "all";
 
-async function iceServers() {
+// The ICE servers (TURN credentials last `ttl` seconds): asked once she is in line, kept
+// in memory, asked again when half their life has gone.
+const ice = { servers: null, until: 0, asking: null };
+
+function iceServers() {
+  if (ice.servers && Date.now() < ice.until) return Promise.resolve(ice.servers);
+  if (!ice.asking) ice.asking = askIceServers().finally(() => { ice.asking = null; });
+  return ice.asking;
+}
+
+async function askIceServers() {
   try {
     const response = await fetch("/api/ice-servers?session=" + encodeURIComponent(contact.id), {
       headers: { Authorization: "Bearer " + contact.token }, credentials: "omit",
     });
-    if (response.ok) return (await response.json()).iceServers;
+    if (response.ok) {
+      const found = await response.json();
+      Object.assign(ice, { servers: found.iceServers, until: Date.now() + found.ttl * 500 });
+      return ice.servers;
+    }
   } catch (err) { /* host candidates still work */ }
   return [];
 }
 
+async function newConnection() {
+  const servers = await iceServers();
+  if (contact.pc || contact.ended) return;
+  const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy });
+  contact.pc = pc;
+  if (contact.local) contact.local.getTracks().forEach((track) => pc.addTrack(track, contact.local));
+  pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
+  pc.ontrack = (e) => {
+    const video = $("remote-video");
+    if (video.srcObject !== e.streams[0]) video.srcObject = e.streams[0];
+  };
+  if (contact.channel === "video") contact.watch = watchVideo(pc);
+}
+
 async function answerOffer(sdp) {
   inCall();
-  if (!contact.pc) {
-    const pc = new RTCPeerConnection({ iceServers: await iceServers(), iceTransportPolicy });
-    contact.pc = pc;
-    if (contact.local) contact.local.getTracks().forEach((track) => pc.addTrack(track, contact.local));
-    pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
-    pc.ontrack = (e) => {
-      const video = $("remote-video");
-      if (video.srcObject !== e.streams[0]) video.srcObject = e.streams[0];
-    };
-    if (contact.channel === "video") contact.watch = watchVideo(pc);
-  }
+  if (!contact.pc) await newConnection();
+  if (!contact.pc) return;  // the call ended meanwhile
   await contact.pc.setRemoteDescription({ type: "offer", sdp });
   const answer = await contact.pc.createAnswer();
   await contact.pc.setLocalDescription(answer);

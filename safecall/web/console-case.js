@@ -93,7 +93,13 @@
     $("case-code").textContent = panel.info.tracking_code || "";
     $("case-current").textContent = "";
     $("case-category").value = panel.info.category || "";
-    load(panel.info.case_id);
+    // Read once the call's media is through (console.js), or in 2 s at most.
+    const info = panel.info;
+    const call = window.safecallCall;
+    const later = new Promise((done) => setTimeout(done, 2000));
+    Promise.race([(call && call.settled) || Promise.resolve(), later]).then(() => {
+      if (panel.info === info) load(panel.caseId);
+    });
   });
 
   // console.js tells us when it saved a status.

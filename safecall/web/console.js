@@ -364,12 +364,22 @@
     if (!call.offer) return;
     const taskId = call.offer.task_id;
     const isCallback = isCallbackTask(taskId);
-    const { line, language } = call.offer;
+    const { line, language, channel } = call.offer;
     $("accept").disabled = true;
     $("decline").disabled = true;
+    // The camera and microphone start while the server takes the accept (she is waiting:
+    // every step done side by side is time she does not wait); let go if it is refused.
+    const media = isCallback ? null : localMedia(channel);
+    const socket = isCallback ? null : SafecallSignal.warm();  // joins once answered
+    if (!isCallback) iceServers();  // fresh in memory for the offer
+    const drop = () => {
+      if (media) media.then((got) => stopStream(got.stream));
+      if (socket) socket.close();
+    };
     const accepted = await api("POST", "/api/queues/offers/" + encodeURIComponent(taskId) + "/accept");
     stopRinging();
     if (accepted.status !== 200) {
+      drop();
       show($("status-note"), errorText(accepted, "The contact could not be accepted."));
       return;
     }
@@ -379,10 +389,11 @@
     }
     const answered = await api("POST", "/api/contacts/" + encodeURIComponent(taskId) + "/answer");
     if (answered.status !== 200) {
+      drop();
       show($("status-note"), errorText(answered, "The contact could not be joined."));
       return;
     }
-    openCall(answered.data);
+    openCall(answered.data, media, socket);
   });
 
   /**
@@ -523,10 +534,38 @@
     list.append(dt, dd);
   }
 
-  async function openCall(info) {
+  /**
+   * The officer's camera and microphone for a contact on `channel`: {stream, note}, where
+   * note says what is missing (a video call goes on with sound when the camera is refused).
+   */
+  async function localMedia(channel) {
+    if (channel === "chat") return { stream: null, note: "" };
+    const video = channel === "browser_video";
+    try {
+      return { stream: await navigator.mediaDevices.getUserMedia({ audio: true, video }), note: "" };
+    } catch (err) { /* below */ }
+    if (video) {
+      try {
+        return { stream: await navigator.mediaDevices.getUserMedia({ audio: true }),
+                 note: "No camera: the call goes on with sound only." };
+      } catch (err) { /* below */ }
+    }
+    return { stream: null, note: "No camera or microphone: chat only." };
+  }
+
+  function stopStream(stream) {
+    if (stream) stream.getTracks().forEach((track) => track.stop());
+  }
+
+  /**
+   * `media`: the camera and microphone already on their way (from the accept), if any;
+   * `socket`: a signaling socket opened ahead (SafecallSignal.warm()), if any.
+   */
+  async function openCall(info, media, socket) {
     if (call.signal) call.signal.close();
     Object.assign(call, { taskId: info.session_id, info, channel: info.channel, signal: null,
-                          ended: false, pc: null, local: null, restarts: 0 });
+                          ended: false, pc: null, local: null, media: null, restarts: 0,
+                          early: null });
     $("status-text").textContent = STATES.busy;
     const list = $("intake");
     list.replaceChildren();
@@ -564,43 +603,58 @@
     $("send-video-link").hidden = info.channel !== "phone";
     show($("video-link-note"), "");
     if (info.channel === "phone") watchForVideo(info.session_id);
+    // The case panel reads the case once a browser call's media is through (`settled`):
+    // until then the server's time goes to the call's setup, which she is waiting for.
+    call.settled = new Promise((done) => { call.settle = done; });
+    if (!["browser_video", "browser_audio"].includes(info.channel) || info.ended_at) call.settle();
     document.dispatchEvent(new CustomEvent("safecall:call", { detail: info }));  // the case panel
     $("call-state").textContent = "Connecting…";
     if (info.ended_at) {  // re-opened in its wrap-up: the timer runs from the server's end
+      if (media) media.then((got) => stopStream(got.stream));
+      if (socket) socket.close();
       ended(info.ended_at * 1000 - (call.skew || 0));
       return;
     }
-    if (info.channel !== "chat") {
-      const video = info.channel === "browser_video";
-      try {
-        call.local = await navigator.mediaDevices.getUserMedia({ audio: true, video });
-      } catch (err) {
-        call.local = null;
+    // The socket joins while the camera and microphone start: the offer waits for both.
+    call.media = (media || localMedia(info.channel)).then((got) => {
+      if (call.taskId !== info.session_id || call.ended) {  // over before they came
+        stopStream(got.stream);
+        return null;
       }
-      if (!call.local && video) {
-        try {
-          call.local = await navigator.mediaDevices.getUserMedia({ audio: true });
-          $("call-state").textContent = "No camera: the call goes on with sound only.";
-        } catch (err) { call.local = null; }
-      }
-      if (!call.local) $("call-state").textContent = "No camera or microphone: chat only.";
+      call.local = got.stream;
+      if (got.note && !info.callback) $("call-state").textContent = got.note;
       $("self-video").srcObject = call.local;
-    }
+      return call.local;
+    });
     if (info.callback) {
       $("call-state").textContent = "Ringing her phone (ring " + info.callback.attempt + " of " +
         info.callback.attempts + ")…";
     }
-    connect();
+    connect(socket);
+    // A browser call's offer is made while the socket joins; it goes out once joined.
+    if (["browser_video", "browser_audio"].includes(info.channel)) {
+      call.early = startMedia(true).then(() => true, (err) => {
+        console.error("safecall: the early offer failed; offering on joined", err);
+        return false;
+      });
+    }
+    await call.media;
   }
 
   /** Her side of the session (signal.js: join, resume, acks and resends). */
-  function connect() {
-    call.signal = SafecallSignal.open({ session: call.info.session_id, token: call.info.token })
+  function connect(socket) {
+    call.signal = SafecallSignal.open({ session: call.info.session_id, token: call.info.token,
+                                        socket })
       .on("reconnecting", () => { $("call-state").textContent = "Reconnecting…"; })
       .on("joined", async (message, { resumed }) => {
         if (call.channel === "phone") return;  // phone calls: the bridge offers
+        // The first join: the offer made meanwhile goes out now (if it failed, offer anew).
+        const early = call.early;
+        call.early = null;
+        const offered = early ? await early : false;
         if (message.peer !== "connected") return;
-        if (resumed && call.pc) await restartIce();
+        if (offered) $("call-state").textContent = "Connected";
+        else if (resumed && call.pc) await restartIce();
         else await startMedia();
       })
       .on("peer-joined", async (message) => {
@@ -641,9 +695,22 @@
   const iceTransportPolicy = new URLSearchParams(window.location.search).get("ice") === "relay"
     ? "relay" : "all";
 
+  // The ICE servers (TURN credentials last `ttl` seconds): asked when she logs in and when
+  // she accepts, kept in memory, asked again when half their life has gone.
+  const ice = { servers: null, until: 0, asking: null };
+
   async function iceServers() {
-    const result = await api("GET", "/api/ice-servers");
-    return result.status === 200 ? result.data.iceServers : [];
+    if (ice.servers && Date.now() < ice.until) return ice.servers;
+    if (!ice.asking) {
+      ice.asking = api("GET", "/api/ice-servers").then((result) => {
+        ice.asking = null;
+        if (result.status !== 200) return [];  // host candidates still work; ask next time
+        Object.assign(ice, { servers: result.data.iceServers,
+                             until: Date.now() + result.data.ttl * 500 });
+        return ice.servers;
+      });
+    }
+    return ice.asking;
   }
 
   /**
@@ -653,9 +720,13 @@
   async function answerBridge(sdp) {
     $("call-state").textContent = "Connected";
     if (call.pc) call.pc.close();
-    const pc = new RTCPeerConnection({ iceServers: await iceServers(), iceTransportPolicy });
+    call.pc = null;
+    const servers = await iceServers();
+    const local = await call.media;
+    if (call.ended) return;
+    const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy });
     call.pc = pc;
-    if (call.local) call.local.getAudioTracks().forEach((track) => pc.addTrack(track, call.local));
+    if (local) local.getAudioTracks().forEach((track) => pc.addTrack(track, local));
     pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
     pc.ontrack = (e) => {
       const video = $("remote-video");
@@ -673,16 +744,21 @@
     addChat("Her keypad", digit + meaning);
   }
 
-  /** The officer makes the offer; the citizen answers. */
-  async function startMedia() {
-    $("call-state").textContent = "Connected";
-    if (call.channel === "chat" || !call.local) return;
+  /** The officer makes the offer; the citizen answers (`early`: before the socket has joined). */
+  async function startMedia(early) {
+    if (!early) $("call-state").textContent = "Connected";
+    if (call.channel === "chat") return;
+    const [servers, local] = await Promise.all([iceServers(), call.media]);
+    if (!local || call.ended) {
+      call.settle();
+      return;
+    }
     if (call.pc) call.pc.close();
-    const pc = new RTCPeerConnection({ iceServers: await iceServers(), iceTransportPolicy });
+    const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy });
     call.pc = pc;
-    call.local.getTracks().forEach((track) => pc.addTrack(track, call.local));
+    local.getTracks().forEach((track) => pc.addTrack(track, local));
     // Her video still comes through when the officer's camera is refused.
-    if (call.channel === "browser_video" && !call.local.getVideoTracks().length) {
+    if (call.channel === "browser_video" && !local.getVideoTracks().length) {
       pc.addTransceiver("video", { direction: "recvonly" });
     }
     pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
@@ -699,6 +775,7 @@
     pc.onconnectionstatechange = () => {
       clearTimeout(call.stalled);
       if (pc !== call.pc) return;
+      if (pc.connectionState === "connected") call.settle();
       if (pc.connectionState === "failed") restartIce();
       // "disconnected" often heals by itself; restart only if it lasts.
       if (pc.connectionState === "disconnected") {
@@ -939,6 +1016,7 @@
   function ended(at) {
     if (call.ended) return;
     call.ended = true;
+    if (call.settle) call.settle();
     phoneOver();
     // Uploads the last chunk and closes (the video leg, if any, goes on recording).
     if (window.SafecallRecorder) window.SafecallRecorder.stop(call.taskId);

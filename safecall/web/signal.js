@@ -2,6 +2,7 @@
 // every page (the citizen page, the console's call, the console's video leg).
 //
 //   const signal = SafecallSignal.open({ session, token });
+//   const socket = SafecallSignal.warm();  // a socket opened ahead (then: open({..., socket}))
 //   signal.on("offer", async (message) => { ... });   // one handler per type
 //   signal.send({ type: "answer", sdp });              // numbered, kept until acked
 //   signal.hangup();                                   // ends it for both sides
@@ -34,10 +35,12 @@
   const NUMBERED = ["offer", "answer", "candidate", "hangup", "chat", "dtmf"];
 
   class Signal {
-    constructor({ session, token }) {
+    constructor({ session, token, socket }) {
       this.session = session;
       this.token = token;
       this.ws = null;
+      /** A socket opened ahead (warm()), taken by the first connect while it is usable. */
+      this._warm = socket || null;
       this.resumeToken = null;
       /** The last seq this page gave a message (numbering goes on across sockets). */
       this.seq = 0;
@@ -48,6 +51,8 @@
       this.retries = 0;
       this.resumes = 0;
       this.closed = false;
+      /** Joined on this socket: numbered messages go out; before, they wait in `unacked`. */
+      this.joined = false;
       this.handlers = {};
       this._retry = null;
       this._ack = null;
@@ -72,7 +77,7 @@
       this.seq += 1;
       const numbered = Object.assign({ seq: this.seq }, message);
       this.unacked.push(numbered);
-      this._write(numbered);
+      if (this.joined) this._write(numbered);  // else it goes out on joined
     }
 
     /**
@@ -101,10 +106,12 @@
 
     connect() {
       if (this.closed) return;
-      const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-      const ws = new WebSocket(scheme + "//" + window.location.host + "/ws");
+      let ws = this._warm;
+      this._warm = null;
+      if (!ws || ws.readyState > WebSocket.OPEN) ws = socket();
       this.ws = ws;
-      ws.onopen = () => {
+      this.joined = false;
+      const hello = () => {
         if (this.resumeToken) {
           this._write({ type: "resume", session: this.session, resume_token: this.resumeToken,
                         last_seq: this.lastIn });
@@ -112,6 +119,8 @@
           this._write({ type: "join", session: this.session, token: this.token });
         }
       };
+      if (ws.readyState === WebSocket.OPEN) hello();
+      else ws.onopen = hello;
       // Every 10 s a ping; any frame proves the socket alive. Two silent rounds: a dead
       // socket the browser did not notice (a phone switching networks): drop it, resume.
       let silent = 0;
@@ -146,6 +155,7 @@
     /** A lost socket reconnects (0.5 s, 1 s, 2 s ... at most 5 s) and resumes. */
     _lost(ws, code) {
       if (ws !== this.ws) return;
+      this.joined = false;
       clearInterval(this._pinging);
       // (1000 alone does not say the session ended: a server echoes it to any close;
       // session-ended, which comes first when it did, has set `closed`.)
@@ -194,6 +204,7 @@
       if (resumed) this.resumes += 1;
       this.resumeToken = message.resume_token;
       this.retries = 0;
+      this.joined = true;
       // What the server holds is done; a page that started afresh (a reload) numbers on.
       this.seq = Math.max(this.seq, message.last_seq);
       this.unacked = this.unacked.filter((m) => m.seq > message.last_seq);
@@ -252,12 +263,26 @@
     }
   }
 
-  /** A side of a session, connecting now. */
+  function socket() {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    return new WebSocket(scheme + "//" + window.location.host + "/ws");
+  }
+
+  /**
+   * A socket to /ws opened now, before the session is known (the console, while the server
+   * takes the accept): give it to open() as `socket`, or close() it. The server closes a
+   * socket that has not joined within 10 s.
+   */
+  function warm() {
+    return socket();
+  }
+
+  /** A side of a session, connecting now (on `options.socket`, from warm(), if given). */
   function open(options) {
     const signal = new Signal(options);
     signal.connect();
     return signal;
   }
 
-  window.SafecallSignal = { open, Signal };
+  window.SafecallSignal = { open, warm, Signal };
 })();

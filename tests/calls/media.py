@@ -73,18 +73,44 @@ async def media_flows(page: Page, video: bool = True) -> Stats:
     return later
 
 
-async def first_frames(*pages: Page, wait: float = 20.0) -> None:
-    """Until every page has decoded a video frame (polled every 20 ms: for a figure)."""
-    waiting = list(pages)
-    for _ in range(int(wait / 0.02)):
-        for page in list(waiting):
-            found = await page.evaluate(STATS)
-            if found is not None and found["framesDecoded"] > 0:
-                waiting.remove(page)
-        if not waiting:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"no video frame decoded after {wait} s")
+ARM = """() => {
+  const stamps = { accept: null, frame: null };
+  window.__firstFrame = stamps;
+  const now = () => performance.timeOrigin + performance.now();
+  document.addEventListener("click", (event) => {
+    const accept = event.target.closest && event.target.closest("[data-testid=accept]");
+    if (accept && stamps.accept === null) stamps.accept = now();
+  }, true);
+  document.querySelector("[data-testid=remote-video]").requestVideoFrameCallback((at) => {
+    stamps.frame = performance.timeOrigin + at;
+  });
+}"""
+"""Stamps, inside the page, the officer's accept click (a capturing listener) and the first
+frame of the remote video (``requestVideoFrameCallback``), as ``performance.timeOrigin +
+performance.now()``: one clock for every page of a browser, and no polling delay."""
+
+
+async def arm_first_frames(*pages: Page) -> None:
+    """Before the accept click: each page stamps the accept and its first remote frame."""
+    for page in pages:
+        await page.evaluate(ARM)
+
+
+async def first_frames(*pages: Page, wait: float = 20.0) -> float:
+    """Once every page has shown a remote video frame: seconds from the accept to the later.
+
+    Needs :func:`arm_first_frames` before the click; a figure, never to assert on.
+    """
+    stamps: list[dict[str, float | None]] = []
+    for _ in range(int(wait / 0.05)):
+        stamps = [await page.evaluate("() => window.__firstFrame") for page in pages]
+        if all(found["frame"] is not None for found in stamps):
+            accepts = [found["accept"] for found in stamps if found["accept"] is not None]
+            assert accepts, "no accept click was seen on these pages"
+            frames = [found["frame"] for found in stamps if found["frame"] is not None]
+            return (max(frames) - min(accepts)) / 1000
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no video frame shown on every page after {wait} s: {stamps}")
 
 
 async def recordings_of(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.models import ContactSession
 from officers.models import Officer
+from tests.calls.media import arm_first_frames
 from tests.calls.test_call import DESKTOP, PHONE, log_in, make_officer, open_page, wait_for_end
 from tests.support import copy_sqlite
 
@@ -62,6 +63,7 @@ async def answered_video_call(
         await log_in(console, badge)
         await console.get_by_test_id("status-available").click()
         await console.get_by_test_id("offer").wait_for(state="visible")
+        await arm_first_frames(console, citizen)  # first_frames() gives the figure
         await console.get_by_test_id("accept").click()
         yield Call(officer, citizen, console, citizen_problems, console_problems)
     finally:
