@@ -871,6 +871,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     global PROFILE_DIR
     PROFILE_DIR = args.profile
+    if PROFILE_DIR is not None:
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     from bench.signaling import prepare_var
 
     os.nice(CLIENT_NICENESS)
