@@ -447,7 +447,7 @@ def packet_track(codec: str) -> Any:
 
 
 class Discard(queue.Queue[Any]):
-    """A client receiver's decoder queue: counts the frames and drops them, undecoded."""
+    """A client receiver's decoder queue: counts the 20 ms frames and drops them, undecoded."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -456,6 +456,8 @@ class Discard(queue.Queue[Any]):
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is None:  # the end of the stream, for the decoder thread
             super().put(item, block, timeout)
+        elif item[0].mimeType.lower() == "audio/pcmu":  # a packet may hold several 20 ms frames
+            self.frames += max(1, len(item[1].data) // 160)
         else:
             self.frames += 1
 
