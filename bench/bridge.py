@@ -42,6 +42,9 @@ leg-second over each direction of each leg).
 ``python -m bench bridge [--calls N] [--seconds S] [--only PCMU|opus] [--profile DIR]
 [--client-processes K]``
 (``--profile``: py-spy's samples of each measured server, collapsed stacks, in DIR)
+
+``python -m bench bridge storing [CALLS] [SECONDS]``: the recordings' write path
+alone (:func:`storing`).
 """
 
 from __future__ import annotations
@@ -447,7 +450,7 @@ def packet_track(codec: str) -> Any:
 
 
 class Discard(queue.Queue[Any]):
-    """A client receiver's decoder queue: counts the frames and drops them, undecoded."""
+    """A client receiver's decoder queue: counts the 20 ms frames and drops them, undecoded."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -456,6 +459,8 @@ class Discard(queue.Queue[Any]):
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is None:  # the end of the stream, for the decoder thread
             super().put(item, block, timeout)
+        elif item[0].mimeType.lower() == "audio/pcmu":  # a packet may hold several 20 ms frames
+            self.frames += max(1, len(item[1].data) // 160)
         else:
             self.frames += 1
 
@@ -847,7 +852,88 @@ def bridged_calls(
     }
 
 
+def storing(argv: list[str]) -> None:
+    """``storing [CALLS] [SECONDS]``: the CPU the recordings' write path takes, in-process.
+
+    ``CALLS`` recordings take what the bridge hands their writers (every 0.2 s,
+    the two channels' 3,200 bytes), as fast as they can, on a real app
+    (SQLite, the recordings key, encryption, ``fsync``): the process's CPU (all
+    threads) per recorded call-minute, with 64 KiB chunks stored by every call
+    at once (before) beside ``media.recording``'s chunks stored one at a time.
+    CPU time per operation in one process: little moved by a busy machine.
+    """
+    import resource
+
+    from media.recording import CHUNK_BYTES, _storing
+    from recordings.service import open_recording
+
+    calls = int(argv[0]) if argv else 20
+    seconds = int(argv[1]) if len(argv) > 1 else 120
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    async def one(var: Path, chunk_bytes: int, one_at_a_time: bool) -> float:
+        from cases.contacts import open_contact
+        from safecall.state import CLOCK, DATA_KEY, DB
+
+        app = _app_server(var)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        writers = []
+        for _ in range(calls):
+            async with app[DB]() as db, db.begin():
+                contact, _ = await open_contact(
+                    db, app[DATA_KEY], service_line="women", channel="phone", now=app[CLOCK]()
+                )
+            writers.append(
+                await open_recording(
+                    app,
+                    session_id=contact.id,
+                    kind="phone",
+                    media_type="audio/wav",
+                    tracks=["caller", "officer"],
+                    chunk_bytes=chunk_bytes,
+                )
+            )
+        data = os.urandom(3200)
+
+        async def hand(writer: Any) -> None:
+            if one_at_a_time:
+                async with _storing():
+                    await writer.append(data)
+            else:
+                await writer.append(data)
+
+        start = cpu()
+        for _ in range(seconds * 5):
+            await asyncio.gather(*(hand(w) for w in writers))
+        for writer in writers:
+            await writer.close(complete=True)
+        used = cpu() - start
+        await runner.cleanup()
+        return used * 1000 / (calls * seconds / 60)
+
+    from bench.signaling import prepare_var
+
+    ways = {"64 KiB chunks, every call at once": (64 * 1024, False)}
+    ways[f"{CHUNK_BYTES // 1024} KiB chunks, one at a time"] = (CHUNK_BYTES, True)
+    figures: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(3):
+        for name, (chunk_bytes, one_at_a_time) in ways.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                prepare_var(Path(tmp))
+                figures[name].append(asyncio.run(one(Path(tmp), chunk_bytes, one_at_a_time)))
+    print(f"recordings' write path: {calls} calls, {seconds} s each, 3 runs (median)")
+    for name, values in figures.items():
+        print(f"  {name}: {sorted(values)[1]:.1f} CPU-ms per recorded call-minute")
+
+
 def main(argv: list[str]) -> None:
+    if argv and argv[0] == "storing":
+        storing(argv[1:])
+        return
     if argv and argv[0] == "serve":
         serve(argv[1:])
         return
@@ -871,6 +957,8 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     global PROFILE_DIR
     PROFILE_DIR = args.profile
+    if PROFILE_DIR is not None:
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     from bench.signaling import prepare_var
 
     os.nice(CLIENT_NICENESS)

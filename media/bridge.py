@@ -225,7 +225,9 @@ class Bridge:
         """A new peer connection for the officer's leg, and its offer."""
         await self._close_leg()
         pc = RTCPeerConnection(configuration())
-        track = CallerTrack(self.config.caller_backlog_frames, self.to_officer)
+        track = CallerTrack(
+            self.config.caller_backlog_frames, self.to_officer, self.config.caller_packet_frames
+        )
         transceiver = pc.addTransceiver(track, direction="sendrecv")
         transceiver.setCodecPreferences(codec_preferences())
         # Her audio goes to Twilio from the receiver itself: PCMU untouched, Opus decoded here.

@@ -7,13 +7,20 @@ frames holding Twilio's mu-law bytes: aiortc packs them into RTP as they are
 to 48 kHz stereo in a thread hop per frame.
 
 Twilio sends a frame every 20 ms; the sender reads as fast as frames come.
+With PCMU, ``packet_frames`` of them go in one packet (2: a 40 ms packet
+every 40 ms). Each RTP packet costs aiortc the same Python work (a turn of
+its sender's task, the RTP header, SRTP, ICE, a ``sendto``) whatever it
+holds, so two frames a packet halve that work for the caller's audio, for
+20 ms more delay; any WebRTC receiver takes packets of any length
+(``ptime``) for PCMU. Opus packets stay one a 20 ms frame.
 A frame that waits because the officer's leg is not up yet is stale by the
 time it could be sent: beyond a few frames the oldest are dropped, so the
 officer always hears the caller now, not a second ago.
 
 A frame is *late* to the officer when aiortc's sender takes it (encoded)
-more than one frame time (20 ms) after it came from Twilio: the delay the
-bridge itself adds in that direction.
+more than one frame time (20 ms) after it could go: when it came from Twilio,
+or, in a packet of several frames, when the packet's last frame came. That is
+the delay the bridge itself adds in that direction besides the packet's length.
 """
 
 from __future__ import annotations
@@ -51,12 +58,16 @@ class ToOfficer:
 class CallerTrack(MediaStreamTrack):
     kind = "audio"
 
-    def __init__(self, backlog: int = 5, stats: ToOfficer | None = None) -> None:
+    def __init__(
+        self, backlog: int = 5, stats: ToOfficer | None = None, packet_frames: int = 1
+    ) -> None:
         super().__init__()
         self.passthrough = False
         """Yield mu-law packets untouched (PCMU negotiated); Opus packets otherwise."""
+        self.packet_frames = max(1, packet_frames)
+        """Frames in one mu-law packet (with ``passthrough``)."""
         self.stats = stats if stats is not None else ToOfficer()
-        self._frames: deque[tuple[bytes, float]] = deque(maxlen=backlog)
+        self._frames: deque[tuple[bytes, float]] = deque(maxlen=max(backlog, packet_frames))
         """Twilio's payloads with when they came (monotonic seconds)."""
         self._opus: opus.Encoder | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -72,11 +83,16 @@ class CallerTrack(MediaStreamTrack):
             if len(self._frames) == self._frames.maxlen:
                 self.dropped += 1
             self._frames.append((payload[at : at + SAMPLES], came))
-        self._wake()
+        if len(self._frames) >= self._wanted():
+            self._wake()
+
+    def _wanted(self) -> int:
+        """Frames the next packet takes."""
+        return self.packet_frames if self.passthrough else 1
 
     async def recv(self) -> Packet:  # type: ignore[type-arg]
         while True:
-            while not self._frames:
+            while len(self._frames) < self._wanted():
                 if self.readyState != "live":
                     raise MediaStreamError
                 self._waiter = asyncio.get_running_loop().create_future()
@@ -85,7 +101,13 @@ class CallerTrack(MediaStreamTrack):
                 finally:
                     self._waiter = None
             payload, came = self._frames.popleft()
-            if not self.passthrough:
+            count = 1
+            if self.passthrough:
+                for _ in range(self.packet_frames - 1):
+                    more, came = self._frames.popleft()
+                    payload += more
+                    count += 1
+            else:
                 payload = payload.ljust(SAMPLES, _SILENCE)
             pts, self._pts = self._pts, self._pts + len(payload)
             if not self.passthrough:
@@ -96,17 +118,17 @@ class CallerTrack(MediaStreamTrack):
                 if not encoded:  # the encoder is filling up: take the next frame
                     continue
                 payload = encoded[0]  # its frame is 20 ms: one packet a frame
-            self._count(time.monotonic() - came)
+            self._count(time.monotonic() - came, count)
             packet = Packet(payload)
             packet.pts = pts
             packet.time_base = TIME_BASE
             return packet
 
-    def _count(self, late: float) -> None:
+    def _count(self, late: float, frames: int = 1) -> None:
         stats = self.stats
-        stats.frames += 1
+        stats.frames += frames
         if late > FRAME_SECONDS:
-            stats.late += 1
+            stats.late += frames
         if late > stats.max_late:
             stats.max_late = late
 

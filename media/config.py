@@ -23,6 +23,9 @@ class MediaConfig:
     """A ``mark`` after this many frames sent to Twilio (one a second)."""
     clear_after_seconds: float = 2.0
     """A mark Twilio has not echoed for this long means audio piles up on its side: clear it."""
+    caller_packet_frames: int = 2
+    """Twilio frames in one RTP packet to the officer with PCMU (2: 40 ms packets, half the
+    packets, and half aiortc's work for each, for 20 ms more delay; 1: a packet a frame)."""
     caller_backlog_frames: int = 5
     """Caller frames waiting for the officer's leg beyond this are dropped, oldest first."""
     officer_backlog_frames: int = 10

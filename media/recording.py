@@ -22,9 +22,17 @@ what a side did not send, so the two stay aligned in time:
   at the time it is sent.
 
 What is older than ``HORIZON`` is interleaved and handed to the recordings
-writer (:func:`recordings.service.open_recording`) every ``FLUSH_EVERY``;
-nothing is buffered beyond that, and nothing plain is written to disk (the
-writer seals each chunk in memory).
+writer (:func:`recordings.service.open_recording`) every ``FLUSH_EVERY``,
+which stores it in chunks of ``CHUNK_BYTES`` (about 8 s); nothing is buffered
+beyond that, and nothing plain is written to disk (the writer seals each chunk
+in memory). A chunk stored is a database transaction, an encryption and an
+``fsync``: the calls of the process store one chunk at a time (``_storing``),
+so that calls begun together do not run their transactions at once, hold up
+the event loop together and make every call's audio late. If the process
+dies, a recording loses at most what was not yet in a stored chunk:
+``MAX_LOST_SECONDS`` and the time the chunk being stored takes (the rest of the
+call up to the crash; the recording is then closed ``incomplete`` by the
+recordings sweep).
 
 A recording that cannot start is written on the session's timeline by the
 recordings service; one whose storing fails later is closed ``failed`` with
@@ -39,6 +47,7 @@ import contextlib
 import logging
 import struct
 import time
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -67,6 +76,11 @@ JITTER = 0.12
 """Seconds: the officer's frame sent this soon after her previous one's end follows it."""
 FLUSH_EVERY = 0.2
 """Seconds between hand-overs of finished audio to the writer."""
+CHUNK_BYTES = 128 * 1024
+"""Bytes of a stored chunk: 8.2 s of the two channels (16,000 bytes a second)."""
+MAX_LOST_SECONDS = CHUNK_BYTES / (RATE * len(TRACKS)) + HORIZON + FLUSH_EVERY
+"""What a crash can cost a recording at most (10.4 s), besides the time a chunk takes to
+store: a chunk not yet full (or being stored), and what was not yet handed over."""
 
 _SILENCE = bytes([SILENCE])
 
@@ -97,6 +111,20 @@ async def service_line_of(db: async_sessionmaker[AsyncSession], session_id: str)
     async with db() as session:
         contact = await session.get(ContactSession, session_id)
         return None if contact is None else contact.service_line
+
+
+_STORING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _storing() -> asyncio.Lock:
+    """The running loop's lock for storing chunks: one at a time in the process."""
+    loop = asyncio.get_running_loop()
+    lock = _STORING.get(loop)
+    if lock is None:
+        lock = _STORING[loop] = asyncio.Lock()
+    return lock
 
 
 class _Side:
@@ -235,8 +263,9 @@ class CallRecording:
         try:
             if not await self._open():
                 return
-            assert self._writer is not None
-            await self._writer.append(wav_header())
+            writer = self._writer
+            assert writer is not None
+            await writer.append(wav_header())
             while not self._stopping.is_set():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(FLUSH_EVERY):
@@ -244,19 +273,24 @@ class CallRecording:
                 if self._stopping.is_set():
                     break
                 upto = self._now() - int(HORIZON * RATE)
-                await self._writer.append(
-                    self._take(upto if self._end is None else min(upto, self._end))
-                )
+                await self._store(self._take(upto if self._end is None else min(upto, self._end)))
             end = max(
                 self._now() if self._end is None else self._end,
                 *(self._flushed + len(s.pending) for s in self._sides.values()),
             )
-            await self._writer.append(self._take(end))
-            await self._writer.close(complete=True, duration_seconds=self._flushed / RATE)
+            await self._store(self._take(end))
+            async with _storing():
+                await writer.close(complete=True, duration_seconds=self._flushed / RATE)
             self.state = "closed"
             log.info("media: the call's recording is complete (%.1f s)", self._flushed / RATE)
         except Exception as exc:
             await self._fail(exc)
+
+    async def _store(self, data: bytes) -> None:
+        """Hand ``data`` to the writer, which stores a chunk it fills: when no other call is."""
+        assert self._writer is not None
+        async with _storing():
+            await self._writer.append(data)
 
     async def _open(self) -> bool:
         line = await service_line_of(self.app[DB], self.session_id)
@@ -272,6 +306,7 @@ class CallRecording:
                 kind="phone",
                 media_type=MEDIA_TYPE,
                 tracks=list(TRACKS),
+                chunk_bytes=CHUNK_BYTES,
             )
         except RecordingError as exc:  # already on the session's timeline
             self.state, self.reason = "failed", exc.message
