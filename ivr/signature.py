@@ -137,6 +137,13 @@ def public_url(settings: Settings, path_qs: str) -> str:
     return settings.public_url.rstrip("/") + path_qs
 
 
+def stream_url(settings: Settings, path_qs: str) -> str:
+    """The URL of a Media Stream at ``path_qs``: the public URL with ``wss``, the only
+    scheme Twilio streams to, whatever the public URL says (TLS may end at a proxy in
+    front of us). Used for the ``<Stream url>`` we give and the signature we check."""
+    return "wss://" + public_url(settings, path_qs).split("://", 1)[1]
+
+
 def signature_matches(
     settings: Settings, url: str, params: MultiDictProxy[str] | dict[str, str], signature: str
 ) -> bool:

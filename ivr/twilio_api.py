@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import encode_basic_auth, web
 from twilio.base.exceptions import TwilioRestException
@@ -27,6 +26,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.signature import stream_url
 from safecall.settings import Settings
 from safecall.state import SETTINGS
 
@@ -39,11 +39,11 @@ TIMEOUT = 10.0
 
 __all__ = [
     "TwilioRestException",
+    "bridge_url",
     "connect_to_bridge",
     "hang_up",
     "place_call",
     "send_sms",
-    "stream_url",
 ]
 
 
@@ -114,10 +114,9 @@ def client(app: web.Application) -> Client:
     return found
 
 
-def stream_url(settings: Settings) -> str:
-    """``wss://{public host}/twilio/media``: Twilio streams only to wss."""
-    parts = urlsplit(settings.public_url)
-    return f"wss://{parts.netloc}/twilio/media"
+def bridge_url(settings: Settings) -> str:
+    """Where Twilio streams a call to the bridge: ``wss://{public URL}/twilio/media``."""
+    return stream_url(settings, "/twilio/media")
 
 
 def bridge_twiml(
@@ -144,7 +143,7 @@ def bridge_twiml(
         notice_lang = lang if lang is not None and lang in menu.languages else None
         prompts.add(response, "recording_notice", notice_lang or menu.default_language)
     connect = response.connect()
-    stream = connect.stream(url=stream_url(app[SETTINGS]))
+    stream = connect.stream(url=bridge_url(app[SETTINGS]))
     stream.parameter(name="token", value=token)
     return str(response)
 

@@ -14,14 +14,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 
-from ivr.signature import refuse_forgery
+from ivr.signature import refuse_forgery, stream_url
 from media.bridge import Bridge
 from media.config import MediaConfig
 from media.stream_token import SPENT, SpentTokens, redeem
@@ -62,20 +61,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await app[SPENT].close()
 
 
-def stream_url(public_url: str, path_qs: str) -> str:
-    """The URL Twilio signed: the public URL's host with ``wss`` (``ws`` for plain http)."""
-    parts = urlsplit(public_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{path_qs}"
-
-
 async def _check_signature(request: web.Request) -> None:
     settings = request.app[SETTINGS]
     if not settings.ivr_enabled:
         raise ApiError(503, "ivr_off", "The phone line is not configured on this server.")
     assert settings.twilio_auth_token is not None
     signature = request.headers.get("X-Twilio-Signature", "")
-    url = stream_url(settings.public_url, request.path_qs)
+    url = stream_url(settings, request.path_qs)
     if signature and RequestValidator(settings.twilio_auth_token).validate(url, {}, signature):
         return
     await refuse_forgery(request, "media_stream", "missing" if not signature else "wrong")
