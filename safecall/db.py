@@ -6,11 +6,20 @@ scale. Both run the same migrations and the same tests.
 
 from __future__ import annotations
 
+import collections
+import sqlite3
 import weakref
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from threading import Thread
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.util.concurrency import await_
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -42,9 +52,15 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine with the settings each database needs.
 
     SQLite gets foreign keys, WAL and a busy timeout so that several
-    connections of one process do not fail on a locked file. PostgreSQL
-    connections are checked at checkout without a round trip.
+    connections of one process do not fail on a locked file, and
+    ``synchronous=NORMAL`` (in WAL: no fsync per commit; a power cut may lose
+    the last commits, never the file's consistency; a crash of the process
+    loses nothing). Each statement is one trip to aiosqlite's thread
+    (:class:`_OneTripCursor`). PostgreSQL connections are checked at checkout
+    without a round trip.
     """
+    if url.startswith("sqlite+aiosqlite"):
+        kwargs.setdefault("module", _ONE_TRIP_DBAPI)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -53,6 +69,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
@@ -67,6 +84,112 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             raise DisconnectionError("the database closed this connection")
 
     return engine
+
+
+class _Ran:
+    """What a statement left behind, read on the loop's thread (the sqlite3 cursor is not)."""
+
+    __slots__ = ("arraysize", "description", "lastrowid", "rowcount", "rows")
+
+    def __init__(
+        self,
+        description: Any = None,
+        rows: Sequence[Any] = (),
+        rowcount: int = -1,
+        lastrowid: int | None = None,
+    ) -> None:
+        self.description = description
+        self.rows = rows
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+        self.arraysize = 1
+
+    def close(self) -> None:
+        pass
+
+
+def _run(connection: Any, operation: str, parameters: Any, many: bool) -> _Ran:
+    """On aiosqlite's thread: the statement, its rows, its counts, the cursor closed."""
+    conn: sqlite3.Connection = connection._conn
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else ()
+        return _Ran(description, rows, cursor.rowcount, cursor.lastrowid)
+    finally:
+        cursor.close()
+
+
+class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """SQLAlchemy's aiosqlite cursor makes up to four trips to aiosqlite's thread per
+    statement (open the cursor, execute, fetch, close), each a wake-up of the event
+    loop; this one makes one: the whole statement runs there, its rows come back."""
+
+    __slots__ = ()
+    _awaitable_cursor_close = False
+
+    def _make_new_cursor(self, connection: Any) -> Any:
+        return _Ran()
+
+    def _aenter_cursor(self, cursor: Any) -> Any:
+        return cursor
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        async with self._adapt_connection._execute_mutex:
+            ran = await self._connection._execute(
+                _run, self._connection, operation, parameters, False
+            )
+        self._cursor = ran
+        if ran.description:
+            self._rows = collections.deque(ran.rows)
+        return None
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        async with self._adapt_connection._execute_mutex:
+            ran = await self._connection._execute(
+                _run, self._connection, operation, seq_of_parameters, True
+            )
+        self._cursor = ran
+        return None
+
+
+class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """Commits and rolls back only when a transaction is open: a lone read opens none,
+    and the pool's rollback when it takes the connection back then costs no trip."""
+
+    __slots__ = ()
+    _cursor_cls = _OneTripCursor
+
+    def _idle(self) -> bool:
+        conn = self._connection._connection  # None once closed: then let aiosqlite say so
+        return conn is not None and not conn.in_transaction
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+
+class _OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """aiosqlite as SQLAlchemy adapts it, with :class:`_OneTripCursor`."""
+
+    def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        connection = self.aiosqlite.connect(*arg, **kw)
+        thread = connection if isinstance(connection, Thread) else connection._thread
+        thread.daemon = True  # as SQLAlchemy does: a forgotten connection never blocks exit
+        return _OneTripConnection(self, await_(connection))
+
+
+_ONE_TRIP_DBAPI = _OneTripDbapi(__import__("aiosqlite"), sqlite3)
 
 
 _READERS: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
