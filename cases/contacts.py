@@ -17,9 +17,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -113,13 +113,20 @@ def _check_anonymity(anonymous: bool, complainant: ComplainantDetails | None) ->
 # --- cases ------------------------------------------------------------------
 
 
+# Hot writes go through the tables (Core), not the mapped classes: the same SQL without
+# the ORM's bulk-update machinery (the caller's objects are kept in step by ``_apply``).
+_SESSIONS = cast(Table, ContactSession.__table__)
+_LEGS = cast(Table, Leg.__table__)
+_CODE_TAKEN = select(Case.id).where(Case.tracking_code == bindparam("code"))
+
+
 async def issue_tracking_code(
     session: AsyncSession, generate: Callable[[], str] = tracking_code.new_code
 ) -> str:
     """A fresh code no case has yet (drawing again on the rare collision)."""
     for _ in range(CODE_ATTEMPTS):
         code = generate()
-        taken = await session.scalar(select(Case.id).where(Case.tracking_code == code))
+        taken = await session.scalar(_CODE_TAKEN, {"code": code})
         if taken is None:
             return code
     raise RuntimeError("could not draw an unused tracking code")
@@ -438,18 +445,15 @@ async def mark_answered(
         values["queued_at"] = queued_at
     if offered_at is not None:
         values["offered_at"] = offered_at
-    await _update_open_session(
-        session, contact_session, values, ContactSession.answered_at.is_(None)
-    )
+    await _update_open_session(session, contact_session, values, _SESSIONS.c.answered_at.is_(None))
     await session.execute(
-        update(Leg)
+        update(_LEGS)
         .where(
-            Leg.session_id == contact_session.id,
-            Leg.ended_at.is_(None),
-            Leg.officer_id.is_(None),
+            _LEGS.c.session_id == contact_session.id,
+            _LEGS.c.ended_at.is_(None),
+            _LEGS.c.officer_id.is_(None),
         )
         .values(officer_id=officer_id)
-        .execution_options(synchronize_session=False)
     )
     await record_event(
         session,
@@ -494,9 +498,9 @@ async def end_session(
 
     condition = None
     if disposition in _NEEDS_ANSWER:
-        condition = ContactSession.answered_at.is_not(None)
+        condition = _SESSIONS.c.answered_at.is_not(None)
     elif disposition in _NEEDS_NO_ANSWER:
-        condition = ContactSession.answered_at.is_(None)
+        condition = _SESSIONS.c.answered_at.is_(None)
     values: dict[str, Any] = {"ended_at": now, "disposition": disposition, "failure_reason": reason}
     # The times, written with the end when the object already knows them (arrival never
     # changes, an answer is written once); checked against the row the update returns.
@@ -510,17 +514,13 @@ async def end_session(
     timing = _timing(arrived_at, answered_at, now)
     if any(values.get(name) != value for name, value in timing.items()):
         await session.execute(
-            update(ContactSession)
-            .where(ContactSession.id == contact_session.id)
-            .values(**timing)
-            .execution_options(synchronize_session=False)
+            update(_SESSIONS).where(_SESSIONS.c.id == contact_session.id).values(**timing)
         )
         _apply(contact_session, timing)
     await session.execute(
-        update(Leg)
-        .where(Leg.session_id == contact_session.id, Leg.ended_at.is_(None))
+        update(_LEGS)
+        .where(_LEGS.c.session_id == contact_session.id, _LEGS.c.ended_at.is_(None))
         .values(ended_at=now)
-        .execution_options(synchronize_session=False)
     )
     await record_event(
         session,
@@ -612,18 +612,16 @@ async def _update_open_session(
     """Update a session that has not ended (the write comes first, so two
     connections racing cannot both succeed); refuse with a reason otherwise."""
     await session.flush()
-    statement = update(ContactSession).where(
-        ContactSession.id == contact_session.id, ContactSession.ended_at.is_(None)
+    statement = update(_SESSIONS).where(
+        _SESSIONS.c.id == contact_session.id, _SESSIONS.c.ended_at.is_(None)
     )
     if condition is not None:
         statement = statement.where(condition)
     row = (
         await session.execute(
-            statement.values(**values)
-            .returning(
-                ContactSession.case_id, ContactSession.arrived_at, ContactSession.answered_at
+            statement.values(**values).returning(
+                _SESSIONS.c.case_id, _SESSIONS.c.arrived_at, _SESSIONS.c.answered_at
             )
-            .execution_options(synchronize_session=False)
         )
     ).first()
     if row is None:

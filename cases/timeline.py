@@ -25,6 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.models import ContactSession, TimelineEvent
 
 _TABLE = cast(Table, TimelineEvent.__table__)
+_INSERTS = {
+    name: insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]).returning(_TABLE.c.id)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+"""An event unless its key is taken, per dialect; built once (events are written often)."""
+
+
+def _insert(session: AsyncSession) -> Any:
+    return _INSERTS["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
 
 
 async def record_event(
@@ -57,15 +66,7 @@ async def record_event(
         "officer_id": officer_id,
         "complainant_visible": complainant_visible,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(_TABLE)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(_TABLE.c.id)
-    )
-    written = (await session.execute(statement)).first()
+    written = (await session.execute(_insert(session), values)).first()
     return written is not None
 
 

@@ -79,15 +79,17 @@ async def marks_on(app: web.Application, phone_hash: str | None) -> int:
         return await _marks(session, phone_hash)
 
 
+_MARKS = (
+    select(func.count())
+    .select_from(NumberMark)
+    .where(NumberMark.phone_hash == bindparam("hash"), NumberMark.cleared_at.is_(None))
+)
+
+
 async def _marks(session: AsyncSession, phone_hash: str | None) -> int:
     if phone_hash is None:
         return 0
-    count = await session.scalar(
-        select(func.count())
-        .select_from(NumberMark)
-        .where(NumberMark.phone_hash == phone_hash, NumberMark.cleared_at.is_(None))
-    )
-    return int(count or 0)
+    return int(await session.scalar(_MARKS, {"hash": phone_hash}) or 0)
 
 
 async def queue_call(
@@ -230,11 +232,10 @@ async def claim_bridge(app: web.Application, session_id: str) -> str | None:
     async with app[DB]() as session, session.begin():
         row = (
             await session.execute(
-                update(PhoneCall)
-                .where(PhoneCall.session_id == session_id, PhoneCall.state == "waiting")
+                update(_CALLS)
+                .where(_CALLS.c.session_id == session_id, _CALLS.c.state == "waiting")
                 .values(state="bridging")
-                .returning(PhoneCall.call_sid)
-                .execution_options(synchronize_session=False)
+                .returning(_CALLS.c.call_sid)
             )
         ).first()
     return None if row is None else str(row[0])
@@ -246,11 +247,10 @@ async def set_state(app: web.Application, call_sid: str, state: str, *, was: str
         values["bridged_at"] = app[CLOCK]()
     async with app[DB]() as session, session.begin():
         result = await session.execute(
-            update(PhoneCall)
-            .where(PhoneCall.call_sid == call_sid, PhoneCall.state == was)
+            update(_CALLS)
+            .where(_CALLS.c.call_sid == call_sid, _CALLS.c.state == was)
             .values(**values)
-            .returning(PhoneCall.call_sid)
-            .execution_options(synchronize_session=False)
+            .returning(_CALLS.c.call_sid)
         )
         return result.first() is not None
 
@@ -330,10 +330,9 @@ async def end_call(app: web.Application, call_sid: str, status: str) -> PhoneCal
     async with app[DB]() as session, session.begin():
         await _end_contact(session, contact, disposition, app[CLOCK]())
         await session.execute(
-            update(PhoneCall)
-            .where(PhoneCall.call_sid == call_sid, PhoneCall.ended_at.is_(None))
+            update(_CALLS)
+            .where(_CALLS.c.call_sid == call_sid, _CALLS.c.ended_at.is_(None))
             .values(state="ended", ended_at=app[CLOCK](), end_status=status[:16])
-            .execution_options(synchronize_session=False)
         )
     await app[HUB].end_session(call.session_id, "hangup")
     return call

@@ -6,6 +6,7 @@ scale. Both run the same migrations and the same tests.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
 import weakref
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from threading import Thread
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -141,55 +143,120 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return cursor
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-        async with self._adapt_connection._execute_mutex:
-            ran = await self._connection._execute(
-                _run, self._connection, operation, parameters, False
-            )
-        self._cursor = ran
+        ran = await self._trip(operation, parameters, False)
         if ran.description:
             self._rows = collections.deque(ran.rows)
         return None
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
-        async with self._adapt_connection._execute_mutex:
-            ran = await self._connection._execute(
-                _run, self._connection, operation, seq_of_parameters, True
-            )
-        self._cursor = ran
+        await self._trip(operation, seq_of_parameters, True)
         return None
+
+    async def _trip(self, operation: str, parameters: Any, many: bool) -> _Ran:
+        adapted: _OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        async with adapted._execute_mutex:
+            if operation.lstrip()[:9].upper().startswith(_OPENS_WRITE) and adapted._idle():
+                await adapted._take_writers()
+            try:
+                ran: _Ran = await self._connection._execute(
+                    _run, self._connection, operation, parameters, many
+                )
+            finally:
+                if adapted._idle():  # it failed before its transaction began
+                    adapted._give_writers_back()
+        self._cursor = ran  # type: ignore[assignment]  # what it left, not a cursor
+        return ran
+
+
+_OPENS_WRITE = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
+"""The statements before which sqlite3 opens a transaction (and a savepoint opens one)."""
+_WRITERS_WAIT = 30.0
+"""Seconds a write transaction waits for the one before it (as the busy timeout)."""
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """Commits and rolls back only when a transaction is open: a lone read opens none,
-    and the pool's rollback when it takes the connection back then costs no trip."""
+    """A connection whose write transactions take their turn in the process.
 
-    __slots__ = ()
+    SQLite lets one transaction write at a time. Left to itself, a connection that
+    finds the file locked sleeps and tries again (1 ms, then longer, up to 100 ms
+    each time), and under load a sleeper keeps missing its turn: a webhook waited
+    seconds. Here a transaction takes the process's writers' lock (first come, first
+    served) before its first write, and gives it back when it commits or rolls back;
+    reads never wait (WAL). Another process still meets the busy timeout.
+
+    Commits and rolls back only when a transaction is open: a lone read opens none,
+    and the pool's rollback when it takes the connection back then costs no trip.
+    """
+
+    __slots__ = ("_writers", "_writing")
     _cursor_cls = _OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any, writers: asyncio.Lock) -> None:
+        super().__init__(dbapi, connection)
+        self._writers = writers
+        self._writing = False
 
     def _idle(self) -> bool:
         conn = self._connection._connection  # None once closed: then let aiosqlite say so
         return conn is not None and not conn.in_transaction
 
+    async def _take_writers(self) -> None:
+        if self._writing:
+            return
+        try:
+            await asyncio.wait_for(self._writers.acquire(), _WRITERS_WAIT)
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        self._writing = True
+
+    def _give_writers_back(self) -> None:
+        if self._writing:
+            self._writing = False
+            self._writers.release()
+
     def rollback(self) -> None:
-        if not self._idle():
-            super().rollback()
+        try:
+            if not self._idle():
+                super().rollback()
+        finally:
+            self._give_writers_back()
 
     def commit(self) -> None:
-        if not self._idle():
-            super().commit()
+        try:
+            if not self._idle():
+                super().commit()
+        finally:
+            self._give_writers_back()
+
+    def close(self) -> None:
+        self._give_writers_back()
+        super().close()
+
+    def terminate(self) -> None:
+        self._give_writers_back()
+        super().terminate()
 
 
 class _OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
     """aiosqlite as SQLAlchemy adapts it, with :class:`_OneTripCursor`."""
 
+    def __init__(self) -> None:
+        super().__init__(aiosqlite, sqlite3)
+        self._writers: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Lock]
+        ] = weakref.WeakKeyDictionary()
+
     def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
         connection = self.aiosqlite.connect(*arg, **kw)
         thread = connection if isinstance(connection, Thread) else connection._thread
         thread.daemon = True  # as SQLAlchemy does: a forgotten connection never blocks exit
-        return _OneTripConnection(self, await_(connection))
+        database = str(arg[0] if arg else kw.get("database", ""))
+        locks = self._writers.setdefault(asyncio.get_running_loop(), {})
+        writers = locks.setdefault(database, asyncio.Lock())
+        return _OneTripConnection(self, await_(connection), writers)
 
 
-_ONE_TRIP_DBAPI = _OneTripDbapi(__import__("aiosqlite"), sqlite3)
+_ONE_TRIP_DBAPI = _OneTripDbapi()
 
 
 _READERS: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
