@@ -35,7 +35,7 @@ from cases.casework import (
 )
 from cases.models import Case, Complainant, ContactSession, Leg
 from cases.sealing import DataKey, normalise_phone
-from cases.timeline import record_event
+from cases.timeline import EventRow, record_event, record_events
 from cases.vocabulary import LANGUAGES, Channel, Disposition
 
 NAME_FIELD = "complainant.name"
@@ -195,7 +195,10 @@ async def _new_case(
     officer_id: int | None,
     assigned_officer_id: int | None,
     session_id: str | None = None,
+    events: list[EventRow] | None = None,
 ) -> Case:
+    """A new case with a fresh code, her details, and its ``case.opened`` event (written
+    now, or appended to ``events`` for the caller to write with the others)."""
     case = Case(
         tracking_code=await issue_tracking_code(session),
         service_line=service_line,
@@ -215,17 +218,44 @@ async def _new_case(
     data: dict[str, Any] = {"service_line": service_line}
     if session_id is not None:
         data["session_id"] = session_id
-    await record_event(
-        session,
-        key=f"case:{case.id}:opened",
-        kind="case.opened",
-        at=now,
+    opened = _event(
+        f"case:{case.id}:opened",
+        "case.opened",
+        now,
         case_id=case.id,
         officer_id=officer_id,
         data=data,
         complainant_visible=True,
     )
+    if events is None:
+        await session.flush()
+        await record_events(session, [opened])
+    else:
+        events.append(opened)
     return case
+
+
+def _event(
+    key: str,
+    kind: str,
+    at: datetime,
+    *,
+    session_id: str | None = None,
+    case_id: int | None = None,
+    officer_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    complainant_visible: bool = False,
+) -> EventRow:
+    return EventRow(
+        key=key,
+        kind=kind,
+        at=at,
+        session_id=session_id,
+        case_id=case_id,
+        data=dict(data or {}),
+        officer_id=officer_id,
+        complainant_visible=complainant_visible,
+    )
 
 
 def _save_details(
@@ -323,6 +353,7 @@ async def open_contact(
         raise CaseworkError("invalid_external_id", "An external id is 1 to 64 characters.")
 
     session_id = secrets.token_hex(16)
+    events: list[EventRow] = []
     case = None if tracking_code is None else await find_case_by_code(session, tracking_code)
     if case is not None:
         existing = await session.scalar(select(Complainant).where(Complainant.case_id == case.id))
@@ -335,15 +366,15 @@ async def open_contact(
             _save_details(session, data_key, case, existing, details, language, now)
             case.anonymous = False
         case.updated_at = now
-        await session.flush()
-        await record_event(
-            session,
-            key=f"session:{session_id}:linked",
-            kind="case.linked",
-            at=now,
-            case_id=case.id,
-            data={"session_id": session_id},
-            complainant_visible=True,
+        events.append(
+            _event(
+                f"session:{session_id}:linked",
+                "case.linked",
+                now,
+                case_id=case.id,
+                data={"session_id": session_id},
+                complainant_visible=True,
+            )
         )
     else:
         if details is not None and details.callback_safe and details.phone is None:
@@ -362,16 +393,18 @@ async def open_contact(
             officer_id=None,
             assigned_officer_id=None,
             session_id=session_id,
+            events=events,
         )
         if tracking_code is not None:
             well_formed = tracking_code_is_well_formed(tracking_code)
-            await record_event(
-                session,
-                key=f"session:{session_id}:code_unmatched",
-                kind="case.code_unmatched",
-                at=now,
-                case_id=case.id,
-                data={"session_id": session_id, "well_formed": well_formed},
+            events.append(
+                _event(
+                    f"session:{session_id}:code_unmatched",
+                    "case.code_unmatched",
+                    now,
+                    case_id=case.id,
+                    data={"session_id": session_id, "well_formed": well_formed},
+                )
             )
 
     contact = ContactSession(
@@ -386,24 +419,28 @@ async def open_contact(
         queued_at=queued_at,
     )
     session.add(contact)
-    await session.flush()
     session.add(
         Leg(session_id=session_id, channel=channel, external_id=external_id, started_at=now)
     )
-    await record_event(
-        session,
-        key=f"session:{session_id}:arrived",
-        kind="contact.arrived",
-        at=now,
-        session_id=session_id,
-        case_id=case.id,
-        data={
-            "channel": channel,
-            "service_line": service_line,
-            "language": language,
-            "silent": silent,
-        },
+    events.append(
+        _event(
+            f"session:{session_id}:arrived",
+            "contact.arrived",
+            now,
+            session_id=session_id,
+            case_id=case.id,
+            data={
+                "channel": channel,
+                "service_line": service_line,
+                "language": language,
+                "silent": silent,
+            },
+        )
     )
+    # One flush (her details, the session, its leg: the unit of work orders them by
+    # their foreign keys), then the events in one statement.
+    await session.flush()
+    await record_events(session, events)
     return contact, case
 
 

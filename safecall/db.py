@@ -16,7 +16,7 @@ from threading import Thread
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event, make_url
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -63,6 +63,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """
     if url.startswith("sqlite+aiosqlite"):
         kwargs.setdefault("module", _ONE_TRIP_DBAPI)
+        database = make_url(url).database or ":memory:"
+        if ":memory:" not in database and "mode=memory" not in url:
+            # Write transactions wait their turn holding a connection; a pool large
+            # enough for them keeps reads served and avoids opening a connection (a
+            # thread) for each overflow.
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
