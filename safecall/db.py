@@ -211,7 +211,10 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
         if self._writing:
             return
         try:
-            await asyncio.wait_for(self._writers.acquire(), _WRITERS_WAIT)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can time out a lock
+            # it has just acquired, and that lock would never be given back.
+            async with asyncio.timeout(_WRITERS_WAIT):
+                await self._writers.acquire()
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         self._writing = True
