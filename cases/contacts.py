@@ -17,9 +17,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -35,7 +35,7 @@ from cases.casework import (
 )
 from cases.models import Case, Complainant, ContactSession, Leg
 from cases.sealing import DataKey, normalise_phone
-from cases.timeline import record_event
+from cases.timeline import EventRow, record_event, record_events
 from cases.vocabulary import LANGUAGES, Channel, Disposition
 
 NAME_FIELD = "complainant.name"
@@ -113,13 +113,20 @@ def _check_anonymity(anonymous: bool, complainant: ComplainantDetails | None) ->
 # --- cases ------------------------------------------------------------------
 
 
+# Hot writes go through the tables (Core), not the mapped classes: the same SQL without
+# the ORM's bulk-update machinery (the caller's objects are kept in step by ``_apply``).
+_SESSIONS = cast(Table, ContactSession.__table__)
+_LEGS = cast(Table, Leg.__table__)
+_CODE_TAKEN = select(Case.id).where(Case.tracking_code == bindparam("code"))
+
+
 async def issue_tracking_code(
     session: AsyncSession, generate: Callable[[], str] = tracking_code.new_code
 ) -> str:
     """A fresh code no case has yet (drawing again on the rare collision)."""
     for _ in range(CODE_ATTEMPTS):
         code = generate()
-        taken = await session.scalar(select(Case.id).where(Case.tracking_code == code))
+        taken = await session.scalar(_CODE_TAKEN, {"code": code})
         if taken is None:
             return code
     raise RuntimeError("could not draw an unused tracking code")
@@ -188,7 +195,10 @@ async def _new_case(
     officer_id: int | None,
     assigned_officer_id: int | None,
     session_id: str | None = None,
+    events: list[EventRow] | None = None,
 ) -> Case:
+    """A new case with a fresh code, her details, and its ``case.opened`` event (written
+    now, or appended to ``events`` for the caller to write with the others)."""
     case = Case(
         tracking_code=await issue_tracking_code(session),
         service_line=service_line,
@@ -208,17 +218,44 @@ async def _new_case(
     data: dict[str, Any] = {"service_line": service_line}
     if session_id is not None:
         data["session_id"] = session_id
-    await record_event(
-        session,
-        key=f"case:{case.id}:opened",
-        kind="case.opened",
-        at=now,
+    opened = _event(
+        f"case:{case.id}:opened",
+        "case.opened",
+        now,
         case_id=case.id,
         officer_id=officer_id,
         data=data,
         complainant_visible=True,
     )
+    if events is None:
+        await session.flush()
+        await record_events(session, [opened])
+    else:
+        events.append(opened)
     return case
+
+
+def _event(
+    key: str,
+    kind: str,
+    at: datetime,
+    *,
+    session_id: str | None = None,
+    case_id: int | None = None,
+    officer_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    complainant_visible: bool = False,
+) -> EventRow:
+    return EventRow(
+        key=key,
+        kind=kind,
+        at=at,
+        session_id=session_id,
+        case_id=case_id,
+        data=dict(data or {}),
+        officer_id=officer_id,
+        complainant_visible=complainant_visible,
+    )
 
 
 def _save_details(
@@ -316,6 +353,7 @@ async def open_contact(
         raise CaseworkError("invalid_external_id", "An external id is 1 to 64 characters.")
 
     session_id = secrets.token_hex(16)
+    events: list[EventRow] = []
     case = None if tracking_code is None else await find_case_by_code(session, tracking_code)
     if case is not None:
         existing = await session.scalar(select(Complainant).where(Complainant.case_id == case.id))
@@ -328,15 +366,15 @@ async def open_contact(
             _save_details(session, data_key, case, existing, details, language, now)
             case.anonymous = False
         case.updated_at = now
-        await session.flush()
-        await record_event(
-            session,
-            key=f"session:{session_id}:linked",
-            kind="case.linked",
-            at=now,
-            case_id=case.id,
-            data={"session_id": session_id},
-            complainant_visible=True,
+        events.append(
+            _event(
+                f"session:{session_id}:linked",
+                "case.linked",
+                now,
+                case_id=case.id,
+                data={"session_id": session_id},
+                complainant_visible=True,
+            )
         )
     else:
         if details is not None and details.callback_safe and details.phone is None:
@@ -355,16 +393,18 @@ async def open_contact(
             officer_id=None,
             assigned_officer_id=None,
             session_id=session_id,
+            events=events,
         )
         if tracking_code is not None:
             well_formed = tracking_code_is_well_formed(tracking_code)
-            await record_event(
-                session,
-                key=f"session:{session_id}:code_unmatched",
-                kind="case.code_unmatched",
-                at=now,
-                case_id=case.id,
-                data={"session_id": session_id, "well_formed": well_formed},
+            events.append(
+                _event(
+                    f"session:{session_id}:code_unmatched",
+                    "case.code_unmatched",
+                    now,
+                    case_id=case.id,
+                    data={"session_id": session_id, "well_formed": well_formed},
+                )
             )
 
     contact = ContactSession(
@@ -379,24 +419,28 @@ async def open_contact(
         queued_at=queued_at,
     )
     session.add(contact)
-    await session.flush()
     session.add(
         Leg(session_id=session_id, channel=channel, external_id=external_id, started_at=now)
     )
-    await record_event(
-        session,
-        key=f"session:{session_id}:arrived",
-        kind="contact.arrived",
-        at=now,
-        session_id=session_id,
-        case_id=case.id,
-        data={
-            "channel": channel,
-            "service_line": service_line,
-            "language": language,
-            "silent": silent,
-        },
+    events.append(
+        _event(
+            f"session:{session_id}:arrived",
+            "contact.arrived",
+            now,
+            session_id=session_id,
+            case_id=case.id,
+            data={
+                "channel": channel,
+                "service_line": service_line,
+                "language": language,
+                "silent": silent,
+            },
+        )
     )
+    # One flush (her details, the session, its leg: the unit of work orders them by
+    # their foreign keys), then the events in one statement.
+    await session.flush()
+    await record_events(session, events)
     return contact, case
 
 
@@ -438,18 +482,15 @@ async def mark_answered(
         values["queued_at"] = queued_at
     if offered_at is not None:
         values["offered_at"] = offered_at
-    await _update_open_session(
-        session, contact_session, values, ContactSession.answered_at.is_(None)
-    )
+    await _update_open_session(session, contact_session, values, _SESSIONS.c.answered_at.is_(None))
     await session.execute(
-        update(Leg)
+        update(_LEGS)
         .where(
-            Leg.session_id == contact_session.id,
-            Leg.ended_at.is_(None),
-            Leg.officer_id.is_(None),
+            _LEGS.c.session_id == contact_session.id,
+            _LEGS.c.ended_at.is_(None),
+            _LEGS.c.officer_id.is_(None),
         )
         .values(officer_id=officer_id)
-        .execution_options(synchronize_session=False)
     )
     await record_event(
         session,
@@ -494,9 +535,9 @@ async def end_session(
 
     condition = None
     if disposition in _NEEDS_ANSWER:
-        condition = ContactSession.answered_at.is_not(None)
+        condition = _SESSIONS.c.answered_at.is_not(None)
     elif disposition in _NEEDS_NO_ANSWER:
-        condition = ContactSession.answered_at.is_(None)
+        condition = _SESSIONS.c.answered_at.is_(None)
     values: dict[str, Any] = {"ended_at": now, "disposition": disposition, "failure_reason": reason}
     # The times, written with the end when the object already knows them (arrival never
     # changes, an answer is written once); checked against the row the update returns.
@@ -510,17 +551,13 @@ async def end_session(
     timing = _timing(arrived_at, answered_at, now)
     if any(values.get(name) != value for name, value in timing.items()):
         await session.execute(
-            update(ContactSession)
-            .where(ContactSession.id == contact_session.id)
-            .values(**timing)
-            .execution_options(synchronize_session=False)
+            update(_SESSIONS).where(_SESSIONS.c.id == contact_session.id).values(**timing)
         )
         _apply(contact_session, timing)
     await session.execute(
-        update(Leg)
-        .where(Leg.session_id == contact_session.id, Leg.ended_at.is_(None))
+        update(_LEGS)
+        .where(_LEGS.c.session_id == contact_session.id, _LEGS.c.ended_at.is_(None))
         .values(ended_at=now)
-        .execution_options(synchronize_session=False)
     )
     await record_event(
         session,
@@ -612,18 +649,16 @@ async def _update_open_session(
     """Update a session that has not ended (the write comes first, so two
     connections racing cannot both succeed); refuse with a reason otherwise."""
     await session.flush()
-    statement = update(ContactSession).where(
-        ContactSession.id == contact_session.id, ContactSession.ended_at.is_(None)
+    statement = update(_SESSIONS).where(
+        _SESSIONS.c.id == contact_session.id, _SESSIONS.c.ended_at.is_(None)
     )
     if condition is not None:
         statement = statement.where(condition)
     row = (
         await session.execute(
-            statement.values(**values)
-            .returning(
-                ContactSession.case_id, ContactSession.arrived_at, ContactSession.answered_at
+            statement.values(**values).returning(
+                _SESSIONS.c.case_id, _SESSIONS.c.arrived_at, _SESSIONS.c.answered_at
             )
-            .execution_options(synchronize_session=False)
         )
     ).first()
     if row is None:

@@ -14,8 +14,9 @@ of ``data["to"]``), see :mod:`cases.public_view`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.models import ContactSession, TimelineEvent
 
 _TABLE = cast(Table, TimelineEvent.__table__)
+_INSERTS = {
+    name: insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]).returning(_TABLE.c.id)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+"""An event unless its key is taken, per dialect; built once (events are written often)."""
+
+
+def _insert(session: AsyncSession) -> Any:
+    return _INSERTS["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
 
 
 async def record_event(
@@ -56,16 +66,41 @@ async def record_event(
         "officer_id": officer_id,
         "complainant_visible": complainant_visible,
     }
+    written = (await session.execute(_insert(session), values)).first()
+    return written is not None
+
+
+class EventRow(TypedDict):
+    """One event for :func:`record_events` (the columns :func:`record_event` takes)."""
+
+    key: str
+    kind: str
+    at: datetime
+    session_id: str | None
+    case_id: int | None
+    data: dict[str, Any]
+    officer_id: int | None
+    complainant_visible: bool
+
+
+async def record_events(session: AsyncSession, rows: Sequence[EventRow]) -> int:
+    """Write, in one statement, each event whose key no event has; how many were new.
+
+    The batch form of :func:`record_event` (same keys, same guarantee), for writers
+    of many events at once; it runs in the caller's transaction and flushes nothing.
+    """
+    if not rows:
+        return 0
+    for row in rows:
+        if not row["key"] or len(row["key"]) > 128:
+            raise ValueError("an event key is 1 to 128 characters")
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(_TABLE)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(_TABLE.c.id)
-    )
-    written = (await session.execute(statement)).first()
-    return written is not None
+    # Parameters as a list: one statement compiled once (SQLAlchemy sends it as
+    # multi-row VALUES batches), its RETURNING rows only those newly written.
+    statement = insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]).returning(_TABLE.c.id)
+    result = await session.execute(statement, [dict(row) for row in rows])
+    return len(result.all())
 
 
 async def timeline(

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from twilio.twiml.voice_response import VoiceResponse
 
 from cases.casework import CaseworkError, Conflict
@@ -37,9 +37,10 @@ from ivr.webhooks import call_sid
 from officers.auth import current_officer
 from queues.model import TaskStatus
 from queues.service import ROUTER
+from safecall.db import reader
 from safecall.endpoint import STAFF, endpoint
 from safecall.errors import ApiError
-from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, SETTINGS, client_address
 from signaling.events import HubEvent, SessionEnded
 from signaling.routes import HUB
 
@@ -298,6 +299,14 @@ async def callback_rings(request: web.Request) -> web.Response:
     return web.json_response(body.model_dump(), headers={"Cache-Control": "no-store"})
 
 
+_RINGING = select(PhoneCall.call_sid).where(
+    PhoneCall.session_id == bindparam("id"),
+    PhoneCall.direction == "callback",
+    PhoneCall.state == "waiting",
+    PhoneCall.ended_at.is_(None),
+)
+
+
 async def _cancel_unanswered_rings(app: web.Application) -> AsyncIterator[None]:
     """``app.cleanup_ctx`` entry: an officer who hangs up while her phone still rings stops
     the ring, so she never picks up to a line nobody is on (Twilio's status callback then
@@ -307,15 +316,9 @@ async def _cancel_unanswered_rings(app: web.Application) -> AsyncIterator[None]:
         if not isinstance(event, SessionEnded):
             return
         try:
-            async with app[DB]() as session:
-                sid = await session.scalar(
-                    select(PhoneCall.call_sid).where(
-                        PhoneCall.session_id == event.session_id,
-                        PhoneCall.direction == "callback",
-                        PhoneCall.state == "waiting",
-                        PhoneCall.ended_at.is_(None),
-                    )
-                )
+            # Every session's end asks (a plain read, no transaction): few are rings.
+            async with reader(app[ENGINE]).connect() as conn:
+                sid = await conn.scalar(_RINGING, {"id": event.session_id})
             if sid is not None:
                 await twilio_api.hang_up(app, sid)
         except Exception:

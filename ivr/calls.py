@@ -79,15 +79,17 @@ async def marks_on(app: web.Application, phone_hash: str | None) -> int:
         return await _marks(session, phone_hash)
 
 
+_MARKS = (
+    select(func.count())
+    .select_from(NumberMark)
+    .where(NumberMark.phone_hash == bindparam("hash"), NumberMark.cleared_at.is_(None))
+)
+
+
 async def _marks(session: AsyncSession, phone_hash: str | None) -> int:
     if phone_hash is None:
         return 0
-    count = await session.scalar(
-        select(func.count())
-        .select_from(NumberMark)
-        .where(NumberMark.phone_hash == phone_hash, NumberMark.cleared_at.is_(None))
-    )
-    return int(count or 0)
+    return int(await session.scalar(_MARKS, {"hash": phone_hash}) or 0)
 
 
 async def queue_call(
@@ -230,11 +232,10 @@ async def claim_bridge(app: web.Application, session_id: str) -> str | None:
     async with app[DB]() as session, session.begin():
         row = (
             await session.execute(
-                update(PhoneCall)
-                .where(PhoneCall.session_id == session_id, PhoneCall.state == "waiting")
+                update(_CALLS)
+                .where(_CALLS.c.session_id == session_id, _CALLS.c.state == "waiting")
                 .values(state="bridging")
-                .returning(PhoneCall.call_sid)
-                .execution_options(synchronize_session=False)
+                .returning(_CALLS.c.call_sid)
             )
         ).first()
     return None if row is None else str(row[0])
@@ -246,11 +247,10 @@ async def set_state(app: web.Application, call_sid: str, state: str, *, was: str
         values["bridged_at"] = app[CLOCK]()
     async with app[DB]() as session, session.begin():
         result = await session.execute(
-            update(PhoneCall)
-            .where(PhoneCall.call_sid == call_sid, PhoneCall.state == was)
+            update(_CALLS)
+            .where(_CALLS.c.call_sid == call_sid, _CALLS.c.state == was)
             .values(**values)
-            .returning(PhoneCall.call_sid)
-            .execution_options(synchronize_session=False)
+            .returning(_CALLS.c.call_sid)
         )
         return result.first() is not None
 
@@ -284,40 +284,56 @@ async def leave_line(app: web.Application, session_id: str) -> None:
         pass  # answered, or already out of line
 
 
+_SESSIONS = cast(Table, ContactSession.__table__)
+_CALL_AND_CONTACT = (
+    select(
+        _CALLS,
+        _SESSIONS.c.id.label("contact_id"),
+        _SESSIONS.c.arrived_at.label("contact_arrived_at"),
+        _SESSIONS.c.answered_at.label("contact_answered_at"),
+        _SESSIONS.c.ended_at.label("contact_ended_at"),
+    )
+    .select_from(_CALLS.outerjoin(_SESSIONS, _SESSIONS.c.id == _CALLS.c.session_id))
+    .where(_CALLS.c.call_sid == bindparam("sid"))
+)
+
+
 async def end_call(app: web.Application, call_sid: str, status: str) -> PhoneCall | None:
     """Twilio says the call is over: everything it held ends (each step once).
 
     An unanswered inbound call's task leaves the line first; then one
     transaction ends the contact and the call's row; then the hub session.
     """
-    async with app[DB]() as session:
-        found = (
-            await session.execute(
-                select(PhoneCall, ContactSession)
-                .outerjoin(ContactSession, ContactSession.id == PhoneCall.session_id)
-                .where(PhoneCall.call_sid == call_sid)
-            )
-        ).first()
-        if found is None:
-            return None  # she hung up in the menu: nothing was opened
-        call, contact = found
-        session.expunge_all()
-        await session.commit()  # reads done: no transaction is held while the line is asked
-        if contact is not None and contact.answered_at is not None:
-            disposition = "answered"
-        elif call.direction == "callback":  # unanswered: rung again later
-            disposition = "missed"
-        else:
-            disposition = "abandoned"
-            await leave_line(app, call.session_id)
-        async with session.begin():
-            await _end_contact(session, contact, disposition, app[CLOCK]())
-            await session.execute(
-                update(PhoneCall)
-                .where(PhoneCall.call_sid == call_sid, PhoneCall.ended_at.is_(None))
-                .values(state="ended", ended_at=app[CLOCK](), end_status=status[:16])
-                .execution_options(synchronize_session=False)
-            )
+    # One plain read (no transaction is held while the line is asked); the writes
+    # below are conditional, so a status repeated meanwhile changes nothing more.
+    async with reader(app[ENGINE]).connect() as conn:
+        row = (await conn.execute(_CALL_AND_CONTACT, {"sid": call_sid})).first()
+    if row is None:
+        return None  # she hung up in the menu: nothing was opened
+    found = row._mapping
+    call = PhoneCall(**{column.name: found[column.name] for column in _CALLS.columns})
+    contact = None
+    if found["contact_id"] is not None:
+        contact = ContactSession(
+            id=found["contact_id"],
+            arrived_at=found["contact_arrived_at"],
+            answered_at=found["contact_answered_at"],
+            ended_at=found["contact_ended_at"],
+        )
+    if contact is not None and contact.answered_at is not None:
+        disposition = "answered"
+    elif call.direction == "callback":  # unanswered: rung again later
+        disposition = "missed"
+    else:
+        disposition = "abandoned"
+        await leave_line(app, call.session_id)
+    async with app[DB]() as session, session.begin():
+        await _end_contact(session, contact, disposition, app[CLOCK]())
+        await session.execute(
+            update(_CALLS)
+            .where(_CALLS.c.call_sid == call_sid, _CALLS.c.ended_at.is_(None))
+            .values(state="ended", ended_at=app[CLOCK](), end_status=status[:16])
+        )
     await app[HUB].end_session(call.session_id, "hangup")
     return call
 

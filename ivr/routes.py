@@ -7,7 +7,7 @@ from aiohttp import web
 from ivr import bridge, callbacks, escalation, marks, signature, tracking, twilio_api, webhooks
 from ivr.menu import MenuError, load
 from ivr.prompts import Prompts, prompt_file
-from ivr.twiml import MENU, PROMPTS
+from ivr.twiml import MENU, PROMPTS, RENDERED, Rendered
 from queues import config as routing_config
 from safecall.state import SETTINGS
 
@@ -25,6 +25,7 @@ def setup(app: web.Application) -> None:
         )
     app[MENU] = menu
     app[PROMPTS] = Prompts(menu, settings)
+    app[RENDERED] = Rendered()
     signature.setup(app)
     app.router.add_post("/twilio/voice", webhooks.voice)
     app.router.add_post("/twilio/status", webhooks.status)

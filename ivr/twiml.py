@@ -7,6 +7,8 @@ Twilio calls next and signs, and the one the signature is checked against.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 
 from aiohttp import web
 from twilio.twiml import TwiML
@@ -18,9 +20,33 @@ from ivr.prompts import Prompts
 from queues.router import Placement
 from safecall.state import SETTINGS
 
+XML = "application/xml"
+
+
+class Rendered:
+    """TwiML already rendered, by what decides it (the question and her answers so far,
+    her place and wait, ...): built with ``twilio.twiml`` the first time, then the same
+    text; the least recently used are forgotten past ``size``."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._texts: OrderedDict[Hashable, str] = OrderedDict()
+
+    def get(self, key: Hashable, build: Callable[[], VoiceResponse]) -> str:
+        text = self._texts.get(key)
+        if text is None:
+            text = str(build())
+            self._texts[key] = text
+            if len(self._texts) > self.size:
+                self._texts.popitem(last=False)
+        else:
+            self._texts.move_to_end(key)
+        return text
+
+
 MENU = web.AppKey("ivr_menu", Menu)
 PROMPTS = web.AppKey("ivr_prompts", Prompts)
-XML = "application/xml"
+RENDERED = web.AppKey("ivr_rendered", Rendered)
 
 
 def url(app: web.Application, path: str, query: str = "") -> str:
@@ -28,8 +54,38 @@ def url(app: web.Application, path: str, query: str = "") -> str:
     return f"{base}/twilio/{path}" + (f"?{query}" if query else "")
 
 
-def reply(response: VoiceResponse) -> web.Response:
+def reply(response: VoiceResponse | str) -> web.Response:
     return web.Response(text=str(response), content_type=XML, headers={"Cache-Control": "no-store"})
+
+
+def asked(app: web.Application, step: Step, progress: Progress, *, retry: bool = False) -> str:
+    """:func:`ask`, rendered (the same question after the same answers reads the same)."""
+    return app[RENDERED].get(
+        ("ask", step.name, progress, retry), lambda: ask(app, step, progress, retry=retry)
+    )
+
+
+def holding(
+    app: web.Application,
+    placement: Placement,
+    *,
+    lang: str,
+    callback_safe: bool,
+    first: tuple[str, ...] = (),
+) -> str:
+    """The prompts ``first`` (if any), then :func:`hold`, rendered."""
+    minutes = None
+    if placement.position is not None and placement.estimated_wait is not None:
+        minutes = max(1, math.ceil(placement.estimated_wait / 60))
+
+    def build() -> VoiceResponse:
+        response = VoiceResponse()
+        for name in first:
+            app[PROMPTS].add(response, name, lang)
+        return hold(app, response, placement, lang=lang, callback_safe=callback_safe)
+
+    key = ("hold", lang, callback_safe, placement.position, minutes, first)
+    return app[RENDERED].get(key, build)
 
 
 def ask(
@@ -104,8 +160,11 @@ def announce(app: web.Application, parent: TwiML, name: str, number: int, lang: 
         prompts.add(parent, f"{name}_after", lang)
 
 
-def goodbye(app: web.Application, message: str, lang: str) -> VoiceResponse:
-    response = VoiceResponse()
-    app[PROMPTS].add(response, message, lang)
-    response.hangup()
-    return response
+def goodbye(app: web.Application, message: str, lang: str) -> str:
+    def build() -> VoiceResponse:
+        response = VoiceResponse()
+        app[PROMPTS].add(response, message, lang)
+        response.hangup()
+        return response
+
+    return app[RENDERED].get(("goodbye", message, lang), build)

@@ -25,7 +25,7 @@ from ivr.models import PhoneCall
 from ivr.progress import Progress, read
 from ivr.signature import twilio_form, twilio_webhook
 from ivr.twilio_api import bridge_twiml
-from ivr.twiml import MENU, PROMPTS, ask, goodbye, hold, reply, url
+from ivr.twiml import MENU, asked, goodbye, holding, reply, url
 from queues.router import Refused
 from queues.service import ROUTER
 from safecall.errors import ApiError
@@ -48,7 +48,7 @@ async def voice(request: web.Request) -> web.Response:
     if call is not None and call.state == "waiting":  # Twilio asked again: she is in line
         return await _hold_reply(app, call)
     menu = app[MENU]
-    return reply(ask(app, menu.steps[menu.first_step], Progress()))
+    return reply(asked(app, menu.steps[menu.first_step], Progress()))
 
 
 @twilio_webhook(
@@ -73,13 +73,13 @@ async def menu_step(request: web.Request) -> web.Response:
         progress = replace(progress, tries=progress.tries + 1, spoke=progress.spoke or gave)
         if progress.tries >= menu.retries:
             return await queue(request, form, progress, silent=not progress.spoke)
-        return reply(ask(app, step, progress, retry=True))
+        return reply(asked(app, step, progress, retry=True))
     progress = progress.answered(step.field, choice)
     if choice.next == QUEUE:
         return await queue(request, form, progress, silent=False)
     if choice.next == TRACK:
         return reply(tracking.ask_code(app, progress))
-    return reply(ask(app, menu.steps[choice.next], progress))
+    return reply(asked(app, menu.steps[choice.next], progress))
 
 
 async def queue(
@@ -95,21 +95,25 @@ async def queue(
         caller=form.get("From", ""),
         intake=progress.intake(menu, silent=silent),
     )
-    lang = progress.lang(menu)
-    response = VoiceResponse()
-    if queued.deprioritised:
-        app[PROMPTS].add(response, "prank_notice", lang)
     call = queued.call
-    app[PROMPTS].add(response, "silent_queued" if call.silent else "queued", lang)
+    first: tuple[str, ...] = ("silent_queued" if call.silent else "queued",)
+    if queued.deprioritised:
+        first = ("prank_notice", *first)
     placement = app[ROUTER].placement(call.session_id)
-    return reply(hold(app, response, placement, lang=lang, callback_safe=call.callback_safe))
+    return reply(
+        holding(
+            app,
+            placement,
+            lang=progress.lang(menu),
+            callback_safe=call.callback_safe,
+            first=first,
+        )
+    )
 
 
 async def _hold_reply(app: web.Application, call: PhoneCall) -> web.Response:
     placement = app[ROUTER].placement(call.session_id)
-    return reply(
-        hold(app, VoiceResponse(), placement, lang=call.language, callback_safe=call.callback_safe)
-    )
+    return reply(holding(app, placement, lang=call.language, callback_safe=call.callback_safe))
 
 
 @twilio_webhook(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -58,7 +59,22 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     media.routes.setup(app)
     recordings.routes.setup(app)
     pages.setup(app)
+    app.on_startup.append(_settle_heap)  # after every cleanup_ctx entry has started
+    app.on_cleanup.append(_unsettle_heap)
     return app
+
+
+async def _settle_heap(app: web.Application) -> None:
+    """What startup made (modules, the menu, compiled statements: about 160,000 objects)
+    is put out of the garbage collector's reach, so that a full collection no longer
+    walks it: that walk took about 90 ms, a stall of every webhook and call in the
+    process. Given back at cleanup (tests start many apps in one process)."""
+    gc.collect()
+    gc.freeze()
+
+
+async def _unsettle_heap(app: web.Application) -> None:
+    gc.unfreeze()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -32,7 +32,7 @@ from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import tracking_code
@@ -49,9 +49,10 @@ from cases.timeline import record_event
 from officers.auth import current_officer
 from queues.router import Contact, Placement, Refused
 from queues.service import ROUTER
+from safecall.db import reader
 from safecall.endpoint import STAFF, endpoint
 from safecall.errors import ApiError, read_body
-from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, SETTINGS, client_address
 from signaling.events import ChatPosted, HubEvent, SessionEnded
 from signaling.hub import HubClosing, token_hash
 from signaling.routes import HUB
@@ -389,8 +390,17 @@ async def _chat_so_far(
 # --- what the hub tells us -------------------------------------------------------------
 
 
+_ENDED = select(ContactSession.ended_at).where(ContactSession.id == bindparam("id"))
+
+
 async def _end_contact(app: web.Application, session_id: str, reason: str) -> None:
     """End the contact on its case (once) and take it out of line when nobody answered."""
+    # A phone call's contact has usually been ended by its hang-up already: one plain
+    # read tells, without a transaction (the write below checks again).
+    async with reader(app[ENGINE]).connect() as conn:
+        found = (await conn.execute(_ENDED, {"id": session_id})).first()
+    if found is None or found.ended_at is not None:
+        return
     answered = False
     async with app[DB]() as session, session.begin():
         contact = await session.get(ContactSession, session_id)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from cases.models import TimelineEvent
-from cases.timeline import record_event, timeline
+from cases.timeline import EventRow, record_event, record_events, timeline
 from tests.cases.conftest import T0, count
 
 
@@ -28,6 +28,48 @@ async def test_an_event_written_twice_appears_once(db, new_case):
         )
     assert (first, again, later) == (True, False, False)
     assert await count(db, TimelineEvent) == before + 1
+
+
+async def test_a_batch_writes_each_new_key_once_and_counts_only_those(db, new_case):
+    case = await new_case()
+
+    def row(key: str) -> EventRow:
+        return EventRow(
+            key=key,
+            kind="queue.enqueued",
+            at=T0,
+            session_id=None,
+            case_id=case.id,
+            data={"n": key},
+            officer_id=None,
+            complainant_visible=False,
+        )
+
+    async with db() as session, session.begin():
+        assert await record_event(session, key="batch:old", kind="queue.enqueued", at=T0)
+    before = await count(db, TimelineEvent)
+    async with db() as session, session.begin():
+        written = await record_events(
+            session, [row("batch:a"), row("batch:old"), row("batch:b"), row("batch:a")]
+        )
+    async with db() as session, session.begin():
+        again = await record_events(session, [row("batch:a"), row("batch:b")])
+        assert await record_events(session, []) == 0
+    assert (written, again) == (2, 0)
+    assert await count(db, TimelineEvent) == before + 2
+    async with db() as session:
+        keys = (
+            await session.execute(
+                select(TimelineEvent.key, TimelineEvent.data).where(
+                    TimelineEvent.key.like("batch:%")
+                )
+            )
+        ).all()
+    assert sorted(k for k, _ in keys) == ["batch:a", "batch:b", "batch:old"]
+    assert {k: d for k, d in keys if k != "batch:old"} == {
+        "batch:a": {"n": "batch:a"},
+        "batch:b": {"n": "batch:b"},
+    }
 
 
 async def test_concurrent_writes_of_one_key_from_two_connections_leave_one_event(db, new_case):
