@@ -46,21 +46,9 @@ from bench.recordings import free_port, prepare, process, wait_up
 from officers.models import Officer
 from officers.passwords import hash_password
 from safecall.db import create_engine, session_factory
+from tests.browser import ARGS, CHROMIUM  # the suite's Chromium, with the same flags
 
 SAFECALL = Path(sys.executable).with_name("safecall")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [  # as tests/browser.py
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 860}
 BADGE = "BENCH-1"

@@ -94,12 +94,9 @@ async def record_events(session: AsyncSession, rows: Sequence[EventRow]) -> int:
     for row in rows:
         if not row["key"] or len(row["key"]) > 128:
             raise ValueError("an event key is 1 to 128 characters")
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # Parameters as a list: one statement compiled once (SQLAlchemy sends it as
-    # multi-row VALUES batches), its RETURNING rows only those newly written.
-    statement = insert(_TABLE).on_conflict_do_nothing(index_elements=["key"]).returning(_TABLE.c.id)
-    result = await session.execute(statement, [dict(row) for row in rows])
+    # Parameters as a list: one statement (SQLAlchemy sends it as multi-row VALUES
+    # batches), its RETURNING rows only those newly written.
+    result = await session.execute(_insert(session), [dict(row) for row in rows])
     return len(result.all())
 
 

@@ -413,7 +413,7 @@ async def test_a_recording_that_cannot_be_stored_fails_and_the_call_goes_on(
             break
         await asyncio.sleep(0.05)
     (recording,) = started
-    # Its folder becomes a file: the first chunk (64 KiB, about 4 s) cannot be written.
+    # Its folder becomes a file: the first chunk (CHUNK_BYTES, about 8 s) cannot be written.
     (settings.var_dir / "recordings").mkdir(exist_ok=True)
     (settings.var_dir / "recordings" / recording.id).write_bytes(b"in the way")
     (failed,) = await call.recordings(db)  # waits until it is no longer open
