@@ -1,7 +1,8 @@
 """Time from accept to the first decoded video frame on both sides, in one Chromium.
 
 ``python -m bench first_frame [--rounds N] [--warmup W] [--steps]`` — run it in the
-loopback-only namespace: ``scripts/in-netns.sh .venv/bin/python -m bench first_frame``.
+loopback-only namespace (``python -m bench first_frame`` runs itself again through
+``scripts/in-netns.sh`` when started outside one).
 
 Interleaved round by round, in one headless Chromium with a fake camera and
 microphone (the browser tests' flags), host ICE candidates only on loopback:
@@ -33,6 +34,7 @@ import asyncio
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -417,10 +419,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--steps", action="store_true", help="when each step happened")
     args = parser.parse_args(argv)
     if [name for _, name in socket.if_nameindex()] != ["lo"]:
-        sys.exit(
-            "run it in the loopback-only namespace: "
-            "scripts/in-netns.sh .venv/bin/python -m bench first_frame"
-        )
+        # Browsers and WebRTC run only in a loopback-only namespace: go there and run again.
+        in_netns = Path(__file__).resolve().parents[1] / "scripts" / "in-netns.sh"
+        command = [str(in_netns), sys.executable, "-m", "bench", "first_frame", *argv]
+        if subprocess.run(command, check=False).returncode:
+            sys.exit("first_frame: the run in the loopback-only namespace failed")
+        return
     with tempfile.TemporaryDirectory(prefix="safecall-bench-") as tmp:
         var = Path(tmp)
         asyncio.run(run(args, var, prepare(var)))
