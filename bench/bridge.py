@@ -295,8 +295,11 @@ def serve(argv: list[str]) -> None:
     app = _bare_server() if kind == "bare" else _app_server(var, recording=kind == "app")
 
     async def run() -> None:
+        from safecall.app import settle_heap
+
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
+        settle_heap()  # as ``safecall serve`` does
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         print(f"ready {runner.addresses[0][1]}", flush=True)

@@ -172,8 +172,11 @@ def serve(argv: list[str]) -> None:
         app = _hub_app(var, redis_url)
 
     async def run() -> None:
+        from safecall.app import settle_heap
+
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
+        settle_heap()  # as ``safecall serve`` does
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
         await site.start()
         port = runner.addresses[0][1]

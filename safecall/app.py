@@ -59,22 +59,18 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     media.routes.setup(app)
     recordings.routes.setup(app)
     pages.setup(app)
-    app.on_startup.append(_settle_heap)  # after every cleanup_ctx entry has started
-    app.on_cleanup.append(_unsettle_heap)
     return app
 
 
-async def _settle_heap(app: web.Application) -> None:
-    """What startup made (modules, the menu, compiled statements: about 160,000 objects)
-    is put out of the garbage collector's reach, so that a full collection no longer
-    walks it: that walk took about 90 ms, a stall of every webhook and call in the
-    process. Given back at cleanup (tests start many apps in one process)."""
+def settle_heap() -> None:
+    """For a serving process, once its app has started: what start-up made (modules, the
+    menu, compiled statements: about 160,000 objects) is put out of the garbage
+    collector's reach, so that a full collection no longer walks it; that walk took
+    about 90 ms, a stall of every webhook and call in the process. Not done by the app
+    itself: a test process starts hundreds of apps, and each collection here costs it
+    about 80 ms."""
     gc.collect()
     gc.freeze()
-
-
-async def _unsettle_heap(app: web.Application) -> None:
-    gc.unfreeze()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

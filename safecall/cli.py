@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sys
@@ -44,10 +43,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "  then log in at the console with badge B-101 and the password you chose.",
             flush=True,
         )
-    # What start-up made lives as long as the process: out of the collector's way, so a
-    # full collection (which stalls every call's 20 ms audio clock) walks less.
-    gc.collect()
-    gc.freeze()
     asyncio.run(_run(app, settings.host, settings.port))
     return 0
 
@@ -63,10 +58,12 @@ async def _run(app: web.Application, host: str, port: int) -> None:
     """
     from aiohttp import web
 
+    from safecall.app import settle_heap
     from signaling.routes import HUB
 
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
+    settle_heap()
     try:
         await web.TCPSite(runner, host, port).start()
         loop = asyncio.get_running_loop()
