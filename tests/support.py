@@ -15,6 +15,14 @@ from referencing.jsonschema import DRAFT202012
 POSTGRES_ADMIN_URL = os.environ.get(
     "SAFECALL_TEST_POSTGRES_URL", "postgresql+asyncpg://safecall:safecall@127.0.0.1:5432/postgres"
 )
+REDIS_BASE = os.environ.get("SAFECALL_TEST_REDIS", "redis://127.0.0.1:6379").rstrip("/")
+"""The Redis the tests use (each folder takes databases of its own on it); another port
+lets two checkouts run their tests side by side."""
+
+
+def redis_db(db: int) -> str:
+    """The tests' Redis, database ``db``."""
+    return f"{REDIS_BASE}/{db}"
 
 
 class FakeClock:

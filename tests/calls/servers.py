@@ -18,9 +18,10 @@ from pathlib import Path
 import aiohttp
 
 from safecall.settings import Settings
+from tests.support import redis_db
 
 SAFECALL = Path(sys.executable).with_name("safecall")
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = redis_db(14)
 """Calls tests use Redis database 14."""
 
 

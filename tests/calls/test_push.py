@@ -24,7 +24,7 @@ from safecall.app import create_app
 from safecall.settings import Settings
 from signaling.console_feed import FEED_CONFIG
 from signaling.messages import server_adapter
-from tests.support import FakeClock
+from tests.support import FakeClock, redis_db
 
 Client = Any
 FAST = {"heartbeat": 0.2, "recheck": 0.2, "console_tick": 0.1, "wallboard_tick": 0.1}
@@ -388,7 +388,7 @@ async def test_an_estimate_is_pushed_when_someone_may_answer(
 
 # --- several server processes ----------------------------------------------------------------
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = redis_db(14)
 
 
 @pytest.fixture

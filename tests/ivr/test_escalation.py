@@ -29,9 +29,10 @@ from ivr.video_leg import LIMITER, LinkLimiter
 from safecall.ratelimit import InProcessBuckets, Rate
 from safecall.state import CLOCK, DATA_KEY
 from signaling.routes import HUB
+from tests.support import redis_db
 
 ROUTE = "/api/video-links"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = redis_db(15)
 
 LINK_APP = web.Application()
 LINK_APP[DATA_KEY] = DataKey([("k1", bytes(range(32)))])

@@ -15,8 +15,9 @@ from officers.auth import COOKIE, start_login
 from officers.models import Officer
 from safecall.app import create_app
 from tests.ivr.conftest import CallsResource, Phone
+from tests.support import redis_db
 
-REDIS_URL = "redis://127.0.0.1:6379/10"
+REDIS_URL = redis_db(10)
 
 
 @pytest.fixture

@@ -34,13 +34,13 @@ from officers.auth import start_login
 from officers.models import Officer
 from safecall.app import create_app
 from safecall.settings import Settings
-from tests.support import FakeClock, copy_sqlite
+from tests.support import FakeClock, copy_sqlite, redis_db
 from tests.twilio.call import Call, Document
 from tests.twilio.cloud import TwilioCloud
 from tests.twilio.stream import MediaStream
 from tests.twilio.twiml import parse
 
-REDIS_URL = "redis://127.0.0.1:6379/11"
+REDIS_URL = redis_db(11)
 PUBLIC_URL = "https://helpline.example.org"
 STREAM_URL = PUBLIC_URL.replace("https://", "wss://") + "/twilio/media"
 ACCOUNT_SID = "AC" + "0" * 32

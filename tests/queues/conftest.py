@@ -18,9 +18,9 @@ from queues.memory_store import MemoryStore
 from queues.redis_store import RedisStore
 from queues.router import Router
 from queues.store import Store
-from tests.support import FakeClock
+from tests.support import FakeClock, redis_db
 
-REDIS_URL = os.environ.get("SAFECALL_TEST_QUEUES_REDIS", "redis://127.0.0.1:6379/5")
+REDIS_URL = os.environ.get("SAFECALL_TEST_QUEUES_REDIS", redis_db(5))
 
 MakeRouter = Callable[..., Awaitable[Router]]
 

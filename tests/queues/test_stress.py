@@ -38,6 +38,7 @@ from queues.model import CHANNEL_KINDS
 from queues.redis_store import PREFIX
 from safecall.db import create_engine, utcnow
 from tests.queues.stress_worker import WORKERS, arrivals, officers, stress_config
+from tests.support import redis_db
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 SEEDS = (11, 12, 13, 14, 15, 16) if LONG else (11, 12)
@@ -57,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-REDIS_URL = os.environ.get("SAFECALL_TEST_STRESS_REDIS", "redis://127.0.0.1:6379/7")
+REDIS_URL = os.environ.get("SAFECALL_TEST_STRESS_REDIS", redis_db(7))
 """A database of its own: flushed at each seed."""
 LOGS = Path(os.environ.get("SAFECALL_STRESS_LOGS", "/tmp"))
 

@@ -27,9 +27,9 @@ from safecall.app import create_app
 from safecall.settings import Settings
 from signaling.messages import RELAYED_TYPES, server_adapter
 from signaling.routes import CONFIG, HUB
-from tests.support import FakeClock
+from tests.support import FakeClock, redis_db
 
-REDIS_URL = "redis://127.0.0.1:6379/6"
+REDIS_URL = redis_db(6)
 FAST = {"grace_seconds": 0.4, "sweep_seconds": 0.05, "ack_delay_seconds": 0.005}
 """Short timers so grace-period tests take a fraction of a second."""
 
