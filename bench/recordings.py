@@ -28,10 +28,10 @@ from pathlib import Path
 import aiohttp
 
 from cases.contacts import mark_answered, open_contact
-from cases.sealing import DataKey
 from officers.auth import COOKIE, start_login
 from officers.models import Officer
 from safecall.db import create_engine, session_factory, utcnow
+from sealing.data_key import DataKey
 
 SAFECALL = Path(sys.executable).with_name("safecall")
 

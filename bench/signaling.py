@@ -221,9 +221,9 @@ class Server:
 
 def prepare_var(var: Path) -> str:
     """Keys, a migrated SQLite database and one logged-in officer; the login cookie."""
-    from cases.audit import ensure_signing_key
-    from cases.sealing import DataKey
+    from audit.log import ensure_signing_key
     from safecall.migrate import upgrade
+    from sealing.data_key import DataKey
 
     DataKey.ensure_file(var / "data.key")
     ensure_signing_key(var / "audit.key")

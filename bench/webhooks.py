@@ -209,9 +209,9 @@ class Server:
 
 
 def prepare_keys(var: Path) -> None:
-    from cases.audit import ensure_signing_key
-    from cases.sealing import DataKey
+    from audit.log import ensure_signing_key
     from recordings.keys import RecordingsKey
+    from sealing.data_key import DataKey
 
     DataKey.ensure_file(var / "data.key")
     ensure_signing_key(var / "audit.key")

@@ -1,1 +1,1 @@
-"""Cases, contact sessions and their legs, timelines, the audit log, tracking codes, reports."""
+"""Cases, contact sessions and their legs, timelines, tracking codes, reports."""

@@ -56,7 +56,6 @@ from cases.schemas import (
     StatusChange,
     TimelineEntry,
 )
-from cases.sealing import DataKey, mask_phone
 from cases.timeline import timeline
 from cases.vocabulary import PUBLIC_STATUS, CaseStatus
 from officers.auth import current_officer
@@ -64,6 +63,7 @@ from officers.models import Officer
 from safecall.endpoint import STAFF, endpoint
 from safecall.errors import ApiError, read_body, read_query
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
+from sealing.data_key import DataKey, mask_phone
 
 TAGS = ["cases"]
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")

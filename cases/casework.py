@@ -24,10 +24,10 @@ from sqlalchemy import ColumnElement, and_, false, or_, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import Case, CaseNote, ContactSession, TimelineEvent
-from cases.sealing import DataKey
 from cases.timeline import record_event
 from cases.vocabulary import CaseStatus, ServiceLine, categories
 from officers.models import Officer
+from sealing.data_key import DataKey
 
 SEXUAL_VIOLENCE = "sexual_violence"
 MANAGER_ROLES = frozenset({"supervisor", "admin"})

@@ -34,9 +34,9 @@ from cases.casework import (
     clean_text,
 )
 from cases.models import Case, Complainant, ContactSession, Leg
-from cases.sealing import DataKey, normalise_phone
 from cases.timeline import EventRow, record_event, record_events
 from cases.vocabulary import LANGUAGES, Channel, Disposition
+from sealing.data_key import DataKey, normalise_phone
 
 NAME_FIELD = "complainant.name"
 PHONE_FIELD = "complainant.phone"

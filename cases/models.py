@@ -1,7 +1,7 @@
-"""Cases, complainants, contact sessions and legs, notes, timeline events, audit events.
+"""Cases, complainants, contact sessions and legs, notes, timeline events.
 
 Sensitive text (names, phone numbers, addresses, notes) is stored sealed
-(``*_sealed`` columns, see :mod:`cases.sealing`); a phone number is also kept
+(``*_sealed`` columns, see :mod:`sealing.data_key`); a phone number is also kept
 as a keyed HMAC (``phone_hash``) so repeat callers can be recognised without
 the number in clear.
 """
@@ -20,7 +20,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -137,34 +136,3 @@ class TimelineEvent(Base):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     complainant_visible: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class AuditEvent(Base):
-    """Append-only: each row carries the hash of the one before it."""
-
-    __tablename__ = "audit_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor_kind: Mapped[str] = mapped_column(String(16))  # officer | public | system | twilio
-    officer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    action: Mapped[str] = mapped_column(String(48))
-    object_type: Mapped[str] = mapped_column(String(24))
-    object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
-
-
-class AuditCheckpoint(Base):
-    """The chain head at some moment, signed with a key the database does not hold."""
-
-    __tablename__ = "audit_checkpoints"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[int] = mapped_column(Integer)
-    event_hash: Mapped[str] = mapped_column(String(64))
-    key_id: Mapped[str] = mapped_column(String(16))
-    signature: Mapped[str] = mapped_column(Text)
-    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

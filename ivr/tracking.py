@@ -22,7 +22,6 @@ from twilio.twiml.voice_response import VoiceResponse
 from cases.casework import check_pin
 from cases.models import Case
 from cases.public_view import public_status
-from cases.sealing import SealError
 from cases.tracking_code import is_valid, normalise
 from ivr import calls
 from ivr.models import TrackingTries
@@ -30,6 +29,7 @@ from ivr.progress import Progress, read
 from ivr.signature import twilio_form, twilio_webhook
 from ivr.twiml import MENU, PROMPTS, ask, reply, url
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB
+from sealing.data_key import SealError
 
 CODE_FIELD = "ivr.tracking_code"
 WITHHELD = "withheld"

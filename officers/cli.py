@@ -19,14 +19,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.audit import AuditLog
-from cases.sealing import DataKey
+from audit.log import AuditLog
 from officers import fields, throttle, totp
 from officers.auth import end_all_logins
 from officers.models import Officer
 from officers.passwords import hash_password_async
 from safecall.db import create_engine, session_factory, utcnow
 from safecall.settings import Settings
+from sealing.data_key import DataKey
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -15,8 +15,8 @@ import pyotp
 from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.sealing import DataKey
 from officers.models import Officer
+from sealing.data_key import DataKey
 
 FIELD = "officer.totp"
 ISSUER = "safecall"

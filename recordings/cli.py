@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.audit import AuditLog, load_signing_key, load_verify_key, public_key_pem
+from audit.log import AuditLog, load_signing_key, load_verify_key, public_key_pem
 from recordings import custody, evidence, retention
 from recordings.keys import RecordingsKey
 from recordings.models import Recording

@@ -34,8 +34,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.audit import HASHED, AuditLog, hash_of, key_id
-from cases.models import AuditEvent, Case
+from audit.log import HASHED, AuditLog, hash_of, key_id
+from audit.models import AuditEvent
+from cases.models import Case
 from cases.timeline import timeline
 from officers.models import Officer
 from recordings.custody import chain, chunks_of, read_chunks

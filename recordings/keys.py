@@ -1,7 +1,7 @@
 """The recordings key: AES-256-GCM keys with ids, so keys can rotate.
 
 The key file (``SAFECALL_RECORDINGS_KEY_FILE``) holds one key per line as
-``<key-id>:<base64 of 32 bytes>``, like the data key (:mod:`cases.sealing`):
+``<key-id>:<base64 of 32 bytes>``, like the data key (:mod:`sealing.data_key`):
 the first line is the current key, which seals new chunks; older lines only
 open chunks they sealed. The cipher key is derived from each line with HKDF,
 so the same bytes used elsewhere would still give a different key.

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.audit import AuditLog
+from audit.log import AuditLog
 from cases.models import Case
 from cases.timeline import record_event
 from cases.vocabulary import CaseStatus

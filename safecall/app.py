@@ -22,14 +22,14 @@ import signaling.console_feed
 import signaling.intake
 import signaling.place_in_line
 import signaling.routes
-from cases.audit import AuditLog
-from cases.sealing import DataKey
+from audit.log import AuditLog
 from officers.auth import auth_middleware
 from safecall import health, pages
 from safecall.db import create_engine, session_factory, utcnow
 from safecall.errors import error_middleware
 from safecall.settings import Settings
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, REDIS, SETTINGS
+from sealing.data_key import DataKey
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> web.Application:

@@ -112,9 +112,9 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    from cases.audit import ensure_signing_key
-    from cases.sealing import DataKey
+    from audit.log import ensure_signing_key
     from recordings.keys import RecordingsKey
+    from sealing.data_key import DataKey
 
     for path, made in (
         (settings.data_key_file, DataKey.ensure_file(settings.data_key_file)),
@@ -127,7 +127,7 @@ def _keys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import cases.audit_cli
+    import audit.cli
     import officers.cli
     import recordings.cli
 
@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         run=_keys
     )
     officers.cli.register(sub)
-    cases.audit_cli.register(sub)
+    audit.cli.register(sub)
     recordings.cli.register(sub)
     return parser
 

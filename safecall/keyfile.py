@@ -1,6 +1,6 @@
 """Key files: one ``<key-id>:<base64 of 32 bytes>`` per line, the first line current.
 
-Used by the data key (:mod:`cases.sealing`) and the recordings key
+Used by the data key (:mod:`sealing.data_key`) and the recordings key
 (:mod:`recordings.keys`); each derives its own sub-keys from these bytes.
 """
 

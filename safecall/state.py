@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from safecall.settings import Settings
 
 if TYPE_CHECKING:
-    from cases.audit import AuditLog
-    from cases.sealing import DataKey
+    from audit.log import AuditLog
+    from sealing.data_key import DataKey
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)

@@ -300,7 +300,7 @@ class RedisBus:
                 if pubsub.connection is not None:
                     pubsub.connection.deregister_connect_callback(self._on_connect)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             if not self._closing:
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self.backoff[1])

@@ -23,13 +23,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.audit import ensure_signing_key
-from cases.sealing import DataKey
+from audit.log import ensure_signing_key
 from recordings.keys import RecordingsKey
 from safecall.app import create_app
 from safecall.db import Base, create_engine, session_factory
 from safecall.migrate import upgrade
 from safecall.settings import Settings
+from sealing.data_key import DataKey
 from tests.support import POSTGRES_ADMIN_URL, FakeClock, OpenAPIChecker, copy_sqlite
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]

@@ -14,7 +14,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-import cases.models  # noqa: F401  (registers the tables)
+import audit.models  # noqa: F401  (registers the tables)
+import cases.models  # noqa: F401
 import ivr.models  # noqa: F401
 import officers.models  # noqa: F401
 import recordings.models  # noqa: F401

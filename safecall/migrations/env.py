@@ -7,7 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import cases.models  # noqa: F401  (registers the tables)
+import audit.models  # noqa: F401  (registers the tables)
+import cases.models  # noqa: F401
 import ivr.models  # noqa: F401
 import officers.models  # noqa: F401
 import recordings.models  # noqa: F401

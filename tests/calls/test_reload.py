@@ -19,7 +19,8 @@ from playwright.async_api import Browser
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.models import AuditEvent, ContactSession, TimelineEvent
+from audit.models import AuditEvent
+from cases.models import ContactSession, TimelineEvent
 from recordings.models import Recording
 from tests.browser import browser
 from tests.calls.media import media_flows, poll, recordings_of

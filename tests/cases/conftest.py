@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.contacts import ComplainantDetails, open_case, open_contact
 from cases.models import Case, ContactSession
-from cases.sealing import DataKey
 from officers.models import Officer
+from sealing.data_key import DataKey
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
+from audit.models import AuditEvent
 from cases import tracking_code
-from cases.models import AuditEvent, Case, CaseNote, ContactSession, TimelineEvent
+from cases.models import Case, CaseNote, ContactSession, TimelineEvent
 from tests.cases.conftest import count
 
 STATUS = "/api/cases/{case_id}/status"

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from audit.models import AuditEvent
 from cases import tracking_code
 from cases.contacts import ComplainantDetails
-from cases.models import AuditEvent, Case, Complainant, TimelineEvent
+from cases.models import Case, Complainant, TimelineEvent
 from tests.cases.conftest import DETAILS, T0, count
 
 

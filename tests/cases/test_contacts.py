@@ -22,8 +22,8 @@ from cases.contacts import (
     record_times,
 )
 from cases.models import Case, Complainant, ContactSession, Leg, TimelineEvent
-from cases.sealing import DataKey
 from cases.timeline import timeline
+from sealing.data_key import DataKey
 from tests.cases.conftest import DETAILS, T0, count
 
 

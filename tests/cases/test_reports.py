@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.models import AuditEvent, Case, ContactSession
+from audit.models import AuditEvent
+from cases.models import Case, ContactSession
 from cases.tracking_code import new_code
 from cases.vocabulary import BUILTIN_CATEGORIES
 from tests.support import OpenAPIChecker

@@ -12,7 +12,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.models import AuditEvent, Case, ContactSession, TimelineEvent
+from audit.models import AuditEvent
+from cases.models import Case, ContactSession, TimelineEvent
 from cases.tracking_code import check_digit, display, is_valid, new_code
 from safecall.ratelimit import Limits
 from tests.support import FakeClock, OpenAPIChecker

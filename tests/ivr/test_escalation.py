@@ -23,11 +23,11 @@ from sqlalchemy import select
 
 from cases.contacts import end_session, mark_answered, open_contact
 from cases.models import ContactSession, TimelineEvent
-from cases.sealing import DataKey
 from ivr import links
 from ivr.video_leg import LIMITER, LinkLimiter
 from safecall.ratelimit import InProcessBuckets, Rate
 from safecall.state import CLOCK, DATA_KEY
+from sealing.data_key import DataKey
 from signaling.routes import HUB
 from tests.support import redis_db
 

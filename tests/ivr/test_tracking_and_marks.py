@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from audit.models import AuditEvent
 from cases.casework import set_pin
 from cases.contacts import open_case
-from cases.models import AuditEvent, ContactSession
+from cases.models import ContactSession
 from ivr.models import PhoneCall
 from queues.service import ROUTER
 from tests.ivr.conftest import Phone

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from cases.models import AuditEvent, Case, Complainant, ContactSession, TimelineEvent
+from audit.models import AuditEvent
+from cases.models import Case, Complainant, ContactSession, TimelineEvent
 from ivr.models import PhoneCall
 from ivr.signature import AUDITED, WINDOW, ForgeryLog, write_summaries
 from queues.service import ROUTER

@@ -148,8 +148,8 @@ def auth_token() -> str:
 def settings(
     tmp_path: Path, database_url: str, calls_resource: tuple[CallsResource, str], auth_token: str
 ) -> Settings:
-    from cases.audit import ensure_signing_key
-    from cases.sealing import DataKey
+    from audit.log import ensure_signing_key
+    from sealing.data_key import DataKey
 
     var = tmp_path / "var"
     var.mkdir(exist_ok=True)

@@ -19,7 +19,7 @@ import pytest
 from aiohttp import WSServerHandshakeError
 from sqlalchemy import select
 
-from cases.models import AuditEvent
+from audit.models import AuditEvent
 from ivr.signature import AUDITED
 from media import stream_token
 from media.routes import BRIDGES

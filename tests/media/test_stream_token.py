@@ -45,7 +45,7 @@ async def test_forged_tokens_are_refused(server: Any, settings: Settings, tmp_pa
     other_body = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
     # a server with another data key signs differently
     (tmp_path / "other").mkdir()
-    from cases.sealing import DataKey
+    from sealing.data_key import DataKey
 
     DataKey.ensure_file(tmp_path / "other" / "data.key")
     other_app = create_app(

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.sealing import DataKey
 from officers import totp
 from officers.models import Officer
 from officers.passwords import hash_password
+from sealing.data_key import DataKey
 
 PASSWORD = "correct horse battery"
 

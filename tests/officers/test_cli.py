@@ -55,7 +55,7 @@ def officers_in(settings):
 
 
 def audit_actions(settings):
-    from cases.models import AuditEvent
+    from audit.models import AuditEvent
 
     async def read():
         engine = create_engine(settings.database_url)

@@ -217,7 +217,7 @@ async def test_supervisor_cannot_disable(login_as):
 async def test_logins_logouts_and_disabling_are_audited_without_the_password(
     client, add_officer, login_as, db
 ):
-    from cases.models import AuditEvent
+    from audit.models import AuditEvent
 
     officer = await add_officer("B-101")
     await login(client, password="a wrong guess here")

@@ -10,11 +10,12 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from audit.models import AuditEvent
 from cases.contacts import open_contact
-from cases.models import AuditEvent, TimelineEvent
-from cases.sealing import DataKey
+from cases.models import TimelineEvent
 from queues.router import Contact
 from queues.service import ROUTER
+from sealing.data_key import DataKey
 from tests.support import FakeClock, OpenAPIChecker
 
 Client = TestClient[Any, Any]

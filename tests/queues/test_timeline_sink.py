@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.contacts import open_contact
 from cases.models import TimelineEvent
-from cases.sealing import DataKey
 from queues.router import Router
 from queues.timeline_sink import GROUP, TimelineSink
+from sealing.data_key import DataKey
 from tests.queues.helpers import contact, online, profile
 from tests.support import FakeClock
 

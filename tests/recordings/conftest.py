@@ -11,12 +11,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.audit import ensure_signing_key
+from audit.log import ensure_signing_key
 from cases.contacts import mark_answered, open_contact
 from cases.models import Case, ContactSession
-from cases.sealing import DataKey
 from recordings.keys import RecordingsKey
 from safecall.settings import Settings
+from sealing.data_key import DataKey
 from tests.support import FakeClock
 
 Answered = Callable[..., Awaitable[tuple[ContactSession, Case]]]

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cases.audit import ensure_signing_key, load_signing_key
+from audit.log import ensure_signing_key, load_signing_key
 from cases.contacts import mark_answered, open_contact
-from cases.sealing import DataKey
 from officers.models import Officer
 from recordings import custody
 from recordings.keys import RecordingsKey
@@ -20,6 +19,7 @@ from recordings.store import ChunkStore
 from safecall import cli
 from safecall.db import create_engine, session_factory
 from safecall.settings import Settings
+from sealing.data_key import DataKey
 from tests.recordings.conftest import random_chunks
 from tests.support import FakeClock
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.models import AuditEvent
+from audit.models import AuditEvent
 from tests.recordings.conftest import Answered, random_chunks, upload
 
 

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from cases.models import AuditEvent, Case
-from cases.sealing import DataKey
+from audit.models import AuditEvent
+from cases.models import Case
 from recordings import custody
 from recordings.keys import RecordingsKey
 from recordings.models import Recording, RecordingChunk
@@ -21,6 +21,7 @@ from recordings.store import ChunkStore
 from safecall import cli
 from safecall.db import create_engine, session_factory
 from safecall.settings import Settings
+from sealing.data_key import DataKey
 from tests.recordings.conftest import random_chunks
 
 T0 = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)

@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cases.contacts import open_contact
-from cases.sealing import DataKey
 from recordings import custody
 from recordings.custody import RecordingError
 from recordings.keys import RecordingsKey
@@ -19,6 +18,7 @@ from recordings.playback import parse_range
 from recordings.store import ChunkStore
 from safecall.db import create_engine, session_factory
 from safecall.settings import Settings
+from sealing.data_key import DataKey
 from tests.support import FakeClock, copy_sqlite
 
 BODIES = [b"a" * 10, b"b" * 20, b"c" * 5]

@@ -74,8 +74,8 @@ def test_the_verify_command_names_the_first_broken_chunk(
 
     async def setup() -> tuple[str, Path]:
         from cases.contacts import open_contact
-        from cases.sealing import DataKey
         from safecall.db import create_engine, session_factory
+        from sealing.data_key import DataKey
         from tests.support import FakeClock
 
         engine = create_engine(env.database_url)

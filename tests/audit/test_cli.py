@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cases.audit import AuditLog, ensure_signing_key, key_id, load_verify_key
+from audit.log import AuditLog, ensure_signing_key, key_id, load_verify_key
 from safecall.cli import main
 from safecall.db import create_engine, session_factory
 from safecall.settings import Settings
-from tests.cases.test_audit import Db, record, tamper
+from tests.audit.test_log import Db, record, tamper
 from tests.support import FakeClock
 
 

@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import RowMapping, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.models import AuditCheckpoint, AuditEvent
+from audit.models import AuditCheckpoint, AuditEvent
 from safecall.background import Periodic
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from cases.audit import load_verify_key, public_key_pem, verify
-from cases.models import AuditEvent
+from audit.log import load_verify_key, public_key_pem, verify
+from audit.models import AuditEvent
 from safecall.db import create_engine, session_factory
 from safecall.settings import Settings
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.audit import (
+from audit.log import (
     GENESIS,
     AuditLog,
     checkpoint_message,
@@ -29,7 +29,7 @@ from cases.audit import (
     public_key_pem,
     verify,
 )
-from cases.models import AuditCheckpoint, AuditEvent
+from audit.models import AuditCheckpoint, AuditEvent
 from safecall.db import create_engine, session_factory
 from safecall.settings import Settings
 from tests.support import FakeClock
