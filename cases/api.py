@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import tracking_code
 from cases.casework import (
-    CaseworkError,
     add_note,
     assign_officer,
     can_read,
@@ -71,10 +70,6 @@ _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 
 def _not_found() -> ApiError:
     return ApiError(404, "case_not_found", "There is no case with that id that you can see.")
-
-
-def _refused(exc: CaseworkError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
 
 
 def _case_id(request: web.Request) -> int:
@@ -297,15 +292,12 @@ async def list_cases(request: web.Request) -> web.Response:
     q = read_query(request, CaseListQuery)
     officer = current_officer(request)
     conditions: list[ColumnElement[bool]] = [readable_by(officer)]
-    try:
-        if q.category is not None:
-            conditions.append(
-                Case.category == check_category(q.category, request.app[SETTINGS].extra_categories)
-            )
-        if q.district is not None:
-            conditions.append(Case.district == check_district(q.district))
-    except CaseworkError as exc:
-        raise _refused(exc) from None
+    if q.category is not None:
+        conditions.append(
+            Case.category == check_category(q.category, request.app[SETTINGS].extra_categories)
+        )
+    if q.district is not None:
+        conditions.append(Case.district == check_district(q.district))
     if q.tracking_code is not None:
         digits = tracking_code.normalise(q.tracking_code)
         if digits is None or not tracking_code.is_valid(digits):
@@ -379,28 +371,23 @@ async def create_case(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     data_key = request.app[DATA_KEY]
     async with request.app[DB]() as session:
-        try:
-            async with session.begin():
-                case = await open_case(
-                    session,
-                    data_key,
-                    service_line=body.service_line.value,
-                    now=now,
-                    language=body.language,
-                    category=body.category,
-                    district=body.district,
-                    anonymous=body.anonymous,
-                    complainant=details,
-                    priority=body.priority,
-                    extra_categories=request.app[SETTINGS].extra_categories,
-                    officer_id=officer.id,
-                )
-                if body.assign_to_me:
-                    await assign_officer(
-                        session, case, officer_id=officer.id, actor=officer, now=now
-                    )
-        except CaseworkError as exc:
-            raise _refused(exc) from None
+        async with session.begin():
+            case = await open_case(
+                session,
+                data_key,
+                service_line=body.service_line.value,
+                now=now,
+                language=body.language,
+                category=body.category,
+                district=body.district,
+                anonymous=body.anonymous,
+                complainant=details,
+                priority=body.priority,
+                extra_categories=request.app[SETTINGS].extra_categories,
+                officer_id=officer.id,
+            )
+            if body.assign_to_me:
+                await assign_officer(session, case, officer_id=officer.id, actor=officer, now=now)
         detail = await _detail(session, data_key, case, reveal_phone=False)
     await _audit(request, "case.open", "case", str(case.id), {"service_line": case.service_line})
     return web.json_response(detail.model_dump(mode="json"), status=201)
@@ -429,10 +416,7 @@ async def read_case(request: web.Request) -> web.Response:
     if q.reveal == "phone":
         if q.reason is None:
             raise ApiError(400, "reason_required", "Say why you need her number (reason=...).")
-        try:
-            reason = clean_text(q.reason, "reason", 200, "invalid_reason")
-        except CaseworkError as exc:
-            raise _refused(exc) from None
+        reason = clean_text(q.reason, "reason", 200, "invalid_reason")
     officer = current_officer(request)
     async with request.app[DB]() as session:
         case = await _visible_case(session, officer, case_id)
@@ -479,21 +463,18 @@ async def change_case_status(request: web.Request) -> web.Response:
     officer = current_officer(request)
     now = request.app[CLOCK]()
     async with request.app[DB]() as session:
-        try:
-            async with session.begin():
-                case = await _visible_case(session, officer, case_id, for_update=True)
-                previous = case.status
-                await change_status(
-                    session,
-                    case,
-                    status=body.status.value,
-                    actor=officer,
-                    now=now,
-                    fir_number=body.fir_number,
-                    police_station=body.police_station,
-                )
-        except CaseworkError as exc:
-            raise _refused(exc) from None
+        async with session.begin():
+            case = await _visible_case(session, officer, case_id, for_update=True)
+            previous = case.status
+            await change_status(
+                session,
+                case,
+                status=body.status.value,
+                actor=officer,
+                now=now,
+                fir_number=body.fir_number,
+                police_station=body.police_station,
+            )
     await _audit(
         request, "case.status", "case", str(case.id), {"from": previous, "to": case.status}
     )
@@ -529,36 +510,29 @@ async def update_case(request: web.Request) -> web.Response:
     officer = current_officer(request)
     now = request.app[CLOCK]()
     async with request.app[DB]() as session:
-        try:
-            async with session.begin():
-                case = await _visible_case(session, officer, case_id, for_update=True)
-                if "category" in fields:
-                    await set_category(
-                        session,
-                        case,
-                        category=body.category,
-                        actor=officer,
-                        now=now,
-                        extra_categories=request.app[SETTINGS].extra_categories,
-                    )
-                if "district" in fields:
-                    await set_district(
-                        session, case, district=body.district, actor=officer, now=now
-                    )
-                if "priority" in fields:
-                    await set_priority(
-                        session, case, priority=body.priority, actor=officer, now=now
-                    )
-                if "assigned_officer_id" in fields:
-                    await assign_officer(
-                        session,
-                        case,
-                        officer_id=body.assigned_officer_id,
-                        actor=officer,
-                        now=now,
-                    )
-        except CaseworkError as exc:
-            raise _refused(exc) from None
+        async with session.begin():
+            case = await _visible_case(session, officer, case_id, for_update=True)
+            if "category" in fields:
+                await set_category(
+                    session,
+                    case,
+                    category=body.category,
+                    actor=officer,
+                    now=now,
+                    extra_categories=request.app[SETTINGS].extra_categories,
+                )
+            if "district" in fields:
+                await set_district(session, case, district=body.district, actor=officer, now=now)
+            if "priority" in fields:
+                await set_priority(session, case, priority=body.priority, actor=officer, now=now)
+            if "assigned_officer_id" in fields:
+                await assign_officer(
+                    session,
+                    case,
+                    officer_id=body.assigned_officer_id,
+                    actor=officer,
+                    now=now,
+                )
     await _audit(request, "case.update", "case", str(case.id), {"fields": sorted(fields)})
     return _json(summary(case))
 
@@ -579,14 +553,9 @@ async def create_note(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     data_key = request.app[DATA_KEY]
     async with request.app[DB]() as session:
-        try:
-            async with session.begin():
-                case = await _visible_case(session, officer, case_id)
-                note = await add_note(
-                    session, data_key, case, text=body.text, actor=officer, now=now
-                )
-        except CaseworkError as exc:
-            raise _refused(exc) from None
+        async with session.begin():
+            case = await _visible_case(session, officer, case_id)
+            note = await add_note(session, data_key, case, text=body.text, actor=officer, now=now)
     await _audit(request, "case.note_add", "case", str(case_id), {"note_id": note.id})
     view = NoteView(
         id=note.id,
@@ -625,36 +594,31 @@ async def link_contact_session(request: web.Request) -> web.Response:
     officer = current_officer(request)
     now = request.app[CLOCK]()
     async with request.app[DB]() as session:
-        try:
-            async with session.begin():
-                contact = await session.get(ContactSession, session_id, with_for_update=True)
-                current = None if contact is None else await session.get(Case, contact.case_id)
-                if contact is None or current is None or not can_read(officer, current):
-                    raise missing_session
-                target: Case | None
-                if body.new_case:
-                    target = await open_case(
-                        session,
-                        request.app[DATA_KEY],
-                        service_line=current.service_line,
-                        now=now,
-                        language=contact.language,
-                        anonymous=contact.anonymous,
-                        officer_id=officer.id,
-                    )
-                    await assign_officer(
-                        session, target, officer_id=officer.id, actor=officer, now=now
-                    )
-                elif body.case_id is not None:
-                    target = await session.get(Case, body.case_id)
-                else:
-                    assert body.tracking_code is not None
-                    target = await find_case_by_code(session, body.tracking_code)
-                if target is None or not can_read(officer, target):
-                    raise _not_found()
-                previous = await link_session(session, contact, target, now=now, actor=officer)
-        except CaseworkError as exc:
-            raise _refused(exc) from None
+        async with session.begin():
+            contact = await session.get(ContactSession, session_id, with_for_update=True)
+            current = None if contact is None else await session.get(Case, contact.case_id)
+            if contact is None or current is None or not can_read(officer, current):
+                raise missing_session
+            target: Case | None
+            if body.new_case:
+                target = await open_case(
+                    session,
+                    request.app[DATA_KEY],
+                    service_line=current.service_line,
+                    now=now,
+                    language=contact.language,
+                    anonymous=contact.anonymous,
+                    officer_id=officer.id,
+                )
+                await assign_officer(session, target, officer_id=officer.id, actor=officer, now=now)
+            elif body.case_id is not None:
+                target = await session.get(Case, body.case_id)
+            else:
+                assert body.tracking_code is not None
+                target = await find_case_by_code(session, body.tracking_code)
+            if target is None or not can_read(officer, target):
+                raise _not_found()
+            previous = await link_session(session, contact, target, now=now, actor=officer)
     await _audit(
         request,
         "session.link",

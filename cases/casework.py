@@ -4,8 +4,8 @@ Every change here checks everything first, then writes, then records a
 timeline event, all in the caller's transaction (nothing is committed here):
 a refused change raises before anything is written. Refusals are
 :class:`CaseworkError` (bad input), :class:`Conflict` (the case's current
-state forbids it) or :class:`NotAllowed` (the actor's role forbids it); all
-are ``ValueError`` and carry a stable ``code`` and a sentence.
+state forbids it) or :class:`NotAllowed` (the actor's role forbids it), the
+shared kinds of :mod:`safecall.refusals`: a stable ``code`` and a sentence.
 
 Who may see a case is decided here too (:func:`can_read`, :func:`readable_by`),
 so the API, reports and recordings apply the same rule.
@@ -27,6 +27,7 @@ from cases.models import Case, CaseNote, ContactSession, TimelineEvent
 from cases.timeline import record_event
 from cases.vocabulary import CaseStatus, ServiceLine, categories
 from officers.models import Officer
+from safecall.refusals import Conflict, Invalid, NotAllowed
 from sealing.data_key import DataKey
 
 SEXUAL_VIOLENCE = "sexual_violence"
@@ -40,27 +41,10 @@ _PINS = PasswordHasher()
 _PIN = re.compile(r"^[0-9]{4,8}$")
 
 
-class CaseworkError(ValueError):
-    """A change refused because of what was asked (answer 400)."""
+CaseworkError = Invalid
+"""A change refused because of what was asked (refusals are mapped to HTTP in one place)."""
 
-    status = 400
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class Conflict(CaseworkError):
-    """A change refused because of the case's current state (answer 409)."""
-
-    status = 409
-
-
-class NotAllowed(CaseworkError):
-    """A change the actor's role does not allow (answer 403)."""
-
-    status = 403
+__all__ = ["CaseworkError", "Conflict", "NotAllowed"]
 
 
 # --- who may see a case -----------------------------------------------------

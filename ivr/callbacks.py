@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import bindparam, func, select
 from twilio.twiml.voice_response import VoiceResponse
 
-from cases.casework import CaseworkError, Conflict
+from cases.casework import Conflict
 from cases.contacts import mark_answered, open_contact, open_details, record_times
 from cases.models import Case, Complainant, ContactSession
 from ivr import callback_retries, calls, twilio_api
@@ -119,19 +119,16 @@ async def place_callback(request: web.Request) -> web.Response:
                 "callback_attempts_used",
                 f"She was rung {menu.callback_attempts} times; complete the task.",
             )
-        try:
-            contact, _ = await open_contact(
-                session,
-                app[DATA_KEY],
-                service_line=earlier.service_line,
-                channel=calls.CHANNEL,
-                now=now,
-                language=earlier.language,
-                anonymous=False,
-                tracking_code=case.tracking_code,
-            )
-        except CaseworkError as exc:
-            raise ApiError(exc.status, exc.code, exc.message) from None
+        contact, _ = await open_contact(
+            session,
+            app[DATA_KEY],
+            service_line=earlier.service_line,
+            channel=calls.CHANNEL,
+            now=now,
+            language=earlier.language,
+            anonymous=False,
+            tracking_code=case.tracking_code,
+        )
         await record_times(session, contact, queued_at=now)
         new_session, number, times = contact.id, opened.phone, opened.callback_times
         case_id, tracking_code = case.id, case.tracking_code

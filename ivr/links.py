@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import ContactSession, TimelineEvent
 from cases.timeline import record_event
+from safecall.refusals import Gone, NotFound, Refusal
 from safecall.state import CLOCK, DATA_KEY, DB
 
 TTL_SECONDS = 15 * 60
@@ -30,21 +31,23 @@ PURPOSE = "phone video links"
 MAX_TOKEN = 256
 
 
-class LinkRefused(Exception):
-    """The token opens nothing: ``status`` (404 or 410), a stable ``code`` and a sentence."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class LinkRefused(Refusal):
+    """The token opens nothing: a stable ``code`` and a sentence."""
 
 
-UNKNOWN = LinkRefused(404, "unknown_link", "This link is not right; ask the officer for a new one.")
-EXPIRED = LinkRefused(410, "link_expired", "This link has expired; ask the officer for a new one.")
-USED = LinkRefused(410, "link_used", "This link was opened already; ask the officer for a new one.")
-CALL_ENDED = LinkRefused(
-    410, "call_ended", "The phone call this link belongs to has ended; call 15 or start again."
+class UnknownLink(LinkRefused, NotFound):
+    """Forged or malformed: never a genuine link (the tries limiter counts these)."""
+
+
+class SpentLink(LinkRefused, Gone):
+    """A genuine link, expired or used, or its call is over."""
+
+
+UNKNOWN = UnknownLink("unknown_link", "This link is not right; ask the officer for a new one.")
+EXPIRED = SpentLink("link_expired", "This link has expired; ask the officer for a new one.")
+USED = SpentLink("link_used", "This link was opened already; ask the officer for a new one.")
+CALL_ENDED = SpentLink(
+    "call_ended", "The phone call this link belongs to has ended; call 15 or start again."
 )
 
 

@@ -7,7 +7,9 @@ from aiohttp import web
 from ivr import bridge, callbacks, escalation, marks, signature, tracking, twilio_api, webhooks
 from ivr.menu import MenuError, load
 from ivr.prompts import Prompts, prompt_file
+from ivr.telephony import TwilioTelephony
 from ivr.twiml import MENU, PROMPTS, RENDERED, Rendered
+from media.telephony import TELEPHONY
 from queues import config as routing_config
 from safecall.state import SETTINGS
 
@@ -27,6 +29,7 @@ def setup(app: web.Application) -> None:
     app[PROMPTS] = Prompts(menu, settings)
     app[RENDERED] = Rendered()
     signature.setup(app)
+    app[TELEPHONY] = TwilioTelephony(app)
     app.router.add_post("/twilio/voice", webhooks.voice)
     app.router.add_post("/twilio/status", webhooks.status)
     app.router.add_post("/twilio/ivr/wait", webhooks.wait)

@@ -27,6 +27,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.signature import stream_url
+from media import stream_token
 from safecall.settings import Settings
 from safecall.state import SETTINGS
 
@@ -134,7 +135,6 @@ def bridge_twiml(
     prompt); not when ``line`` is one with recording off (``SAFECALL_RECORDING_OFF_LINES``).
     """
     from ivr.twiml import MENU, PROMPTS  # imported when first needed, like the bridge's
-    from media import stream_token
 
     token = stream_token.issue(app, session_id=session_id, call_sid=call_sid)
     response = VoiceResponse()

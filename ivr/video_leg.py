@@ -26,7 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from cases import tracking_code
-from cases.casework import CaseworkError
 from cases.contacts import mark_answered, open_contact, record_times
 from cases.models import Case, ContactSession
 from cases.timeline import record_event
@@ -119,19 +118,16 @@ async def redeem(request: web.Request) -> web.Response:
             phone = await session.get(ContactSession, link.session_id)
             case = await session.get(Case, link.case_id)
             assert phone is not None and case is not None
-            try:
-                video, _ = await open_contact(
-                    session,
-                    app[DATA_KEY],
-                    service_line=phone.service_line,
-                    channel=CHANNEL,
-                    now=now,
-                    language=phone.language,
-                    anonymous=phone.anonymous,
-                    tracking_code=case.tracking_code,
-                )
-            except CaseworkError as exc:
-                raise ApiError(exc.status, exc.code, exc.message) from None
+            video, _ = await open_contact(
+                session,
+                app[DATA_KEY],
+                service_line=phone.service_line,
+                channel=CHANNEL,
+                now=now,
+                language=phone.language,
+                anonymous=phone.anonymous,
+                tracking_code=case.tracking_code,
+            )
             await links.use(session, link, now=now, data={"video_session_id": video.id})
             await record_times(session, video, queued_at=now)
             await mark_answered(session, video, officer_id=link.officer_id, answered_at=now)
@@ -147,10 +143,9 @@ async def redeem(request: web.Request) -> web.Response:
                     data={way: other, "channel": CHANNEL if way == "to" else "phone"},
                 )
             video_id, officer_id, code = video.id, link.officer_id, case.tracking_code
-    except links.LinkRefused as refused:
-        if refused.status == 404:
-            await app[LIMITER].miss(address, now.timestamp())
-        raise ApiError(refused.status, refused.code, refused.message) from None
+    except links.UnknownLink:
+        await app[LIMITER].miss(address, now.timestamp())
+        raise
     try:
         citizen_token, _ = await app[HUB].open_session(video_id, officer_id=officer_id)
     except HubClosing:

@@ -33,13 +33,13 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from media.caller_track import CallerTrack, ToOfficer
-from media.calls import hang_up_call
 from media.config import MediaConfig
 from media.ice import configuration, pinned
 from media.outbound import Outbound
 from media.receiver_tap import tap_receiver
 from media.recording import CallRecording
 from media.stream_token import StreamClaim
+from media.telephony import hang_up_call
 from media.twilio_stream import Closed, Dtmf, Mark, Media, MediaStream, Stop
 from safecall.state import SETTINGS
 from signaling.local import LocalPeer, SessionOver

@@ -18,12 +18,11 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from twilio.request_validator import RequestValidator
 
-from ivr.signature import refuse_forgery, stream_url
 from media.bridge import Bridge
 from media.config import MediaConfig
 from media.stream_token import SPENT, SpentTokens, redeem
+from media.telephony import TELEPHONY
 from media.twilio_stream import Closed, MediaStream, Start
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError
@@ -61,18 +60,6 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await app[SPENT].close()
 
 
-async def _check_signature(request: web.Request) -> None:
-    settings = request.app[SETTINGS]
-    if not settings.ivr_enabled:
-        raise ApiError(503, "ivr_off", "The phone line is not configured on this server.")
-    assert settings.twilio_auth_token is not None
-    signature = request.headers.get("X-Twilio-Signature", "")
-    url = stream_url(settings, request.path_qs)
-    if signature and RequestValidator(settings.twilio_auth_token).validate(url, {}, signature):
-        return
-    await refuse_forgery(request, "media_stream", "missing" if not signature else "wrong")
-
-
 @endpoint(
     "Twilio Media Streams (bidirectional, <Connect><Stream>) for a phone call an officer "
     "accepted; signed by Twilio, with the call's single-use stream token (docs/media.md).",
@@ -82,7 +69,10 @@ async def _check_signature(request: web.Request) -> None:
     statuses=[403, 503],
 )
 async def media_stream(request: web.Request) -> web.StreamResponse:
-    await _check_signature(request)
+    telephony = request.app.get(TELEPHONY)
+    if telephony is None:
+        raise ApiError(503, "ivr_off", "The phone line is not configured on this server.")
+    await telephony.check_stream(request)
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_FRAME, compress=False)
     if not ws.can_prepare(request).ok:
         raise ApiError(400, "not_websocket", "Connect to this address with a WebSocket.")

@@ -24,7 +24,6 @@ from safecall.errors import ApiError, read_body
 from safecall.state import AUDIT, client_address
 
 TAGS = ["queues"]
-_STATUS = {"unknown_task": 404, "unknown_line": 400}
 TASK_ERRORS = ["unknown_task", "ended", "answered", "not_offered", "offer_expired", "not_yours"]
 
 
@@ -113,10 +112,6 @@ class MoveIn(BaseModel):
 
 def _router(request: web.Request) -> Router:
     return request.app[ROUTER]
-
-
-def _refusal(exc: Refused) -> ApiError:
-    return ApiError(_STATUS.get(exc.code, 409), exc.code, exc.message)
 
 
 def profile_of(officer: OfficerRow) -> OfficerProfile:
@@ -268,10 +263,7 @@ async def set_state(request: web.Request) -> web.Response:
     router = _router(request)
     profile = profile_of(row)
     await router.register(profile)
-    try:
-        await router.set_presence(row.id, Presence(body.state))
-    except Refused as exc:
-        raise _refusal(exc) from None
+    await router.set_presence(row.id, Presence(body.state))
     return web.json_response(officer_state(router, row.id))
 
 
@@ -280,10 +272,7 @@ async def _her_step(
 ) -> web.Response:
     """Run ``step(task_id, officer_id)`` for the logged-in officer; where the task stands."""
     task_id = request.match_info["task_id"]
-    try:
-        await step(task_id, current_officer(request).id)
-    except Refused as exc:
-        raise _refusal(exc) from None
+    await step(task_id, current_officer(request).id)
     return _placement(_router(request).placement(task_id))
 
 
@@ -334,12 +323,9 @@ async def transfer(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_body", "Give a line or an officer_id to transfer to.")
     task_id = request.match_info["task_id"]
     officer = current_officer(request)
-    try:
-        placement = await _router(request).transfer(
-            task_id, officer.id, line=body.line, to_officer=body.officer_id
-        )
-    except Refused as exc:
-        raise _refusal(exc) from None
+    placement = await _router(request).transfer(
+        task_id, officer.id, line=body.line, to_officer=body.officer_id
+    )
     await _audit(
         request, officer.id, "session.transfer", task_id, line=body.line, to=body.officer_id
     )
@@ -366,26 +352,21 @@ async def move(request: web.Request) -> web.Response:
     task_id = request.match_info["task_id"]
     supervisor = current_officer(request)
     router = _router(request)
-    try:
-        if body.callback:
-            if body.line is not None or body.officer_id is not None or body.priority is not None:
-                raise ApiError(400, "invalid_body", "A move to a callback takes nothing else.")
-            callback = await router.to_callback(task_id, by=supervisor.id)
-            placement = router.placement(callback.id)
-        elif body.line is None and body.officer_id is None and body.priority is None:
-            raise ApiError(
-                400, "invalid_body", "Give a line, an officer_id, a priority or callback."
-            )
-        else:
-            placement = await router.move(
-                task_id,
-                by=supervisor.id,
-                line=body.line,
-                to_officer=body.officer_id,
-                priority=body.priority,
-            )
-    except Refused as exc:
-        raise _refusal(exc) from None
+    if body.callback:
+        if body.line is not None or body.officer_id is not None or body.priority is not None:
+            raise ApiError(400, "invalid_body", "A move to a callback takes nothing else.")
+        callback = await router.to_callback(task_id, by=supervisor.id)
+        placement = router.placement(callback.id)
+    elif body.line is None and body.officer_id is None and body.priority is None:
+        raise ApiError(400, "invalid_body", "Give a line, an officer_id, a priority or callback.")
+    else:
+        placement = await router.move(
+            task_id,
+            by=supervisor.id,
+            line=body.line,
+            to_officer=body.officer_id,
+            priority=body.priority,
+        )
     await _audit(
         request,
         supervisor.id,

@@ -30,6 +30,7 @@ from queues.model import CHANNEL_KINDS, Officer, OfficerProfile, Presence, Task,
 from queues.policy import hard_ok, offerable
 from queues.stats import LineStats
 from queues.store import Outcome, Requeue, Store
+from safecall.refusals import Conflict, Invalid, NotFound, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,10 @@ _ATTEMPTS = 8
 CALLBACK_SUFFIX = "~callback"
 
 
-class Refused(Exception):
-    """The request cannot be done: a stable ``code`` and a ``message`` a person can act on."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class Refused(Refusal):
+    """The queues will not do this: a stable ``code`` and a ``message`` a person can act on
+    (an unknown task is not found, an unknown line is invalid, the rest conflict with the
+    task's or the officer's state)."""
 
 
 _MESSAGES = {
@@ -61,8 +59,16 @@ _MESSAGES = {
 }
 
 
-def refused(code: str) -> Refused:
-    return Refused(code, _MESSAGES.get(code, "The queues refused this; try again."))
+_KINDS: dict[str, type[Refused]] = {
+    "unknown_task": type("UnknownTask", (Refused, NotFound), {}),
+    "unknown_line": type("UnknownLine", (Refused, Invalid), {}),
+}
+_CONFLICT: type[Refused] = type("QueuesConflict", (Refused, Conflict), {})
+
+
+def refused(code: str, message: str | None = None) -> Refused:
+    kind = _KINDS.get(code, _CONFLICT)
+    return kind(code, message or _MESSAGES.get(code, "The queues refused this; try again."))
 
 
 @dataclass(frozen=True)
@@ -691,7 +697,7 @@ class Router:
         config = self.config
         new_line = task.line if line is None else line
         if new_line not in config.lines:
-            raise Refused("unknown_line", f"There is no service line {new_line!r}.")
+            raise refused("unknown_line", f"There is no service line {new_line!r}.")
         details: dict[str, object] = dict(data or {})
         details["to_line"] = new_line
         known_until = 0.0

@@ -46,11 +46,6 @@ _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _EXTENSIONS = {"video/webm": "webm", "audio/webm": "webm", "audio/wav": "wav", "video/mp4": "mp4"}
 
 
-def _api_error(exc: RecordingError) -> ApiError:
-    headers = {} if exc.next_index is None else {"X-Next-Chunk": str(exc.next_index)}
-    return ApiError(exc.status, exc.code, exc.message, headers)
-
-
 def _not_found() -> ApiError:
     return ApiError(404, "recording_not_found", "There is no recording with that id you can see.")
 
@@ -140,16 +135,13 @@ async def create_recording(request: web.Request) -> web.Response:
     previous = None
     if body.continues is not None:
         previous = await _continued(request, officer, contact, body.continues, body.kind)
-    try:
-        recording = await start_recording(
-            request.app,
-            session_id=contact.id,
-            kind=body.kind,
-            media_type=body.media_type,
-            tracks=body.tracks,
-        )
-    except RecordingError as exc:
-        raise _api_error(exc) from None
+    recording = await start_recording(
+        request.app,
+        session_id=contact.id,
+        kind=body.kind,
+        media_type=body.media_type,
+        tracks=body.tracks,
+    )
     if previous is not None and previous.state == "open":
         # The page that uploaded it is gone (a reload): what arrived is all there is of
         # that part; the reason names the part that goes on.
@@ -198,13 +190,10 @@ async def _continued(
 async def report_start_failure(request: web.Request) -> web.Response:
     body = await read_body(request, StartFailure)
     contact = await _handled_session(request, current_officer(request))
-    try:
-        async with request.app[DB]() as session, session.begin():
-            await custody.record_failure(
-                session, contact, kind=body.kind, reason=body.reason, now=request.app[CLOCK]()
-            )
-    except RecordingError as exc:
-        raise _api_error(exc) from None
+    async with request.app[DB]() as session, session.begin():
+        await custody.record_failure(
+            session, contact, kind=body.kind, reason=body.reason, now=request.app[CLOCK]()
+        )
     return web.Response(status=204)
 
 
@@ -259,17 +248,14 @@ async def put_chunk(request: web.Request) -> web.Response:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
         raise ApiError(400, "invalid_chunk_index", "A chunk index is a whole number from 0.")
     data = await _read_chunk(request)
-    try:
-        received = await custody.add_chunk(
-            request.app[DB],
-            request.app[RECORDINGS].store,
-            recording.id,
-            int(raw),
-            data,
-            request.app[CLOCK](),
-        )
-    except RecordingError as exc:
-        raise _api_error(exc) from None
+    received = await custody.add_chunk(
+        request.app[DB],
+        request.app[RECORDINGS].store,
+        recording.id,
+        int(raw),
+        data,
+        request.app[CLOCK](),
+    )
     chunk = received.chunk
     receipt = ChunkReceipt(
         index=chunk.index,
@@ -301,19 +287,14 @@ async def _next_index(request: web.Request, recording: Recording) -> int:
 async def close_recording(request: web.Request) -> web.Response:
     body = await read_body(request, RecordingClose)
     recording = await _own_recording(request)
-    try:
-        closed = await custody.close(
-            request.app[DB],
-            request.app[RECORDINGS].store,
-            recording.id,
-            state="complete",
-            now=request.app[CLOCK](),
-            duration_seconds=None
-            if body.duration_seconds is None
-            else float(body.duration_seconds),
-        )
-    except RecordingError as exc:
-        raise _api_error(exc) from None
+    closed = await custody.close(
+        request.app[DB],
+        request.app[RECORDINGS].store,
+        recording.id,
+        state="complete",
+        now=request.app[CLOCK](),
+        duration_seconds=None if body.duration_seconds is None else float(body.duration_seconds),
+    )
     return _view(closed)
 
 
@@ -328,17 +309,14 @@ async def close_recording(request: web.Request) -> web.Response:
 async def fail_recording(request: web.Request) -> web.Response:
     body = await read_body(request, RecordingFail)
     recording = await _own_recording(request)
-    try:
-        closed = await custody.close(
-            request.app[DB],
-            request.app[RECORDINGS].store,
-            recording.id,
-            state="failed",
-            reason=body.reason,
-            now=request.app[CLOCK](),
-        )
-    except RecordingError as exc:
-        raise _api_error(exc) from None
+    closed = await custody.close(
+        request.app[DB],
+        request.app[RECORDINGS].store,
+        recording.id,
+        state="failed",
+        reason=body.reason,
+        now=request.app[CLOCK](),
+    )
     return _view(closed)
 
 
@@ -442,19 +420,15 @@ async def recording_media(request: web.Request) -> web.StreamResponse:
         raise ApiError(
             410, "recording_purged", "This recording was deleted at the end of its retention."
         )
-    try:
-        store = request.app[RECORDINGS].store
-    except RecordingError as exc:
-        raise _api_error(exc) from None
+    store = request.app[RECORDINGS].store
     async with request.app[DB]() as session:
         chunks = await custody.chunks_of(session, recording.id)
     size = sum(c.size for c in chunks)
     try:
         wanted = parse_range(request.headers.get("Range"), size)
-    except RecordingError as exc:
-        raise ApiError(
-            exc.status, exc.code, exc.message, {"Content-Range": f"bytes */{size}"}
-        ) from None
+    except ApiError as exc:
+        exc.headers["Content-Range"] = f"bytes */{size}"
+        raise
     span = None if wanted is None else f"{wanted.start}-{wanted.end}"
     await _audit(request, f"recording.{action}", recording.id, {"range": span, "size": size})
     media_type = recording.media_type.split(";")[0]

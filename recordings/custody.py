@@ -35,6 +35,7 @@ from cases.models import ContactSession
 from cases.timeline import record_event
 from recordings.models import Recording, RecordingChunk
 from recordings.store import ChunkError, ChunkStore
+from safecall.refusals import Conflict, Invalid, NotFound, Refusal, TooLarge, Unavailable
 
 GENESIS = bytes(32)
 KINDS = ("phone", "video")
@@ -46,22 +47,37 @@ MAX_RECORDING = 8 * 1024 * 1024 * 1024
 """Largest recording: 8 GiB (hours of video)."""
 
 
-class RecordingError(ValueError):
-    """A refused recording operation: HTTP status, stable code, a sentence."""
+class RecordingError(Refusal):
+    """A refused recording operation: a stable code, a sentence, and (when the matter is
+    which chunk comes next) ``next_index``, told to the uploader as ``X-Next-Chunk``."""
 
-    def __init__(self, status: int, code: str, message: str, next_index: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.next_index = next_index
+    next_index: int | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {} if self.next_index is None else {"X-Next-Chunk": str(self.next_index)}
+
+
+def refused(
+    kind: type[Refusal], code: str, message: str, next_index: int | None = None
+) -> RecordingError:
+    """A :class:`RecordingError` of ``kind`` (Invalid, NotFound, Conflict, TooLarge...)."""
+    error = _KINDS[kind](code, message)
+    error.next_index = next_index
+    return error
+
+
+_KINDS: dict[type[Refusal], type[RecordingError]] = {
+    kind: type(f"Recording{kind.__name__}", (RecordingError, kind), {})
+    for kind in (Invalid, NotFound, Conflict, TooLarge, Unavailable)
+}
 
 
 def _clean(value: str, field: str, code: str) -> str:
     try:
         return clean_text(value, field, 200, code)
     except CaseworkError as exc:
-        raise RecordingError(400, exc.code, exc.message) from None
+        raise refused(Invalid, exc.code, exc.message) from None
 
 
 def chain(prev: str | None, index: int, chunk_sha256: str) -> str:
@@ -94,8 +110,10 @@ def check_media_type(media_type: str) -> str:
         or media_type.split("/")[0] not in ("audio", "video")
         or any(c in media_type for c in '\r\n"\\')
     ):
-        raise RecordingError(
-            400, "invalid_media_type", "The media type must be audio/... or video/..., 100 at most."
+        raise refused(
+            Invalid,
+            "invalid_media_type",
+            "The media type must be audio/... or video/..., 100 at most.",
         )
     return media_type
 
@@ -112,11 +130,11 @@ async def start(
 ) -> Recording:
     """A new open recording of a session, in the caller's transaction."""
     if kind not in KINDS:
-        raise RecordingError(400, "invalid_kind", "A recording is of kind phone or video.")
+        raise refused(Invalid, "invalid_kind", "A recording is of kind phone or video.")
     if contact_session.ended_at is not None:
-        raise RecordingError(409, "session_ended", "This session has ended; nothing to record.")
+        raise refused(Conflict, "session_ended", "This session has ended; nothing to record.")
     if len(tracks) > 8 or any(len(t) > 32 for t in tracks):
-        raise RecordingError(400, "invalid_tracks", "At most 8 tracks of up to 32 characters.")
+        raise refused(Invalid, "invalid_tracks", "At most 8 tracks of up to 32 characters.")
     track_names = [_clean(t, "track name", "invalid_tracks") for t in tracks]
     recording = Recording(
         id=new_id(),
@@ -186,7 +204,7 @@ async def _receive(
             select(Recording).where(Recording.id == recording_id).with_for_update()
         )
         if recording is None:
-            raise RecordingError(404, "recording_not_found", "There is no such recording.")
+            raise refused(NotFound, "recording_not_found", "There is no such recording.")
         existing = await session.scalar(
             select(RecordingChunk).where(
                 RecordingChunk.recording_id == recording_id, RecordingChunk.index == index
@@ -195,8 +213,8 @@ async def _receive(
         if existing is not None:
             if existing.sha256 == digest:
                 return Received(existing, False)
-            raise RecordingError(
-                409,
+            raise refused(
+                Conflict,
                 "chunk_conflict",
                 f"Chunk {index} was already received with other content; "
                 "a received chunk is never replaced.",
@@ -223,26 +241,28 @@ async def _receive(
 
 def _check_can_add(recording: Recording, index: int, size: int) -> None:
     if recording.state != "open":
-        raise RecordingError(
-            409, "recording_closed", f"This recording is {recording.state}; it takes no chunks."
+        raise refused(
+            Conflict,
+            "recording_closed",
+            f"This recording is {recording.state}; it takes no chunks.",
         )
     if index != recording.chunk_count:
-        raise RecordingError(
-            409,
+        raise refused(
+            Conflict,
             "chunk_out_of_order",
             f"Chunk {recording.chunk_count} comes next, not chunk {index}; "
             "resume from the index given.",
             next_index=recording.chunk_count,
         )
     if size == 0:
-        raise RecordingError(400, "empty_chunk", "A chunk must hold at least one byte.")
+        raise refused(Invalid, "empty_chunk", "A chunk must hold at least one byte.")
     if size > MAX_CHUNK:
-        raise RecordingError(
-            413, "chunk_too_large", f"A chunk may hold at most {MAX_CHUNK // 1048576} MiB."
+        raise refused(
+            TooLarge, "chunk_too_large", f"A chunk may hold at most {MAX_CHUNK // 1048576} MiB."
         )
     if index >= MAX_CHUNKS or recording.size + size > MAX_RECORDING:
-        raise RecordingError(
-            413, "recording_too_large", "This recording has reached its size limit; close it."
+        raise refused(
+            TooLarge, "recording_too_large", "This recording has reached its size limit; close it."
         )
 
 
@@ -303,18 +323,18 @@ async def close(
     if reason is not None:
         reason = _clean(reason, "reason", "invalid_reason")
     if duration_seconds is not None and not 0 <= duration_seconds <= 86_400:
-        raise RecordingError(400, "invalid_duration", "The duration must be 0 to 86400 seconds.")
+        raise refused(Invalid, "invalid_duration", "The duration must be 0 to 86400 seconds.")
     async with _lock(recording_id), db() as session, session.begin():
         recording = await session.scalar(
             select(Recording).where(Recording.id == recording_id).with_for_update()
         )
         if recording is None:
-            raise RecordingError(404, "recording_not_found", "There is no such recording.")
+            raise refused(NotFound, "recording_not_found", "There is no such recording.")
         if recording.state != "open":
             if recording.state == state:
                 return recording
-            raise RecordingError(
-                409, "recording_closed", f"This recording is already {recording.state}."
+            raise refused(
+                Conflict, "recording_closed", f"This recording is already {recording.state}."
             )
         chunks = await chunks_of(session, recording_id)
         if chunks:

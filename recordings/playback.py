@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from recordings.custody import RecordingError
 from recordings.models import RecordingChunk
 from recordings.store import ChunkError, ChunkStore
 from safecall.errors import ApiError
@@ -36,7 +35,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if header is None:
         return None
     match = _RANGE.match(header.strip())
-    unsatisfiable = RecordingError(
+    unsatisfiable = ApiError(
         416,
         "range_not_satisfiable",
         f"Ask for one byte range within 0-{max(size - 1, 0)}, e.g. bytes=0-1023.",

@@ -26,11 +26,12 @@ from aiohttp import web
 
 from cases.models import ContactSession
 from recordings import custody
-from recordings.custody import RecordingError
+from recordings.custody import RecordingError, refused
 from recordings.keys import RecordingsKey
 from recordings.models import Recording
 from recordings.store import ChunkStore
 from safecall.background import Periodic
+from safecall.refusals import NotFound, Unavailable
 from safecall.state import CLOCK, DB, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,12 @@ class Recordings:
 
     @property
     def store(self) -> ChunkStore:
-        """The store; :class:`RecordingError` 503 when the key file cannot be read."""
+        """The store; :class:`RecordingError` (unavailable) when the key file cannot be read."""
         if self._store is None:
             try:
                 key = RecordingsKey.load(self._key_file)
             except ValueError as exc:
-                raise RecordingError(503, "recordings_unavailable", str(exc)) from None
+                raise refused(Unavailable, "recordings_unavailable", str(exc)) from None
             self._store = ChunkStore(self._root, key)
         return self._store
 
@@ -100,7 +101,7 @@ async def start_recording(
     async with app[DB]() as session, session.begin():
         contact = await session.get(ContactSession, session_id)
         if contact is None:
-            raise RecordingError(404, "session_not_found", "There is no such session.")
+            raise refused(NotFound, "session_not_found", "There is no such session.")
         try:
             key_id = app[RECORDINGS].store.key.current
             return await custody.start(

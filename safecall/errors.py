@@ -1,18 +1,34 @@
 """Errors at the edge: every refused request gets a status, a stable code and a sentence.
 
-Handlers raise :class:`ApiError`; the middleware here turns it (and aiohttp's
-own 404/405/413) into ``{"error": {"code": ..., "message": ...}}``. Handlers
-validate before they write, so a refused request leaves nothing behind.
+Domain packages raise refusals (:mod:`safecall.refusals`), which say nothing
+of HTTP; handlers raise :class:`ApiError` for what is HTTP's own (a body that
+is not JSON). The middleware here is the one place that turns both (and
+aiohttp's own 404/405/413) into ``{"error": {"code": ..., "message": ...}}``
+with a status (:data:`STATUS`). Handlers validate before they write, so a
+refused request leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+
+from safecall.refusals import (
+    Conflict,
+    Gone,
+    Invalid,
+    NotAllowed,
+    NotFound,
+    Refusal,
+    TooLarge,
+    TooMany,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -35,6 +51,40 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = headers or {}
+
+
+STATUS: dict[type[Refusal], int] = {
+    Invalid: 400,
+    NotAllowed: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Gone: 410,
+    TooLarge: 413,
+    TooMany: 429,
+    Unavailable: 503,
+}
+"""The HTTP status of each kind of refusal (the nearest kind a refusal's class derives from)."""
+
+
+def status_of(refusal: Refusal) -> int:
+    for kind in type(refusal).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 400
+
+
+def refusal_headers(refusal: Refusal) -> dict[str, str]:
+    """``Retry-After`` (whole seconds, at least 1) when waiting helps; extra headers a
+    refusal names (``refusal.headers``, e.g. the next chunk a recording expects)."""
+    headers: dict[str, str] = dict(getattr(refusal, "headers", None) or {})
+    if refusal.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(refusal.retry_after)))
+    return headers
+
+
+def api_error(refusal: Refusal) -> ApiError:
+    """The refusal as an HTTP answer (for handlers that add headers of their own)."""
+    return ApiError(status_of(refusal), refusal.code, refusal.message, refusal_headers(refusal))
 
 
 def error_response(
@@ -61,6 +111,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
+    except Refusal as exc:
+        return error_response(status_of(exc), exc.code, exc.message, refusal_headers(exc))
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status not in _HTTP_CODES:
             raise

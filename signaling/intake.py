@@ -36,7 +36,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import tracking_code
-from cases.casework import CaseworkError, Conflict
+from cases.casework import Conflict
 from cases.contacts import (
     ComplainantDetails,
     end_session,
@@ -131,10 +131,6 @@ class AnswerOut(BaseModel):
     chat: list[ChatLine] = Field(description="The session's chat so far, oldest first.")
 
 
-def _refused(exc: CaseworkError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
-
-
 def _details(body: ContactIn) -> ComplainantDetails | None:
     given = body.name or body.phone or body.callback_times or body.callback_safe
     if not given:
@@ -189,24 +185,21 @@ async def start_contact(request: web.Request) -> web.Response:
     channel = CHANNELS[body.channel]
     now = app[CLOCK]()
     async with app[DB]() as session, session.begin():
-        try:
-            contact, case = await open_contact(
-                session,
-                app[DATA_KEY],
-                service_line=body.service_line,
-                channel=channel,
-                now=now,
-                language=body.language,
-                category=body.category or None,
-                district=body.district or None,
-                anonymous=body.anonymous,
-                silent=body.channel == "chat",
-                tracking_code=code,
-                complainant=_details(body),
-                extra_categories=app[SETTINGS].extra_categories,
-            )
-        except CaseworkError as exc:
-            raise _refused(exc) from None
+        contact, case = await open_contact(
+            session,
+            app[DATA_KEY],
+            service_line=body.service_line,
+            channel=channel,
+            now=now,
+            language=body.language,
+            category=body.category or None,
+            district=body.district or None,
+            anonymous=body.anonymous,
+            silent=body.channel == "chat",
+            tracking_code=code,
+            complainant=_details(body),
+            extra_categories=app[SETTINGS].extra_categories,
+        )
         if body.location is not None:
             sealed = app[DATA_KEY].seal(body.location.model_dump_json(), LOCATION_FIELD)
             await record_event(

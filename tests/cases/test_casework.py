@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select, text
 
 from cases.casework import (
-    CaseworkError,
     Conflict,
     NotAllowed,
     add_note,
@@ -26,6 +25,7 @@ from cases.casework import (
 )
 from cases.models import Case, CaseNote, ContactSession, TimelineEvent
 from cases.timeline import timeline
+from safecall.refusals import Refusal
 from tests.cases.conftest import T0
 
 LATER = T0 + timedelta(hours=1)
@@ -49,7 +49,7 @@ async def test_fir_registration_needs_number_and_station(db, new_case, make_offi
     officer = await make_officer()
     case = await new_case()
     for fields in ({}, {"fir_number": "123/2026"}, {"police_station": "Gulberg"}):
-        with pytest.raises(CaseworkError) as refused:
+        with pytest.raises(Refusal) as refused:
             await _status(db, case, officer, "fir_registered", **fields)
         assert refused.value.code == "fir_details_required"
     assert (await _stored(db, case.id)).status == "new"
@@ -73,13 +73,13 @@ async def test_fir_registration_needs_number_and_station(db, new_case, make_offi
 async def test_fir_details_only_with_fir_status(db, new_case, make_officer):
     officer = await make_officer()
     case = await new_case()
-    with pytest.raises(CaseworkError) as refused:
+    with pytest.raises(Refusal) as refused:
         await _status(db, case, officer, "in_progress", fir_number="1")
     assert refused.value.code == "fir_details_unexpected"
 
 
 async def test_unknown_status_is_refused(db, new_case, make_officer):
-    with pytest.raises(CaseworkError) as refused:
+    with pytest.raises(Refusal) as refused:
         await _status(db, await new_case(), await make_officer(), "solved")
     assert refused.value.code == "unknown_status"
 
@@ -116,7 +116,7 @@ async def test_category_district_priority(db, new_case, make_officer):
     case = await new_case()
     async with db() as session, session.begin():
         fresh = await session.get(Case, case.id)
-        with pytest.raises(CaseworkError):
+        with pytest.raises(Refusal):
             await set_category(session, fresh, category="theft", actor=officer, now=LATER)
         await set_category(
             session,
@@ -128,9 +128,9 @@ async def test_category_district_priority(db, new_case, make_officer):
         )
         await set_district(session, fresh, district=" Lahore ", actor=officer, now=LATER)
         await set_priority(session, fresh, priority=7, actor=officer, now=LATER)
-        with pytest.raises(CaseworkError):
+        with pytest.raises(Refusal):
             await set_priority(session, fresh, priority=10, actor=officer, now=LATER)
-        with pytest.raises(CaseworkError):
+        with pytest.raises(Refusal):
             await set_district(session, fresh, district="   ", actor=officer, now=LATER)
     stored = await _stored(db, case.id)
     assert (stored.category, stored.district, stored.priority) == ("forced_marriage", "Lahore", 7)
@@ -163,7 +163,7 @@ async def test_assignment_rules(db, new_case, make_officer):
         (disabled.id, "unknown_officer"),
         (999_999, "unknown_officer"),
     ):
-        with pytest.raises(CaseworkError) as refused:
+        with pytest.raises(Refusal) as refused:
             await assign(supervisor, target)
         assert refused.value.code == code
     assert (await _stored(db, case.id)).assigned_officer_id is None
@@ -189,7 +189,7 @@ async def test_notes_are_sealed_and_hidden_from_her(db, data_key, new_case, make
             actor=officer,
             now=LATER,
         )
-        with pytest.raises(CaseworkError):
+        with pytest.raises(Refusal):
             await add_note(session, data_key, fresh, text=" \n ", actor=officer, now=LATER)
     async with db() as session:
         raw = (await session.execute(text("SELECT body_sealed FROM case_notes"))).scalars().all()
@@ -233,7 +233,7 @@ async def test_pin(db, new_case):
     async with db() as session, session.begin():
         fresh = await session.get(Case, case.id)
         for bad in ("123", "123456789", "12a4", "", "١٢٣٤"):
-            with pytest.raises(CaseworkError) as refused:
+            with pytest.raises(Refusal) as refused:
                 await set_pin(session, fresh, pin=bad, now=LATER)
             assert refused.value.code == "invalid_pin"
         assert not check_pin(fresh, "1234")
@@ -291,7 +291,7 @@ async def test_refused_changes_leave_no_event(db, new_case, make_officer):
     case = await new_case()
     async with db() as session:
         before = len(list((await session.execute(select(TimelineEvent))).scalars()))
-    with pytest.raises(CaseworkError):
+    with pytest.raises(Refusal):
         await _status(db, case, officer, "fir_registered")
     async with db() as session:
         after = len(list((await session.execute(select(TimelineEvent))).scalars()))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from cases import tracking_code
-from cases.casework import CaseworkError, Conflict
+from cases.casework import Conflict
 from cases.contacts import (
     ComplainantDetails,
     add_leg,
@@ -23,6 +23,7 @@ from cases.contacts import (
 )
 from cases.models import Case, Complainant, ContactSession, Leg, TimelineEvent
 from cases.timeline import timeline
+from safecall.refusals import Refusal
 from sealing.data_key import DataKey
 from tests.cases.conftest import DETAILS, T0, count
 
@@ -126,7 +127,7 @@ async def test_the_phone_hash_is_stable(settings, data_key):
 
 async def test_anonymous_with_details_is_refused_and_nothing_written(db, data_key):
     async with db() as session, session.begin():
-        with pytest.raises(CaseworkError) as refused:
+        with pytest.raises(Refusal) as refused:
             await open_contact(
                 session,
                 data_key,
@@ -167,7 +168,7 @@ async def test_bad_contact_values_are_refused_before_writing(db, data_key):
     for fields, code in BAD_CONTACT_VALUES:
         values = {"service_line": "women", "channel": "chat", "now": T0, **fields}
         async with db() as session, session.begin():
-            with pytest.raises(CaseworkError) as refused:
+            with pytest.raises(Refusal) as refused:
                 await open_contact(session, data_key, **values)
         assert refused.value.code == code, fields
     assert await count(db, Case) == 0 and await count(db, TimelineEvent) == 0
@@ -239,7 +240,7 @@ async def test_abandoned_session_waited_until_the_end(db, new_contact):
 async def test_failed_needs_a_reason(db, new_contact):
     contact, _ = await new_contact()
     async with db() as session, session.begin():
-        with pytest.raises(CaseworkError) as refused:
+        with pytest.raises(Refusal) as refused:
             await end_session(session, contact, disposition="failed", now=T0)
         assert refused.value.code == "reason_required"
         await end_session(
@@ -268,7 +269,7 @@ async def test_dispositions_that_do_not_fit_are_refused(db, new_contact, make_of
             async with db() as session, session.begin():
                 await mark_answered(session, contact, officer_id=officer.id, answered_at=T0)
         async with db() as session, session.begin():
-            with pytest.raises(CaseworkError) as refused:
+            with pytest.raises(Refusal) as refused:
                 await end_session(session, contact, disposition=disposition, now=T0, reason=reason)
         assert refused.value.code == code, disposition
         async with db() as session:
@@ -334,7 +335,7 @@ async def test_legs_come_and_go(db, new_contact, make_officer):
     async with db() as session, session.begin():
         with pytest.raises(Conflict):
             await end_leg(session, video, ended_at=T0 + timedelta(seconds=130))
-        with pytest.raises(CaseworkError):
+        with pytest.raises(Refusal):
             await add_leg(session, contact, channel="pigeon", started_at=T0)
     async with db() as session, session.begin():
         await end_session(
