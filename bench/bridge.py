@@ -111,7 +111,7 @@ async def real_time(due: float) -> float:
 
 
 def _app_server(var: Path, recording: bool = True) -> web.Application:
-    from cases.contacts import open_contact
+    from cases.sessions import open_contact
     from media import stream_token
     from media.routes import BRIDGES
     from recordings.keys import RecordingsKey
@@ -878,7 +878,7 @@ def storing(argv: list[str]) -> None:
         return usage.ru_utime + usage.ru_stime
 
     async def one(var: Path, chunk_bytes: int, one_at_a_time: bool) -> float:
-        from cases.contacts import open_contact
+        from cases.sessions import open_contact
         from safecall.state import CLOCK, DATA_KEY, DB
 
         app = _app_server(var)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import aiohttp
 
-from cases.contacts import mark_answered, open_contact
+from cases.sessions import mark_answered, open_contact
 from officers.auth import COOKIE, start_login
 from officers.models import Officer
 from safecall.db import create_engine, session_factory, utcnow

@@ -34,7 +34,6 @@ from cases.casework import (
     set_district,
     set_priority,
 )
-from cases.contacts import ComplainantDetails, find_case_by_code, open_case, open_details
 from cases.models import Case, CaseNote, Complainant, ContactSession, Leg
 from cases.schemas import (
     MAX_ID,
@@ -55,6 +54,7 @@ from cases.schemas import (
     StatusChange,
     TimelineEntry,
 )
+from cases.sessions import ComplainantDetails, find_case_by_code, open_case, open_details
 from cases.timeline import timeline
 from cases.vocabulary import PUBLIC_STATUS, CaseStatus
 from officers.auth import current_officer

@@ -27,8 +27,8 @@ from sqlalchemy import bindparam, func, select
 from twilio.twiml.voice_response import VoiceResponse
 
 from cases.casework import Conflict
-from cases.contacts import mark_answered, open_contact, open_details, record_times
 from cases.models import Case, Complainant, ContactSession
+from cases.sessions import mark_answered, open_contact, open_details, record_times
 from ivr import callback_retries, calls, twilio_api
 from ivr.models import PhoneCall
 from ivr.signature import twilio_form, twilio_webhook

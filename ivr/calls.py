@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.casework import CaseworkError, Conflict
-from cases.contacts import ComplainantDetails, check_phone, end_session, open_contact
 from cases.models import ContactSession
+from cases.sessions import ComplainantDetails, check_phone, end_session, open_contact
 from ivr.menu import Menu
 from ivr.models import NumberMark, PhoneCall
 from queues.router import Contact, Refused

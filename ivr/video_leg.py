@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from cases import tracking_code
-from cases.contacts import mark_answered, open_contact, record_times
 from cases.models import Case, ContactSession
+from cases.sessions import mark_answered, open_contact, record_times
 from cases.timeline import record_event
 from ivr import links
 from ivr.calls import end_contact

@@ -1,7 +1,7 @@
 """Browser contacts: her intake opens a contact, puts it in line and opens its call.
 
 ``POST /api/contacts`` (public) checks the intake, opens the contact on a case
-(:func:`cases.contacts.open_contact`), puts it in the routing engine's line and
+(:func:`cases.sessions.open_contact`), puts it in the routing engine's line and
 opens a signaling session; it answers with the session id, her tracking code
 and her join token (the page keeps it in memory only). With that token she
 asks ``GET /api/contacts/{id}`` for her place in line and joins ``/ws``.
@@ -37,14 +37,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import tracking_code
 from cases.casework import Conflict
-from cases.contacts import (
+from cases.models import Case, ContactSession, TimelineEvent
+from cases.sessions import (
     ComplainantDetails,
     end_session,
     mark_answered,
     open_contact,
     record_times,
 )
-from cases.models import Case, ContactSession, TimelineEvent
 from cases.timeline import record_event
 from officers.auth import current_officer
 from queues.router import Contact, Placement, Refused

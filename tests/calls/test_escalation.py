@@ -25,8 +25,8 @@ from aiohttp import web
 from playwright.async_api import Browser
 from sqlalchemy import select
 
-from cases.contacts import open_contact
 from cases.models import Case, ContactSession, TimelineEvent
+from cases.sessions import open_contact
 from ivr import links
 from queues.router import Contact
 from queues.service import ROUTER

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.contacts import ComplainantDetails, open_case, open_contact
 from cases.models import Case, ContactSession
+from cases.sessions import ComplainantDetails, open_case, open_contact
 from officers.models import Officer
 from sealing.data_key import DataKey
 
@@ -49,7 +49,7 @@ def make_officer(db: async_sessionmaker[AsyncSession]) -> MakeOfficer:
 def new_case(
     db: async_sessionmaker[AsyncSession], data_key: DataKey
 ) -> Callable[..., Awaitable[Case]]:
-    """A committed case opened through :func:`cases.contacts.open_case`."""
+    """A committed case opened through :func:`cases.sessions.open_case`."""
 
     async def make(**fields: Any) -> Case:
         values: dict[str, Any] = {"service_line": "women", "now": T0}
@@ -64,7 +64,7 @@ def new_case(
 def new_contact(
     db: async_sessionmaker[AsyncSession], data_key: DataKey
 ) -> Callable[..., Awaitable[tuple[ContactSession, Case]]]:
-    """A committed contact opened through :func:`cases.contacts.open_contact`."""
+    """A committed contact opened through :func:`cases.sessions.open_contact`."""
 
     async def make(**fields: Any) -> tuple[ContactSession, Case]:
         values: dict[str, Any] = {"service_line": "women", "channel": "chat", "now": T0}

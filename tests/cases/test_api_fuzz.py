@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cases.contacts import ComplainantDetails, open_contact
+from cases.sessions import ComplainantDetails, open_contact
 from officers.auth import COOKIE, start_login
 from officers.models import Officer
 from safecall.app import create_app

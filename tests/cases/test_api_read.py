@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from audit.models import AuditEvent
 from cases import tracking_code
-from cases.contacts import ComplainantDetails
 from cases.models import Case, Complainant, TimelineEvent
+from cases.sessions import ComplainantDetails
 from tests.cases.conftest import DETAILS, T0, count
 
 

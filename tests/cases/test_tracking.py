@@ -266,7 +266,7 @@ async def test_the_right_pin_shows_fir_and_only_visible_events(
     t = OPENED
     secret = {"text": "husband's name is Secret Person", "officer": "Inspector Hidden"}
     minute = timedelta(minutes=1)
-    # The kinds cases.contacts and cases.casework write, and one nobody writes yet.
+    # The kinds cases.sessions and cases.casework write, and one nobody writes yet.
     for n, (kind, visible, where, data) in enumerate(
         [
             ("case.opened", True, "case", secret),

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from cases.casework import open_note
-from cases.contacts import open_contact
 from cases.models import Case, CaseNote, ContactSession, TimelineEvent
+from cases.sessions import open_contact
 from ivr import callback_retries, links
 from ivr.models import CallbackRetry, PhoneCall
 from ivr.twiml import MENU

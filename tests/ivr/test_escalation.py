@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from cases.contacts import end_session, mark_answered, open_contact
 from cases.models import ContactSession, TimelineEvent
+from cases.sessions import end_session, mark_answered, open_contact
 from ivr import links
 from ivr.video_leg import LIMITER, LinkLimiter
 from safecall.ratelimit import InProcessBuckets, Rate

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from audit.models import AuditEvent
 from cases.casework import set_pin
-from cases.contacts import open_case
 from cases.models import ContactSession
+from cases.sessions import open_case
 from ivr.models import PhoneCall
 from queues.service import ROUTER
 from tests.ivr.conftest import Phone

@@ -177,7 +177,7 @@ async def test_menu_paths_end_in_line(
 async def test_tracking_a_case_by_phone(https_app: Any, db: Any) -> None:
     from datetime import UTC, datetime
 
-    from cases.contacts import open_case
+    from cases.sessions import open_case
     from safecall.state import DATA_KEY
 
     async with db() as session, session.begin():

@@ -32,8 +32,8 @@ from hypothesis import settings as settings_
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from cases.contacts import open_contact
 from cases.models import TimelineEvent
+from cases.sessions import open_contact
 from media.recording import HORIZON, WAVE_FORMAT_MULAW, CallRecording, wav_header
 from recordings import custody
 from recordings.keys import RecordingsKey

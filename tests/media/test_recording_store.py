@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from cases.contacts import open_contact
+from cases.sessions import open_contact
 from media.recording import (
     CHUNK_BYTES,
     HORIZON,

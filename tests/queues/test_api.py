@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.models import AuditEvent
-from cases.contacts import open_contact
 from cases.models import TimelineEvent
+from cases.sessions import open_contact
 from queues.router import Contact
 from queues.service import ROUTER
 from sealing.data_key import DataKey

@@ -7,8 +7,8 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cases.contacts import open_contact
 from cases.models import TimelineEvent
+from cases.sessions import open_contact
 from queues.router import Router
 from queues.timeline_sink import GROUP, TimelineSink
 from sealing.data_key import DataKey

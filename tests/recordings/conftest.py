@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.log import ensure_signing_key
-from cases.contacts import mark_answered, open_contact
 from cases.models import Case, ContactSession
+from cases.sessions import mark_answered, open_contact
 from recordings.keys import RecordingsKey
 from safecall.settings import Settings
 from sealing.data_key import DataKey

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit.log import ensure_signing_key, load_signing_key
-from cases.contacts import mark_answered, open_contact
+from cases.sessions import mark_answered, open_contact
 from officers.models import Officer
 from recordings import custody
 from recordings.keys import RecordingsKey

@@ -29,7 +29,7 @@ T0 = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
 
 def _make(settings: Settings, specs: list[dict[str, object]]) -> list[str]:
     """One closed recording per spec (case fields + ``hold``), recorded at T0."""
-    from cases.contacts import open_contact
+    from cases.sessions import open_contact
 
     async def run() -> list[str]:
         engine = create_engine(settings.database_url)

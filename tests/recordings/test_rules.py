@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cases.contacts import open_contact
+from cases.sessions import open_contact
 from recordings import custody
 from recordings.custody import RecordingError
 from recordings.keys import RecordingsKey

@@ -73,7 +73,7 @@ def test_the_verify_command_names_the_first_broken_chunk(
     from recordings.store import ChunkStore
 
     async def setup() -> tuple[str, Path]:
-        from cases.contacts import open_contact
+        from cases.sessions import open_contact
         from safecall.db import create_engine, session_factory
         from sealing.data_key import DataKey
         from tests.support import FakeClock

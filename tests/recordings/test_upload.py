@@ -307,8 +307,8 @@ async def test_at_session_end_an_unclosed_recording_becomes_incomplete_after_a_g
     clock: FakeClock,
     db: async_sessionmaker[AsyncSession],
 ) -> None:
-    from cases.contacts import end_session
     from cases.models import ContactSession
+    from cases.sessions import end_session
 
     browser, officer = await login_as("officer")
     contact, _ = await answered(officer)

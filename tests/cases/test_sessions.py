@@ -10,7 +10,8 @@ from sqlalchemy import select, text
 
 from cases import tracking_code
 from cases.casework import Conflict
-from cases.contacts import (
+from cases.models import Case, Complainant, ContactSession, Leg, TimelineEvent
+from cases.sessions import (
     ComplainantDetails,
     add_leg,
     end_leg,
@@ -21,7 +22,6 @@ from cases.contacts import (
     open_details,
     record_times,
 )
-from cases.models import Case, Complainant, ContactSession, Leg, TimelineEvent
 from cases.timeline import timeline
 from safecall.refusals import Refusal
 from sealing.data_key import DataKey

@@ -1,4 +1,4 @@
-"""Contacts: a session opened when she arrives, logged against a new or existing case.
+"""Contact sessions: a session opened when she arrives, logged against a new or existing case.
 
 The tracking code is issued when the contact starts, so a dropped call still
 leaves her one. Her details (only when she chose to give them) are sealed at
