@@ -156,7 +156,7 @@ async def _detail(
             phone_revealed=reveal_phone and phone is not None,
             address=details.address,
             callback_safe=row.callback_safe,
-            callback_times=row.callback_times,
+            callback_times=details.callback_times,
             language=row.language,
         )
     contact_sessions = list(

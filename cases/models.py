@@ -60,10 +60,36 @@ class Complainant(Base):
     phone_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     address_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     callback_safe: Mapped[bool] = mapped_column(Boolean, default=False)
-    callback_times: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    callback_times_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """When it is safe to call her back, in her words (sealed: they tell her routine)."""
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ContactStatement(Base):
+    """What a returning complainant said about herself on one contact, sealed and dated.
+
+    A public request never changes an existing case: what she (or whoever holds
+    her phone and her tracking code) says on a contact linked by its code is kept
+    here, shown to the officer beside what the case holds, and reaches the case
+    only when an officer confirms it (``confirmed_at``, ``confirmed_by``).
+    """
+
+    __tablename__ = "contact_statements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), unique=True
+    )
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    phone_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    callback_safe: Mapped[bool] = mapped_column(Boolean, default=False)
+    callback_times_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), nullable=True)
 
 
 class CaseNote(Base):

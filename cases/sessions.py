@@ -33,7 +33,7 @@ from cases.casework import (
     check_service_line,
     clean_text,
 )
-from cases.models import Case, Complainant, ContactSession, Leg
+from cases.models import Case, Complainant, ContactSession, ContactStatement, Leg
 from cases.timeline import EventRow, record_event, record_events
 from cases.vocabulary import LANGUAGES, Channel, Disposition
 from sealing.data_key import DataKey, normalise_phone
@@ -41,6 +41,7 @@ from sealing.data_key import DataKey, normalise_phone
 NAME_FIELD = "complainant.name"
 PHONE_FIELD = "complainant.phone"
 ADDRESS_FIELD = "complainant.address"
+TIMES_FIELD = "complainant.callback_times"
 CODE_ATTEMPTS = 8
 
 
@@ -277,11 +278,46 @@ def _save_details(
         row.address_sealed = data_key.seal(details.address, ADDRESS_FIELD)
     row.callback_safe = details.callback_safe
     if details.callback_times is not None:
-        row.callback_times = details.callback_times
+        row.callback_times_sealed = data_key.seal(details.callback_times, TIMES_FIELD)
     row.language = language
     row.updated_at = now
     if existing is None:
         session.add(row)
+
+
+def _given(details: ComplainantDetails) -> list[str]:
+    """Which details were given (their names only: the values stay sealed)."""
+    fields = [("name", details.name), ("phone", details.phone), ("address", details.address)]
+    given = [name for name, value in fields if value is not None]
+    given += ["callback_safe"] if details.callback_safe else []
+    return given + (["callback_times"] if details.callback_times is not None else [])
+
+
+def _statement(
+    data_key: DataKey, session_id: str, case_id: int, details: ComplainantDetails, now: datetime
+) -> ContactStatement:
+    def seal(value: str | None, field: str) -> bytes | None:
+        return None if value is None else data_key.seal(value, field)
+
+    return ContactStatement(
+        session_id=session_id,
+        case_id=case_id,
+        name_sealed=seal(details.name, NAME_FIELD),
+        phone_sealed=seal(details.phone, PHONE_FIELD),
+        callback_safe=details.callback_safe,
+        callback_times_sealed=seal(details.callback_times, TIMES_FIELD),
+        created_at=now,
+    )
+
+
+def open_statement(data_key: DataKey, row: ContactStatement) -> ComplainantDetails:
+    """A contact's statement in clear (only for an officer who may read its case)."""
+    return ComplainantDetails(
+        name=data_key.open_optional(row.name_sealed, NAME_FIELD),
+        phone=data_key.open_optional(row.phone_sealed, PHONE_FIELD),
+        callback_safe=row.callback_safe,
+        callback_times=data_key.open_optional(row.callback_times_sealed, TIMES_FIELD),
+    )
 
 
 def open_details(data_key: DataKey, row: Complainant) -> ComplainantDetails:
@@ -291,7 +327,7 @@ def open_details(data_key: DataKey, row: Complainant) -> ComplainantDetails:
         phone=data_key.open_optional(row.phone_sealed, PHONE_FIELD),
         address=data_key.open_optional(row.address_sealed, ADDRESS_FIELD),
         callback_safe=row.callback_safe,
-        callback_times=row.callback_times,
+        callback_times=data_key.open_optional(row.callback_times_sealed, TIMES_FIELD),
     )
 
 
@@ -328,7 +364,10 @@ async def open_contact(
     """She arrived: a session with its first leg, logged against a case.
 
     With a valid ``tracking_code`` of a known case, the session is linked to
-    that case (her details, if given, are added to it). Otherwise, a new case
+    that case, and the case itself is not changed: her details, if given, are
+    kept as this contact's sealed statement (:class:`ContactStatement`) for an
+    officer to confirm, since the one holding her phone may hold her code too.
+    Otherwise, a new case
     is opened with a fresh code; when a code was given but matched nothing,
     the new case's timeline notes it. The returned case's ``tracking_code``
     tells the caller which happened; whether to tell *her* is the caller's
@@ -355,17 +394,22 @@ async def open_contact(
     session_id = secrets.token_hex(16)
     events: list[EventRow] = []
     case = None if tracking_code is None else await find_case_by_code(session, tracking_code)
+    statement = None
     if case is not None:
-        existing = await session.scalar(select(Complainant).where(Complainant.case_id == case.id))
+        # A public request never changes an existing case: what she says about herself
+        # now is her statement on this contact, for an officer to confirm.
         if details is not None:
-            has_phone = details.phone is not None or (
-                existing is not None and existing.phone_sealed is not None
+            statement = _statement(data_key, session_id, case.id, details, now)
+            events.append(
+                _event(
+                    f"session:{session_id}:statement",
+                    "contact.statement",
+                    now,
+                    session_id=session_id,
+                    case_id=case.id,
+                    data={"given": _given(details)},
+                )
             )
-            if details.callback_safe and not has_phone:
-                raise CaseworkError("callback_needs_phone", "A callback needs her phone number.")
-            _save_details(session, data_key, case, existing, details, language, now)
-            case.anonymous = False
-        case.updated_at = now
         events.append(
             _event(
                 f"session:{session_id}:linked",
@@ -422,6 +466,8 @@ async def open_contact(
     session.add(
         Leg(session_id=session_id, channel=channel, external_id=external_id, started_at=now)
     )
+    if statement is not None:
+        session.add(statement)
     events.append(
         _event(
             f"session:{session_id}:arrived",

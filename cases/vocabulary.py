@@ -1,8 +1,16 @@
-"""The words used everywhere: service lines, categories, statuses, channels, dispositions."""
+"""The words used everywhere: service lines, categories, statuses, channels, dispositions,
+districts."""
 
 from __future__ import annotations
 
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+
+from safecall.refusals import Invalid
 
 
 class ServiceLine(StrEnum):
@@ -69,3 +77,74 @@ PUBLIC_STATUS = {
     CaseStatus.REFERRED: "referred",
     CaseStatus.CLOSED: "closed",
 }
+
+
+# --- districts: chosen from a list, never typed -------------------------------------------
+
+
+@dataclass(frozen=True)
+class District:
+    code: str
+    """What is stored (``lahore``)."""
+    names: Mapping[str, str]
+    """Its name by language (``en``, ``ur``)."""
+
+
+class Districts:
+    """The districts a contact, a case or an officer may name (``cases/districts.toml``, or the
+    deployment's own file): a preference routes by exact code, so it is chosen, not typed."""
+
+    def __init__(self, districts: Iterable[District]) -> None:
+        self.by_code = {d.code: d for d in districts}
+        self._by_name = {
+            name.casefold(): d.code for d in self.by_code.values() for name in d.names.values()
+        }
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.by_code
+
+    def __iter__(self) -> Iterator[District]:
+        return iter(self.by_code.values())
+
+    def __len__(self) -> int:
+        return len(self.by_code)
+
+    def parse(self, text: str) -> str:
+        """The district's code, from its code or one of its names (case and surrounding spaces
+        ignored); :class:`~safecall.refusals.Invalid` ``unknown_district`` otherwise."""
+        key = " ".join(text.split()).casefold()
+        if key in self.by_code:
+            return key
+        code = self._by_name.get(key)
+        if code is None:
+            raise Invalid("unknown_district", "Choose the district from the list.")
+        return code
+
+
+DISTRICTS_FILE = "districts.toml"
+
+
+def load_districts(path: Path | None = None) -> Districts:
+    """The districts in ``path`` (a TOML file of ``[district.<code>]`` tables with ``en`` and
+    ``ur`` names), or the packaged list of Punjab's districts."""
+    if path is None:
+        text = resources.files("cases").joinpath(DISTRICTS_FILE).read_text(encoding="utf-8")
+        where = DISTRICTS_FILE
+    else:
+        text, where = path.read_text(encoding="utf-8"), str(path)
+    try:
+        table = tomllib.loads(text).get("district")
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{where}: not valid TOML ({exc}).") from None
+    if not isinstance(table, dict) or not table:
+        raise ValueError(f"{where}: needs at least one [district.<code>] table.")
+    districts = []
+    for code, names in table.items():
+        if not code.replace("_", "").isalnum() or not code.isascii() or code != code.lower():
+            raise ValueError(f"{where}: district code {code!r} must be lower_case ASCII.")
+        if not isinstance(names, dict) or not all(
+            isinstance(names.get(lang), str) and names[lang].strip() for lang in ("en", "ur")
+        ):
+            raise ValueError(f"{where}: [district.{code}] needs en and ur names.")
+        districts.append(District(code, {k: str(v) for k, v in names.items()}))
+    return Districts(districts)

@@ -106,7 +106,8 @@ async def _has_officers(settings: Settings) -> bool:
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from safecall.migrate import upgrade
 
-    upgrade(settings.database_url)
+    key_file = settings.data_key_file if settings.data_key_file.exists() else None
+    upgrade(settings.database_url, data_key_file=key_file)
     print("database is up to date")
     return 0
 

@@ -17,10 +17,17 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (blocking; run it outside the event loop)."""
+def upgrade(
+    database_url: str, revision: str = "head", *, data_key_file: Path | None = None
+) -> None:
+    """Bring the database to ``revision`` (blocking; run it outside the event loop).
+
+    ``data_key_file`` lets a migration seal values that were kept in clear before."""
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(database_url), revision)
+    config = alembic_config(database_url)
+    if data_key_file is not None:
+        config.attributes["data_key_file"] = data_key_file
+    command.upgrade(config, revision)

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from cases import tracking_code
 from cases.casework import Conflict
-from cases.models import Case, Complainant, ContactSession, Leg, TimelineEvent
+from cases.models import Case, Complainant, ContactSession, ContactStatement, Leg, TimelineEvent
 from cases.sessions import (
     ComplainantDetails,
     add_leg,
@@ -20,6 +20,7 @@ from cases.sessions import (
     mark_answered,
     open_contact,
     open_details,
+    open_statement,
     record_times,
 )
 from cases.timeline import timeline
@@ -109,12 +110,12 @@ async def test_details_are_sealed_at_rest(db, data_key, new_contact):
         row = await session.scalar(select(Complainant).where(Complainant.case_id == case.id))
     assert len(rows) == 1
     raw = b"|".join(value if isinstance(value, bytes) else str(value).encode() for value in rows[0])
-    for secret in ("Ayesha", "1234567", "3001234567", "Gulberg"):
+    for secret in ("Ayesha", "1234567", "3001234567", "Gulberg", "weekdays"):
         assert secret.encode() not in raw
     assert row is not None
     assert open_details(data_key, row) == DETAILS
     assert row.phone_hash == data_key.phone_hash("+923001234567")
-    assert row.callback_safe and row.callback_times == "weekdays 10-12"
+    assert row.callback_safe and row.callback_times_sealed is not None
 
 
 async def test_the_phone_hash_is_stable(settings, data_key):
@@ -179,9 +180,13 @@ async def test_configured_categories_are_accepted(new_contact):
     assert case.category == "forced_marriage"
 
 
-async def test_details_given_on_a_later_contact_join_the_case(db, data_key, new_contact):
-    _, case = await new_contact()
-    await new_contact(
+async def test_details_given_on_a_later_contact_are_a_statement_not_a_change(
+    db, data_key, new_contact
+):
+    """Whoever holds her code (the abuser may) cannot rewrite her case: what a returning
+    contact says is kept, sealed, on that contact only."""
+    _, case = await new_contact(anonymous=False, complainant=ComplainantDetails(name="Ayesha"))
+    later, _ = await new_contact(
         tracking_code=case.tracking_code,
         anonymous=False,
         complainant=ComplainantDetails(phone="0300 7654321", callback_safe=True),
@@ -189,8 +194,29 @@ async def test_details_given_on_a_later_contact_join_the_case(db, data_key, new_
     async with db() as session:
         stored = await session.get(Case, case.id)
         row = await session.scalar(select(Complainant).where(Complainant.case_id == case.id))
-    assert stored is not None and not stored.anonymous
-    assert row is not None and open_details(data_key, row).phone == "0300 7654321"
+        said = await session.scalar(
+            select(ContactStatement).where(ContactStatement.session_id == later.id)
+        )
+        raw = (await session.execute(text("SELECT * FROM contact_statements"))).all()
+    assert stored is not None and stored.updated_at == case.updated_at
+    assert row is not None
+    assert open_details(data_key, row) == ComplainantDetails(name="Ayesha")  # unchanged
+    assert said is not None and said.case_id == case.id and said.confirmed_at is None
+    assert open_statement(data_key, said).phone == "0300 7654321" and said.callback_safe
+    assert b"7654321" not in b"|".join(v for v in raw[0] if isinstance(v, bytes))
+
+
+async def test_an_anonymous_case_never_becomes_named_from_a_public_request(db, new_contact):
+    _, case = await new_contact()
+    await new_contact(
+        tracking_code=case.tracking_code,
+        anonymous=False,
+        complainant=ComplainantDetails(name="Someone Else", phone="0300 7654321"),
+    )
+    async with db() as session:
+        stored = await session.get(Case, case.id)
+        row = await session.scalar(select(Complainant).where(Complainant.case_id == case.id))
+    assert stored is not None and stored.anonymous and row is None
 
 
 async def test_answered_session_wait_and_talk_seconds(db, new_contact, make_officer):
