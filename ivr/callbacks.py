@@ -24,11 +24,15 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.twiml.voice_response import VoiceResponse
 
 from cases.casework import Conflict
 from cases.models import Case, Complainant, ContactSession
-from cases.sessions import mark_answered, open_contact, open_details, record_times
+from cases.sessions import open_details
+from cases.tracking_code import TrackingCode
+from contacts.request import contact_request
+from contacts.service import DESK, VOCABULARY
 from ivr import callback_retries, calls, twilio_api
 from ivr.models import PhoneCall
 from ivr.signature import twilio_form, twilio_webhook
@@ -93,15 +97,21 @@ async def place_callback(request: web.Request) -> web.Response:
         raise ApiError(409, "not_yours", "Accept the callback task first; it is not yours.")
     origin = task.session_id
     menu, now = app[MENU], app[CLOCK]()
-    async with app[DB]() as session, session.begin():
+    async with app[DB]() as session:
         earlier = await session.get(ContactSession, origin)
         assert earlier is not None
         case = await session.get(Case, earlier.case_id)
         assert case is not None
         details = await session.scalar(select(Complainant).where(Complainant.case_id == case.id))
-        opened = None if details is None else open_details(app[DATA_KEY], details)
-        if details is None or opened is None or not opened.phone or not details.callback_safe:
-            raise ApiError(409, "not_callback_safe", "She did not say it is safe to call back.")
+    opened = None if details is None else open_details(app[DATA_KEY], details)
+    if details is None or opened is None or not opened.phone or not details.callback_safe:
+        raise ApiError(409, "not_callback_safe", "She did not say it is safe to call back.")
+    number, times, case_id = opened.phone, opened.callback_times, case.id
+    attempt = 0
+
+    async def check_rings(session: AsyncSession, contact: ContactSession) -> None:
+        """In the same transaction as the new contact: not ringing already, rings left."""
+        nonlocal attempt
         tries = await session.scalar(
             select(func.count()).select_from(PhoneCall).where(PhoneCall.origin_session_id == origin)
         )
@@ -111,28 +121,24 @@ async def place_callback(request: web.Request) -> web.Response:
             )
         )
         if ringing is not None:
-            raise ApiError(409, "callback_in_progress", "Her phone is already ringing.")
+            raise Conflict("callback_in_progress", "Her phone is already ringing.")
         attempt = int(tries or 0) + 1
         if attempt > menu.callback_attempts:
-            raise ApiError(
-                409,
+            raise Conflict(
                 "callback_attempts_used",
                 f"She was rung {menu.callback_attempts} times; complete the task.",
             )
-        contact, _ = await open_contact(
-            session,
-            app[DATA_KEY],
-            service_line=earlier.service_line,
-            channel=calls.CHANNEL,
-            now=now,
-            language=earlier.language,
-            anonymous=False,
-            tracking_code=case.tracking_code,
-        )
-        await record_times(session, contact, queued_at=now)
-        new_session, number, times = contact.id, opened.phone, opened.callback_times
-        case_id, tracking_code = case.id, case.tracking_code
-    await app[HUB].open_session(new_session, officer_id=officer.id)
+
+    asked = contact_request(
+        app[VOCABULARY],
+        line=earlier.service_line,
+        channel=calls.CHANNEL,
+        language=earlier.language,
+        anonymous=False,
+        tracking_code=TrackingCode(case.tracking_code),
+    )
+    contact = await app[DESK].open(asked, queue=False, officer_id=officer.id, write=check_rings)
+    new_session, tracking_code = contact.session_id, contact.case_code.digits
     try:
         call_sid = await twilio_api.place_call(
             app,
@@ -143,7 +149,7 @@ async def place_callback(request: web.Request) -> web.Response:
         )
     except (twilio_api.TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
         log.warning("phone: a callback could not be placed (%s)", type(exc).__name__)
-        await calls.end_contact(app, new_session, "missed")
+        await app[DESK].record_end(new_session, "missed")
         await app[HUB].end_session(new_session, "failed")
         raise ApiError(
             502, "twilio_unavailable", "Twilio could not place the call; try again."
@@ -209,7 +215,7 @@ async def callback_answered(request: web.Request) -> web.Response:
         return reply(response)
     answered_by = form.get("AnsweredBy", "")
     if answered_by.startswith(MACHINE):
-        await calls.end_contact(app, call.session_id, "missed")
+        await app[DESK].record_end(call.session_id, "missed")
         await app[HUB].end_session(call.session_id, "missed")
         await calls.set_state(app, sid, "ended", was="waiting")
         await callback_retries.ring_ended(app, call)
@@ -218,15 +224,7 @@ async def callback_answered(request: web.Request) -> web.Response:
     if await calls.claim_bridge(app, call.session_id) != sid or call.officer_id is None:
         response.hangup()
         return reply(response)
-    async with app[DB]() as session, session.begin():
-        contact = await session.get(ContactSession, call.session_id)
-        assert contact is not None
-        try:
-            await mark_answered(
-                session, contact, officer_id=call.officer_id, answered_at=app[CLOCK]()
-            )
-        except Conflict:
-            pass  # answered already (a repeated webhook)
+    await app[DESK].mark_answered(call.session_id, call.officer_id)
     twiml = twilio_api.bridge_twiml(app, sid, call.session_id, lang=call.language, line=call.line)
     await calls.set_state(app, sid, "bridged", was="bridging")
     return web.Response(text=twiml, content_type="application/xml")
@@ -304,7 +302,7 @@ _RINGING = select(PhoneCall.call_sid).where(
 )
 
 
-async def _cancel_unanswered_rings(app: web.Application) -> AsyncIterator[None]:
+async def cancel_rings_context(app: web.Application) -> AsyncIterator[None]:
     """``app.cleanup_ctx`` entry: an officer who hangs up while her phone still rings stops
     the ring, so she never picks up to a line nobody is on (Twilio's status callback then
     ends the ring as any unanswered one)."""
@@ -329,5 +327,3 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/phone/callbacks/{task_id}/call", place_callback)
     app.router.add_get("/api/phone/callbacks/{task_id}", callback_rings)
     app.router.add_post("/twilio/ivr/callback-answer", callback_answered)
-    app.cleanup_ctx.append(callback_retries.run)
-    app.cleanup_ctx.append(_cancel_unanswered_rings)

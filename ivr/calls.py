@@ -16,24 +16,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import cast
 
 from aiohttp import web
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.casework import CaseworkError, Conflict
-from cases.models import ContactSession
-from cases.sessions import ComplainantDetails, check_phone, end_session, open_contact
+from cases.models import Case, ContactSession
+from cases.sessions import check_phone
+from contacts.request import Statement, contact_request
+from contacts.service import DESK, VOCABULARY
 from ivr.menu import Menu
 from ivr.models import NumberMark, PhoneCall
-from queues.router import Contact, Refused
-from queues.service import ROUTER
+from queues.router import Contact
 from safecall.db import reader
-from safecall.state import CLOCK, DATA_KEY, DB, ENGINE, SETTINGS
-from signaling.hub import HubClosing, SessionExists
+from safecall.refusals import Invalid
+from safecall.state import CLOCK, DATA_KEY, DB, ENGINE
 from signaling.routes import HUB
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ def caller_number(raw: str) -> str | None:
     """Her number when Twilio gave a usable one (withheld numbers come as words)."""
     try:
         return check_phone(raw) if raw else None
-    except CaseworkError:
+    except Invalid:
         return None
 
 
@@ -86,6 +85,9 @@ _MARKS = (
 )
 
 
+_CALLS_TABLE = cast(Table, PhoneCall.__table__)
+
+
 async def _marks(session: AsyncSession, phone_hash: str | None) -> int:
     if phone_hash is None:
         return 0
@@ -95,22 +97,99 @@ async def _marks(session: AsyncSession, phone_hash: str | None) -> int:
 async def queue_call(
     app: web.Application, menu: Menu, *, call_sid: str, caller: str, intake: Intake
 ) -> Queued:
-    """Open her contact and put it in line, once per ``call_sid``.
+    """Open her contact on the desk and put it in line, once per ``call_sid``.
 
-    The webhook's hot path: one session, one transaction (her marks are read
-    in it before anything is written). A repeated webhook is told apart by the
-    CallSid's primary key, not by a read first: the loser's transaction,
-    contact included, rolls back and the call written first is taken.
+    A repeated webhook is told apart by the CallSid's primary key, not by a read
+    first: the loser's transaction, contact included, rolls back and the call
+    written first is taken. The marks on her number and the officer who last
+    answered it are read first, in one statement (her number's keyed hash only).
     """
     number = caller_number(caller)
     phone_hash = app[DATA_KEY].phone_hash(number) if number else None
-    call, marks = await _open(app, call_sid, number, phone_hash, intake)
-    if marks is None:  # the same webhook got there first: its call, as it is now
-        marks = await marks_on(app, call.phone_hash)
-    deprioritised = marks >= menu.prank_marks and not call.emergency
-    if call.state == "waiting":
-        await _in_line(app, call, deprioritised, menu)
+    marks, known = await _caller(app, phone_hash)
+    deprioritised = marks >= menu.prank_marks and not intake.emergency
+    anonymous = intake.anonymous or number is None
+    callback_safe = intake.callback_safe and not anonymous
+    now = app[CLOCK]()
+    asked = contact_request(
+        app[VOCABULARY],
+        line=intake.line,
+        channel=CHANNEL,
+        language=intake.language,
+        category=intake.category,
+        anonymous=anonymous,
+        statement=None if anonymous else Statement(phone=number, callback_safe=callback_safe),
+        silent=intake.silent,
+        emergency=intake.emergency,
+        priority=menu.prank_priority if deprioritised else None,
+        external_id=call_sid,
+        caller_hash=phone_hash,
+    )
+    call = PhoneCall(
+        call_sid=call_sid,
+        direction="inbound",
+        phone_hash=phone_hash,
+        language=intake.language,
+        line=intake.line,
+        category=intake.category,
+        emergency=intake.emergency,
+        silent=intake.silent,
+        callback_safe=callback_safe,
+        state="waiting",
+        attempt=1,
+        created_at=now,
+    )
+
+    async def write(session: AsyncSession, contact: ContactSession) -> None:
+        call.session_id = contact.id
+        session.add(call)
+        await session.flush()
+        session.expunge(call)
+
+    try:
+        await app[DESK].open(asked, known_officer=known, write=write, unwrite=_unwrite)
+    except IntegrityError:
+        # The same webhook, at the same moment, got there first: take its call.
+        found = await find_call(app, call_sid)
+        if found is None:
+            raise
+        marks = await marks_on(app, found.phone_hash)
+        return Queued(found, marks >= menu.prank_marks and not found.emergency)
     return Queued(call, deprioritised)
+
+
+async def _unwrite(session: AsyncSession, session_id: str) -> None:
+    await session.execute(delete(PhoneCall).where(PhoneCall.session_id == session_id))
+
+
+_SESSIONS = cast(Table, ContactSession.__table__)
+_CASES = cast(Table, Case.__table__)
+_KNOWN = (
+    select(_CASES.c.assigned_officer_id)
+    .select_from(
+        _CALLS_TABLE.join(_SESSIONS, _SESSIONS.c.id == _CALLS_TABLE.c.session_id).join(
+            _CASES, _CASES.c.id == _SESSIONS.c.case_id
+        )
+    )
+    .where(
+        _CALLS_TABLE.c.phone_hash == bindparam("hash"),
+        _SESSIONS.c.answered_at.is_not(None),
+        _CASES.c.assigned_officer_id.is_not(None),
+    )
+    .order_by(_SESSIONS.c.arrived_at.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_CALLER = select(_MARKS.scalar_subquery().label("marks"), _KNOWN.label("known"))
+
+
+async def _caller(app: web.Application, phone_hash: str | None) -> tuple[int, int | None]:
+    """The marks on her number, and the known officer of the last case she called about."""
+    if phone_hash is None:
+        return 0, None
+    async with reader(app[ENGINE]).connect() as conn:
+        row = (await conn.execute(_CALLER, {"hash": phone_hash})).first()
+    return (0, None) if row is None else (int(row.marks or 0), row.known)
 
 
 _CALLS = cast(Table, PhoneCall.__table__)
@@ -133,95 +212,6 @@ async def find_call_of_session(app: web.Application, session_id: str) -> PhoneCa
             .order_by(PhoneCall.created_at.desc())
             .limit(1)
         )
-
-
-async def _open(
-    app: web.Application,
-    call_sid: str,
-    number: str | None,
-    phone_hash: str | None,
-    intake: Intake,
-) -> tuple[PhoneCall, int | None]:
-    """Her contact and its ``ivr_calls`` row, with the marks on her number; when this
-    CallSid has its call already, that call (and no marks: nothing was written)."""
-    now = app[CLOCK]()
-    anonymous = intake.anonymous or number is None
-    callback_safe = intake.callback_safe and not anonymous
-    details = None
-    if not anonymous:
-        details = ComplainantDetails(phone=number, callback_safe=callback_safe)
-    try:
-        async with app[DB]() as session, session.begin():
-            marks = await _marks(session, phone_hash)
-            contact, _ = await open_contact(
-                session,
-                app[DATA_KEY],
-                service_line=intake.line,
-                channel=CHANNEL,
-                now=now,
-                language=intake.language,
-                category=intake.category,
-                anonymous=anonymous,
-                silent=intake.silent,
-                complainant=details,
-                external_id=call_sid,
-                extra_categories=app[SETTINGS].extra_categories,
-                queued_at=now,
-            )
-            call = PhoneCall(
-                call_sid=call_sid,
-                session_id=contact.id,
-                direction="inbound",
-                phone_hash=phone_hash,
-                language=intake.language,
-                line=intake.line,
-                category=intake.category,
-                emergency=intake.emergency,
-                silent=intake.silent,
-                callback_safe=callback_safe,
-                state="waiting",
-                attempt=1,
-                created_at=now,
-            )
-            session.add(call)
-            await session.flush()
-            session.expunge(call)
-        return call, marks
-    except IntegrityError:
-        # The same webhook, at the same moment, got there first: take its call.
-        found = await find_call(app, call_sid)
-        if found is None:
-            raise
-        return found, None
-
-
-async def _in_line(app: web.Application, call: PhoneCall, deprioritised: bool, menu: Menu) -> None:
-    """The signaling session and the task (both idempotent on the session id).
-
-    A process that is shutting down opens neither: the hold loop's next turn,
-    on another process, finds the task unknown and puts her in line there.
-    """
-    try:
-        await app[HUB].open_session(call.session_id)
-    except SessionExists:
-        pass
-    except HubClosing:
-        log.info("phone: this process is stopping; the call is put in line on the next turn")
-        return
-    await app[ROUTER].enqueue(
-        Contact(
-            id=call.session_id,
-            line=call.line,
-            channel=CHANNEL,
-            category=call.category,
-            language=call.language,
-            emergency=call.emergency,
-            silent=call.silent,
-            callback_safe=call.callback_safe,
-            arrived=call.created_at,
-            priority=menu.prank_priority if deprioritised else None,
-        )
-    )
 
 
 async def claim_bridge(app: web.Application, session_id: str) -> str | None:
@@ -257,34 +247,9 @@ async def set_state(app: web.Application, call_sid: str, state: str, *, was: str
 
 async def end_contact(app: web.Application, session_id: str, disposition: str) -> bool:
     """End the contact on its case once; False when it had ended (or was answered)."""
-    async with app[DB]() as session, session.begin():
-        contact = await session.get(ContactSession, session_id)
-        return await _end_contact(session, contact, disposition, app[CLOCK]())
+    return await app[DESK].record_end(session_id, disposition)
 
 
-async def _end_contact(
-    session: AsyncSession, contact: ContactSession | None, disposition: str, now: datetime
-) -> bool:
-    if contact is None or contact.ended_at is not None:
-        return False
-    if contact.answered_at is not None and disposition in ("abandoned", "missed"):
-        return False
-    try:
-        await end_session(session, contact, disposition=disposition, now=now)
-    except Conflict:
-        return False
-    return True
-
-
-async def leave_line(app: web.Application, session_id: str) -> None:
-    """Take the task out of line (a callback task is made when she said it is safe)."""
-    try:
-        await app[ROUTER].cancel(session_id)
-    except Refused:
-        pass  # answered, or already out of line
-
-
-_SESSIONS = cast(Table, ContactSession.__table__)
 _CALL_AND_CONTACT = (
     select(
         _CALLS,
@@ -312,23 +277,12 @@ async def end_call(app: web.Application, call_sid: str, status: str) -> PhoneCal
         return None  # she hung up in the menu: nothing was opened
     found = row._mapping
     call = PhoneCall(**{column.name: found[column.name] for column in _CALLS.columns})
-    contact = None
+    # The desk takes an unanswered inbound call out of line first (a callback task is made
+    # when she said it is safe); an unanswered callback ring is missed (rung again later).
+    missed = call.direction == "callback" and found["contact_answered_at"] is None
     if found["contact_id"] is not None:
-        contact = ContactSession(
-            id=found["contact_id"],
-            arrived_at=found["contact_arrived_at"],
-            answered_at=found["contact_answered_at"],
-            ended_at=found["contact_ended_at"],
-        )
-    if contact is not None and contact.answered_at is not None:
-        disposition = "answered"
-    elif call.direction == "callback":  # unanswered: rung again later
-        disposition = "missed"
-    else:
-        disposition = "abandoned"
-        await leave_line(app, call.session_id)
+        await app[DESK].end(call.session_id, "hangup", disposition="missed" if missed else None)
     async with app[DB]() as session, session.begin():
-        await _end_contact(session, contact, disposition, app[CLOCK]())
         await session.execute(
             update(_CALLS)
             .where(_CALLS.c.call_sid == call_sid, _CALLS.c.ended_at.is_(None))
@@ -341,4 +295,17 @@ async def end_call(app: web.Application, call_sid: str, status: str) -> PhoneCal
 async def requeue(app: web.Application, call: PhoneCall, menu: Menu) -> None:
     """Put a waiting call back in line when the line lost it (same arrival time)."""
     deprioritised = await marks_on(app, call.phone_hash) >= menu.prank_marks and not call.emergency
-    await _in_line(app, call, deprioritised, menu)
+    await app[DESK].put_back(
+        Contact(
+            id=call.session_id,
+            line=call.line,
+            channel=CHANNEL,
+            category=call.category,
+            language=call.language,
+            emergency=call.emergency,
+            silent=call.silent,
+            callback_safe=call.callback_safe,
+            arrived=call.created_at,
+            priority=menu.prank_priority if deprioritised else None,
+        )
+    )

@@ -76,7 +76,7 @@ def _mac(app: web.Application, payload: str) -> bytes:
     return hmac.new(secret, payload.encode(), "sha256").digest()[:18]
 
 
-def _used_key(nonce: str) -> str:
+def used_key(nonce: str) -> str:
     return f"ivr:video-link:{nonce}"
 
 
@@ -112,7 +112,7 @@ async def check(app: web.Application, session: AsyncSession, token: str) -> Link
     if expires <= app[CLOCK]().timestamp():
         raise EXPIRED
     used = await session.scalar(
-        select(TimelineEvent.id).where(TimelineEvent.key == _used_key(nonce))
+        select(TimelineEvent.id).where(TimelineEvent.key == used_key(nonce))
     )
     if used is not None:
         raise USED
@@ -131,7 +131,7 @@ async def use(
     first (the caller's transaction must then roll back)."""
     first = await record_event(
         session,
-        key=_used_key(link.nonce),
+        key=used_key(link.nonce),
         kind="contact.video_link_used",
         at=now,
         session_id=link.session_id,

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ivr import bridge, callbacks, escalation, marks, signature, tracking, twilio_api, webhooks
+from contacts.service import VOCABULARY
+from ivr import callbacks, escalation, marks, signature, tracking, webhooks
 from ivr.menu import MenuError, load
 from ivr.prompts import Prompts, prompt_file
 from ivr.telephony import TwilioTelephony
 from ivr.twiml import MENU, PROMPTS, RENDERED, Rendered
 from media.telephony import TELEPHONY
-from queues import config as routing_config
-from safecall.state import SETTINGS
+from safecall.state import ROUTING, SETTINGS
 
 
 def setup(app: web.Application) -> None:
     """Add this package's routes and resources to the app (after signaling's and the router's)."""
     settings = app[SETTINGS]
     menu = load(extra_categories=settings.extra_categories)
-    emergency = routing_config.load(settings.routing_file).emergency_priority
+    lines = app[VOCABULARY].lines
+    named = (set(menu.answers.get("line", ())) - {"none"}) | {menu.general_line}
+    if unknown := sorted(named - lines):
+        raise MenuError(
+            f"menu.toml names service line(s) {', '.join(unknown)} that the server does not "
+            f"have; its lines are {', '.join(sorted(lines))}."
+        )
+    emergency = app[ROUTING].emergency_priority
     if menu.prank_priority >= emergency:
         # The router refuses such an override; find out now, not on a caller's turn.
         raise MenuError(
@@ -34,6 +41,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/twilio/status", webhooks.status)
     app.router.add_post("/twilio/ivr/wait", webhooks.wait)
     app.router.add_post("/twilio/ivr/hold-key", webhooks.hold_key)
+    app.router.add_post("/twilio/ivr/enqueue", webhooks.enqueue)
     app.router.add_post("/twilio/ivr/track/code", tracking.code_typed)
     app.router.add_post("/twilio/ivr/track/pin", tracking.pin_typed)
     callbacks.setup(app)  # before the menu's /twilio/ivr/{step}
@@ -41,5 +49,3 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/twilio/prompts/{lang}/{name}", prompt_file)
     marks.setup(app)
     escalation.setup(app)
-    app.cleanup_ctx.append(twilio_api.client_context)
-    app.cleanup_ctx.append(bridge.listen)

@@ -228,7 +228,7 @@ async def write_summaries(app: web.Application, now: float) -> int:
     return written
 
 
-async def _flush(app: web.Application) -> AsyncIterator[None]:
+async def forgeries_context(app: web.Application) -> AsyncIterator[None]:
     """``app.cleanup_ctx`` entry: summaries are written when their window is over even
     when no further refusal comes, and all of them when the server stops."""
     try:
@@ -251,7 +251,6 @@ async def _flush(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     app[FORGERIES] = ForgeryLog()
-    app.cleanup_ctx.append(_flush)
 
 
 def _texts(form: MultiDictProxy[Any]) -> MultiDictProxy[str]:

@@ -24,18 +24,21 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
+from sqlalchemy import delete, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases import tracking_code
-from cases.models import Case, ContactSession
-from cases.sessions import mark_answered, open_contact, record_times
+from cases.models import Case, ContactSession, TimelineEvent
 from cases.timeline import record_event
+from cases.tracking_code import TrackingCode
+from contacts.request import contact_request
+from contacts.service import DESK, VOCABULARY
 from ivr import links
-from ivr.calls import end_contact
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, read_body
 from safecall.ratelimit import Buckets, InProcessBuckets, Rate, RedisBuckets, address_key
-from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, REDIS, client_address
-from signaling.hub import HubClosing
+from safecall.refusals import Unavailable
+from safecall.state import AUDIT, CLOCK, DB, REDIS, client_address
 from signaling.routes import HUB
 
 CHANNEL = "browser_video"
@@ -111,48 +114,66 @@ async def redeem(request: web.Request) -> web.Response:
             503, "going_away", "This server is restarting; try again.", {"Retry-After": "1"}
         )
     try:
-        async with app[DB]() as session, session.begin():
+        async with app[DB]() as session:
             link = await links.check(app, session, body.token)
             if link.officer_id is None:  # never answered: nobody to join her to
                 raise links.CALL_ENDED
             phone = await session.get(ContactSession, link.session_id)
             case = await session.get(Case, link.case_id)
             assert phone is not None and case is not None
-            video, _ = await open_contact(
-                session,
-                app[DATA_KEY],
-                service_line=phone.service_line,
-                channel=CHANNEL,
-                now=now,
-                language=phone.language,
-                anonymous=phone.anonymous,
-                tracking_code=case.tracking_code,
-            )
-            await links.use(session, link, now=now, data={"video_session_id": video.id})
-            await record_times(session, video, queued_at=now)
-            await mark_answered(session, video, officer_id=link.officer_id, answered_at=now)
-            for at_id, other, way in ((phone.id, video.id, "to"), (video.id, phone.id, "from")):
-                await record_event(
-                    session,
-                    key=f"session:{at_id}:escalated:{other}",
-                    kind="contact.escalated",
-                    at=now,
-                    session_id=at_id,
-                    case_id=case.id,
-                    officer_id=link.officer_id,
-                    data={way: other, "channel": CHANNEL if way == "to" else "phone"},
-                )
-            video_id, officer_id, code = video.id, link.officer_id, case.tracking_code
     except links.UnknownLink:
         await app[LIMITER].miss(address, now.timestamp())
         raise
+    officer_id = link.officer_id
+    video_id = ""
+
+    async def use_link(session: AsyncSession, video: ContactSession) -> None:
+        """In the contact's own transaction: the link is used up (once, whoever is first)
+        and both sessions note the escalation."""
+        nonlocal video_id
+        video_id = video.id
+        await links.use(session, link, now=now, data={"video_session_id": video.id})
+        for at_id, other, way in ((phone.id, video.id, "to"), (video.id, phone.id, "from")):
+            await record_event(
+                session,
+                key=f"session:{at_id}:escalated:{other}",
+                kind="contact.escalated",
+                at=now,
+                session_id=at_id,
+                case_id=case.id,
+                officer_id=officer_id,
+                data={way: other, "channel": CHANNEL if way == "to" else "phone"},
+            )
+
+    async def unuse_link(session: AsyncSession, session_id: str) -> None:
+        await session.execute(
+            delete(TimelineEvent).where(
+                or_(
+                    TimelineEvent.key == links.used_key(link.nonce),
+                    TimelineEvent.key == f"session:{phone.id}:escalated:{session_id}",
+                )
+            )
+        )
+
+    asked = contact_request(
+        app[VOCABULARY],
+        line=phone.service_line,
+        channel=CHANNEL,
+        language=phone.language,
+        anonymous=phone.anonymous,
+        tracking_code=TrackingCode(case.tracking_code),
+    )
     try:
-        citizen_token, _ = await app[HUB].open_session(video_id, officer_id=officer_id)
-    except HubClosing:
-        await end_contact(app, video_id, "dropped")
-        raise ApiError(
-            503, "going_away", "This server is restarting; ask the officer for a new link."
+        opened = await app[DESK].open(
+            asked, queue=False, answered_by=officer_id, write=use_link, unwrite=unuse_link
+        )
+    except Unavailable as refusal:
+        raise Unavailable(
+            refusal.code,
+            "This server cannot open the call just now; ask the officer for a new link.",
+            retry_after=refusal.retry_after,
         ) from None
+    code = opened.case_code.digits
     await app[AUDIT].record(
         actor_kind="public",
         officer_id=None,
@@ -163,15 +184,15 @@ async def redeem(request: web.Request) -> web.Response:
         detail={"phone_session": link.session_id},
     )
     out = VideoLegOut(
-        session_id=video_id,
+        session_id=opened.session_id,
         tracking_code=tracking_code.display(code),
-        token=citizen_token,
+        token=opened.citizen_token,
         channel="video",
     )
     return web.json_response(out.model_dump(), status=201, headers={"Cache-Control": "no-store"})
 
 
-async def _shared_limiter(app: web.Application) -> AsyncIterator[None]:
+async def link_limiter_context(app: web.Application) -> AsyncIterator[None]:
     """``app.cleanup_ctx`` entry (after the app's Redis client): count in Redis if there is one."""
     if REDIS in app:
         app[LIMITER].share(app[REDIS])
@@ -181,4 +202,3 @@ async def _shared_limiter(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     app[LIMITER] = LinkLimiter()
     app.router.add_post("/api/video-links", redeem)
-    app.cleanup_ctx.append(_shared_limiter)

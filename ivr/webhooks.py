@@ -25,10 +25,11 @@ from ivr.models import PhoneCall
 from ivr.progress import Progress, read
 from ivr.signature import twilio_form, twilio_webhook
 from ivr.twilio_api import bridge_twiml
-from ivr.twiml import MENU, asked, goodbye, holding, reply, url
+from ivr.twiml import MENU, PROMPTS, asked, goodbye, holding, reply, url
 from queues.router import Refused
 from queues.service import ROUTER
 from safecall.errors import ApiError
+from safecall.refusals import Unavailable
 from signaling.routes import HUB
 
 
@@ -88,13 +89,17 @@ async def queue(
     """The end of the menu: her contact opens and she waits in line."""
     app = request.app
     menu = app[MENU]
-    queued = await calls.queue_call(
-        app,
-        menu,
-        call_sid=call_sid(form),
-        caller=form.get("From", ""),
-        intake=progress.intake(menu, silent=silent),
-    )
+    try:
+        queued = await calls.queue_call(
+            app,
+            menu,
+            call_sid=call_sid(form),
+            caller=form.get("From", ""),
+            intake=progress.intake(menu, silent=silent),
+        )
+    except Unavailable:
+        # Nothing of her contact was kept (the desk undid it): she holds, then we try again.
+        return reply(_try_again(app, progress, silent=silent))
     call = queued.call
     first: tuple[str, ...] = ("silent_queued" if call.silent else "queued",)
     if queued.deprioritised:
@@ -109,6 +114,28 @@ async def queue(
             first=first,
         )
     )
+
+
+def _try_again(app: web.Application, progress: Progress, *, silent: bool) -> VoiceResponse:
+    response = VoiceResponse()
+    app[PROMPTS].hold(response, 1)
+    query = progress.query()
+    again = (query + "&" if query else "") + f"silent={int(silent)}"
+    response.redirect(url(app, "ivr/enqueue", again), method="POST")
+    return response
+
+
+@twilio_webhook(
+    "put her in line again, after the line could not take her a moment ago.", "invalid_call"
+)
+async def enqueue(request: web.Request) -> web.Response:
+    form = await twilio_form(request)
+    app = request.app
+    call = await calls.find_call(app, call_sid(form))
+    if call is not None:  # she is in line already (the earlier try got through)
+        return await _hold_reply(app, call)
+    progress = read(request.query, app[MENU])
+    return await queue(request, form, progress, silent=request.query.get("silent") == "1")
 
 
 async def _hold_reply(app: web.Application, call: PhoneCall) -> web.Response:

@@ -43,10 +43,9 @@ def setup(app: web.Application) -> None:
     app[BRIDGES] = set[Bridge]()
     app[SPENT] = SpentTokens()
     app.router.add_get("/twilio/media", media_stream)
-    app.cleanup_ctx.append(_resources)
 
 
-async def _resources(app: web.Application) -> AsyncIterator[None]:
+async def media_context(app: web.Application) -> AsyncIterator[None]:
     url = app[SETTINGS].redis_url
     if url:
         app[SPENT].redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)

@@ -283,14 +283,15 @@ class Router:
             return config.priority_of(contact.category, emergency=contact.emergency)
         return contact.priority
 
-    async def cancel(self, task_id: str) -> Task | None:
+    async def cancel(self, task_id: str, *, callback: bool = True) -> Task | None:
         """She left before an officer answered: the task ends ``abandoned`` wherever it is.
 
-        When she said a callback is safe, a callback task is created (and returned).
+        When she said a callback is safe (and ``callback``), a callback task is created (and
+        returned). A contact whose page never came gets none: nobody was there.
         """
         now = self._now()
         await self._catch_up(now)
-        outcome = await self._end(task_id, now, TaskStatus.ABANDONED)
+        outcome = await self._end(task_id, now, TaskStatus.ABANDONED, callback=callback)
         return outcome.callback
 
     async def returned(self, task_id: str) -> Placement:
@@ -665,11 +666,17 @@ class Router:
         )
 
     async def _end(
-        self, task_id: str, now: float, status: TaskStatus, *, dispatch: bool = True
+        self,
+        task_id: str,
+        now: float,
+        status: TaskStatus,
+        *,
+        dispatch: bool = True,
+        callback: bool = True,
     ) -> Outcome:
         task = self.board.tasks.get(task_id)
-        callback = self._callback_for(task, now) if task is not None else None
-        outcome = await self.store.end(task_id, now, status=status, callback=callback)
+        callback_task = self._callback_for(task, now) if task is not None and callback else None
+        outcome = await self.store.end(task_id, now, status=status, callback=callback_task)
         if not outcome.ok:
             if status == TaskStatus.MISSED:
                 return outcome

@@ -13,13 +13,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from queues import config as routing_config
 from queues.memory_store import MemoryStore
 from queues.redis_store import RedisStore, consumer_name
 from queues.router import Router
 from queues.store import Store
 from queues.timeline_sink import GROUP, TimelineSink
-from safecall.state import CLOCK, DB, SETTINGS
+from safecall.state import CLOCK, DB, ROUTING, SETTINGS
 
 ROUTER = web.AppKey("router", Router)
 
@@ -27,7 +26,7 @@ ROUTER = web.AppKey("router", Router)
 async def router_context(app: web.Application) -> AsyncIterator[None]:
     """``app.cleanup_ctx`` entry (after the database's): the router and the timeline sink."""
     settings = app[SETTINGS]
-    config = routing_config.load(settings.routing_file)
+    config = app[ROUTING]
     store: Store
     if settings.redis_url:
         store = RedisStore(config, settings.redis_url, groups=(GROUP,))

@@ -68,10 +68,9 @@ RECORDINGS = web.AppKey("recordings", Recordings)
 def setup_service(app: web.Application) -> None:
     settings = app[SETTINGS]
     app[RECORDINGS] = Recordings(settings.var_dir / "recordings", settings.recordings_key_file)
-    app.cleanup_ctx.append(_sweeper)
 
 
-async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+async def sweeper_context(app: web.Application) -> AsyncIterator[None]:
     async with Periodic(
         lambda: _sweep(app),
         every=SWEEP_EVERY,

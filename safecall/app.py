@@ -1,4 +1,10 @@
-"""The app factory: one explicit place where routes, middlewares and resources meet."""
+"""The app factory: one explicit place where routes, middlewares and resources meet.
+
+:func:`create_app` reads top to bottom: the settings and the words the server
+speaks (checked against each other: a mistake stops it before it serves),
+the routes of each package, then the lifespan (:data:`LIFESPAN`): what starts,
+in which order; aiohttp stops them in the reverse order.
+"""
 
 from __future__ import annotations
 
@@ -12,24 +18,38 @@ from redis.asyncio import Redis
 import cases.api
 import cases.reports
 import cases.tracking_routes
+import contacts.routes
+import contacts.service
+import ivr.bridge
+import ivr.callback_retries
+import ivr.callbacks
 import ivr.routes
+import ivr.signature
+import ivr.twilio_api
+import ivr.video_leg
 import media.routes
 import officers.routes
 import queues.api
 import queues.service
 import recordings.routes
+import recordings.service
 import signaling.console_feed
 import signaling.intake
 import signaling.place_in_line
 import signaling.routes
 from audit.log import AuditLog
+from cases.vocabulary import load_districts
+from contacts.vocabulary import Vocabulary
 from officers.auth import auth_middleware
+from queues import config as routing_config
 from safecall import health, pages
 from safecall.db import create_engine, session_factory, utcnow
 from safecall.errors import error_middleware
 from safecall.settings import Settings
-from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, REDIS, SETTINGS
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, REDIS, ROUTING, SETTINGS
 from sealing.data_key import DataKey
+
+Context = Callable[[web.Application], AsyncIterator[None]]
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> web.Application:
@@ -41,39 +61,36 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[DATA_KEY] = DataKey.load(settings.data_key_file)
-    app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_redis)
-    app.cleanup_ctx.append(queues.service.router_context)
+    app[ROUTING] = routing_config.load(settings.routing_file)
+    app[contacts.service.VOCABULARY] = Vocabulary.build(
+        routing_lines=app[ROUTING].lines,
+        districts=load_districts(settings.districts_file),
+        extra_categories=settings.extra_categories,
+    )
 
     health.setup(app)
     officers.routes.setup(app)
     cases.api.setup(app)
     cases.reports.setup(app)
     cases.tracking_routes.setup(app)
+    contacts.routes.setup(app)
     queues.api.setup(app)
     signaling.routes.setup(app)
     signaling.intake.setup(app)
-    signaling.place_in_line.setup(app)
     signaling.console_feed.setup(app)
-    ivr.routes.setup(app)
+    ivr.routes.setup(app)  # checks its menu against the vocabulary
     media.routes.setup(app)
     recordings.routes.setup(app)
     pages.setup(app)
+
+    app.cleanup_ctx.extend(LIFESPAN)
+    app.on_shutdown.append(signaling.console_feed.end_feeds)
+    app.on_shutdown.append(signaling.routes.drain)
     return app
 
 
-def settle_heap() -> None:
-    """For a serving process, once its app has started: what start-up made (modules, the
-    menu, compiled statements: about 160,000 objects) is put out of the garbage
-    collector's reach, so that a full collection no longer walks it; that walk took
-    about 90 ms, a stall of every webhook and call in the process. Not done by the app
-    itself: a test process starts hundreds of apps, and each collection here costs it
-    about 80 ms."""
-    gc.collect()
-    gc.freeze()
-
-
 async def _database(app: web.Application) -> AsyncIterator[None]:
+    """The database engine, its sessions and the audit log."""
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url)
     app[ENGINE] = engine
@@ -94,3 +111,34 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     yield
     await client.aclose()
+
+
+LIFESPAN: list[Context] = [
+    _database,  # the engine, sessions, the audit log
+    _redis,  # the shared Redis client (when SAFECALL_REDIS_URL is set)
+    queues.service.router_context,  # the routing engine and its timeline writer
+    signaling.routes.hub_context,  # the signaling hub: sessions, relay, the cross-node bus
+    contacts.service.desk_context,  # the contact desk: hears the hub's endings and chat
+    signaling.place_in_line.feed_context,  # her place in line, pushed to her page
+    signaling.console_feed.feeds_context,  # the consoles' and the wallboard's feeds
+    ivr.signature.forgeries_context,  # forged-signature summaries written as windows close
+    ivr.twilio_api.client_context,  # Twilio's REST client (when the phone line is on)
+    ivr.bridge.listen,  # accepted phone calls moved to the media bridge
+    ivr.callback_retries.run,  # unanswered callbacks put back in line
+    ivr.callbacks.cancel_rings_context,  # a ring stopped when its officer hangs up
+    ivr.video_leg.link_limiter_context,  # the video-link tries limiter, shared in Redis
+    media.routes.media_context,  # stream tokens; bridged calls ended at shutdown
+    recordings.service.sweeper_context,  # abandoned recordings closed
+]
+"""What starts, in this order (each after what it uses); aiohttp stops them in reverse."""
+
+
+def settle_heap() -> None:
+    """For a serving process, once its app has started: what start-up made (modules, the
+    menu, compiled statements: about 160,000 objects) is put out of the garbage
+    collector's reach, so that a full collection no longer walks it; that walk took
+    about 90 ms, a stall of every webhook and call in the process. Not done by the app
+    itself: a test process starts hundreds of apps, and each collection here costs it
+    about 80 ms."""
+    gc.collect()
+    gc.freeze()

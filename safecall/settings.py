@@ -39,6 +39,8 @@ class Settings:
     """Redis for queue state and the cross-node bus; unset means in-process."""
     routing_file: Path | None = None
     """Routing configuration (TOML); unset means the packaged defaults."""
+    districts_file: Path | None = None
+    """The districts contacts, cases and officers choose from (TOML); unset means Punjab's."""
     data_key_file: Path = Path("var/data.key")
     """Key for encrypted fields (names, phone numbers, addresses, notes)."""
     audit_key_file: Path = Path("var/audit.key")
@@ -115,6 +117,7 @@ class Settings:
             database_url=reader.get("DATABASE_URL", _database_url, default_db),
             redis_url=reader.get("REDIS_URL", _redis_url, None),
             routing_file=reader.get("ROUTING_FILE", Path, None),
+            districts_file=reader.get("DISTRICTS_FILE", Path, None),
             data_key_file=reader.get("DATA_KEY_FILE", Path, var_dir / "data.key"),
             audit_key_file=reader.get("AUDIT_KEY_FILE", Path, var_dir / "audit.key"),
             session_hours=reader.get("SESSION_HOURS", _positive_hours, 12.0),

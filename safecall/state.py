@@ -14,6 +14,7 @@ from safecall.settings import Settings
 
 if TYPE_CHECKING:
     from audit.log import AuditLog
+    from queues.config import RoutingConfig
     from sealing.data_key import DataKey
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -23,6 +24,8 @@ DATA_KEY: web.AppKey[DataKey] = web.AppKey("data_key")
 AUDIT: web.AppKey[AuditLog] = web.AppKey("audit")
 REDIS = web.AppKey("redis", Redis)
 """A shared client (text replies) when SAFECALL_REDIS_URL is set; absent otherwise."""
+ROUTING: web.AppKey[RoutingConfig] = web.AppKey("routing_config")
+"""The routing configuration (SAFECALL_ROUTING_FILE or the defaults), read once at start."""
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 """Now, as the app sees it; tests replace it to drive delays without sleeping."""
 

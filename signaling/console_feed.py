@@ -393,7 +393,7 @@ async def wallboard_events(request: web.Request) -> web.StreamResponse:
 # --- life --------------------------------------------------------------------------------
 
 
-async def _context(app: web.Application) -> AsyncIterator[None]:
+async def feeds_context(app: web.Application) -> AsyncIterator[None]:
     """The shared figures, and the recent supervisor alerts kept for the wallboard."""
     alerts = app[ALERTS]
     app[FIGURES] = Figures(app[ROUTER])
@@ -433,7 +433,7 @@ async def _context(app: web.Application) -> AsyncIterator[None]:
     listener.close()
 
 
-async def _end_feeds(app: web.Application) -> None:
+async def end_feeds(app: web.Application) -> None:
     feeds: set[Listener] = app[FEEDS]
     for listener in list(feeds):
         listener.queue.put_nowait(_STOP)
@@ -445,5 +445,3 @@ def setup(app: web.Application) -> None:
     app[ALERTS] = deque(maxlen=_ALERTS_KEPT)
     app.router.add_get("/api/console/events", console_events)
     app.router.add_get("/api/wallboard/events", wallboard_events)
-    app.cleanup_ctx.append(_context)
-    app.on_shutdown.append(_end_feeds)

@@ -114,13 +114,9 @@ class PlaceNotices:
         await conn.send(notice(placement))
 
 
-async def _context(app: web.Application) -> AsyncIterator[None]:
+async def feed_context(app: web.Application) -> AsyncIterator[None]:
+    """``app.cleanup_ctx`` entry (after the router's and the hub's)."""
     notices = PlaceNotices(app[HUB], app[ROUTER])
     notices.start()
     yield
     await notices.stop()
-
-
-def setup(app: web.Application) -> None:
-    # After the router's and the hub's contexts: both exist by then.
-    app.cleanup_ctx.append(_context)

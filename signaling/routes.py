@@ -48,11 +48,9 @@ def setup(app: web.Application) -> None:
     app[CONFIG] = SignalingConfig()
     app.router.add_get("/ws", websocket)
     app.router.add_get("/api/ice-servers", get_ice_servers)
-    app.cleanup_ctx.append(_hub)
-    app.on_shutdown.append(_drain)
 
 
-async def _hub(app: web.Application) -> AsyncIterator[None]:
+async def hub_context(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     url = app[SETTINGS].redis_url
     client: Redis | None = None
@@ -96,7 +94,7 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
         await client.aclose()
 
 
-async def _drain(app: web.Application) -> None:
+async def drain(app: web.Application) -> None:
     # By the time on_shutdown runs, aiohttp has stopped reading every connection
     # (pre_shutdown drops incoming data, WebSocket frames included): waiting for
     # calls here would only hold pages that can no longer be heard. Send them

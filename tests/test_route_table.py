@@ -32,10 +32,12 @@ PUBLIC = {
     ("GET", "/api/ice-servers"),  # signaling: STUN/TURN for the citizen page
     ("POST", "/api/contacts"),  # the citizen page starts a contact (no login: she is anonymous)
     ("GET", "/api/contacts/{session_id}"),  # her place in line, with her contact's token
+    ("GET", "/api/districts"),  # the districts her intake and the forms choose from
     ("POST", "/twilio/voice"),  # Twilio's webhooks: each checks X-Twilio-Signature instead
     ("POST", "/twilio/status"),
     ("POST", "/twilio/ivr/wait"),
     ("POST", "/twilio/ivr/hold-key"),
+    ("POST", "/twilio/ivr/enqueue"),  # put her in line again after a moment's hold
     ("POST", "/twilio/ivr/track/code"),
     ("POST", "/twilio/ivr/track/pin"),
     ("POST", "/twilio/ivr/callback-answer"),

@@ -354,17 +354,29 @@ async def test_a_request_without_a_call_sid_is_refused(phone: Phone, db: Any) ->
     assert await count_contacts(db) == 0
 
 
-async def test_a_stopping_process_leaves_her_to_the_next_turn(
+async def test_a_stopping_process_keeps_nothing_and_tries_again_after_a_hold(
     phone: Phone, db: Any, app: Any
 ) -> None:
+    """The line cannot take her on this turn: nothing of her contact is kept (no case,
+    no session, no call), she hears the hold music, and Twilio asks again."""
     from signaling.routes import HUB
 
     app[HUB].draining = True  # this process is shutting down
     reply = await phone.press_through("1", "1", "2", "1")  # harassment
-    assert_holding(reply)
-    _, contact, _ = await the_call(db, phone)
-    assert app[ROUTER].placement(contact.id).status == "unknown"
+    assert reply.status == 200 and not reply.all("Hangup")
+    assert any(url.endswith("/common/hold.wav") for url in reply.texts("Play"))
+    again = reply.texts("Redirect")[-1]
+    assert again.startswith(f"{PUBLIC_URL}/twilio/ivr/enqueue?")
+    async with db() as session:
+        assert await session.scalar(select(func.count()).select_from(ContactSession)) == 0
+        assert await session.scalar(select(func.count()).select_from(Case)) == 0
+        assert await session.get(PhoneCall, phone.call_sid) is None
     app[HUB].draining = False  # the next turn (on a live process) puts her in line
-    assert_holding(await phone.post("/twilio/ivr/wait"))
+    assert_holding(await phone.post(again))
+    _, contact, case = await the_call(db, phone)
     assert app[ROUTER].placement(contact.id).status == "waiting"
     assert app[ROUTER].board.tasks[contact.id].category == "harassment"
+    assert case.category == "harassment"
+    assert_holding(await phone.post(again))  # Twilio repeated it: still one contact
+    async with db() as session:
+        assert await session.scalar(select(func.count()).select_from(ContactSession)) == 1

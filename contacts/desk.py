@@ -1,0 +1,545 @@
+"""The desk: opening, answering and ending a contact, in one place for every channel.
+
+A contact is opened in three steps: the case log (the session on a new or
+existing case, in one transaction), the signaling session (her join token),
+the line (a task for the router). When a later step fails, the earlier ones
+are undone: the rows the first step wrote are deleted and the signaling
+session is ended, so a refused contact leaves nothing behind, and the
+channel is told to try again (:class:`~safecall.refusals.Unavailable`). A
+crash between the steps leaves an open contact with no task: the sweep
+(:mod:`contacts.sweep`) finds and ends it.
+
+What she says about herself becomes the case's details only on a case she
+opened now; on a case she names by its code it is her statement on this
+contact (:class:`cases.models.ContactStatement`), for an officer to confirm.
+
+Answering makes the officer the case's known officer (unless it has one) and
+moves a new case to ``in_progress``; an officer who accepted a transfer
+answers the same contact on a leg of her own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.exceptions import RedisError
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from cases.casework import Conflict
+from cases.models import (
+    Case,
+    Complainant,
+    ContactSession,
+    ContactStatement,
+    Leg,
+    TimelineEvent,
+)
+from cases.sessions import (
+    ComplainantDetails,
+    add_leg,
+    end_session,
+    mark_answered,
+    open_contact,
+    open_statement,
+)
+from cases.timeline import record_event
+from cases.tracking_code import TrackingCode
+from cases.vocabulary import CaseStatus, Channel
+from contacts.request import ContactRequest, Location
+from contacts.vocabulary import Vocabulary
+from queues.router import Contact, Refused, Router
+from safecall.db import reader
+from safecall.refusals import Unavailable
+from sealing.data_key import DataKey
+from signaling.hub import Hub, HubClosing, SessionExists
+
+log = logging.getLogger(__name__)
+
+LOCATION_FIELD = "contact.location"
+CHAT_FIELD = "chat.text"
+
+Writer = Callable[[AsyncSession, ContactSession], Awaitable[None]]
+"""A channel's own rows, written in the same transaction as the contact (a phone call's)."""
+Unwriter = Callable[[AsyncSession, str], Awaitable[None]]
+"""Deletes what a :data:`Writer` wrote for a session, when the contact is undone."""
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A contact opened on a case, in line (unless asked otherwise)."""
+
+    session_id: str
+    case_id: int
+    case_code: TrackingCode
+    """The case's tracking code (a new case's, or the one she gave when it matched)."""
+    linked: bool
+    """She gave the code of an earlier contact and it matched."""
+    citizen_token: str
+    """Her join token for ``/ws`` (her page keeps it in memory only)."""
+
+    def code_for_her(self, request: ContactRequest) -> TrackingCode:
+        """The code to tell her: the one she gave, whether or not it matched (the answer must
+        not tell a guesser which codes exist; the officer tells her when it matched nothing),
+        or her new case's."""
+        return request.tracking_code or self.case_code
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What the officer who answered sees of the contact and its case."""
+
+    session_id: str
+    case_id: int
+    channel: str
+    service_line: str
+    language: str
+    anonymous: bool
+    silent: bool
+    category: str | None
+    district: str | None
+    tracking_code: TrackingCode
+    linked_case: bool
+    code_unmatched: bool
+    """She gave a code that matched no case: tell her the new one."""
+    statement: ComplainantDetails | None
+    """What she said about herself on this contact (a returning complainant), unconfirmed."""
+    location: dict[str, object] | None
+    ended_at: datetime | None
+    again: bool
+    """She had answered it before (a reload)."""
+    chat: list[tuple[str, str]]
+    """The chat so far: (side, text), oldest first."""
+
+
+class Desk:
+    def __init__(
+        self,
+        *,
+        db: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
+        data_key: DataKey,
+        hub: Hub,
+        router: Router,
+        clock: Callable[[], datetime],
+        vocabulary: Vocabulary,
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.data_key = data_key
+        self.hub = hub
+        self.router = router
+        self.clock = clock
+        self.vocabulary = vocabulary
+
+    # --- opening ---------------------------------------------------------------------------
+
+    async def open(
+        self,
+        request: ContactRequest,
+        *,
+        queue: bool = True,
+        officer_id: int | None = None,
+        answered_by: int | None = None,
+        known_officer: int | None = None,
+        write: Writer | None = None,
+        unwrite: Unwriter | None = None,
+    ) -> Opened:
+        """Open her contact: the case log, the signaling session, the line; all or nothing.
+
+        ``queue=False`` keeps it out of the line (a callback or a video leg: an officer
+        already holds the conversation); ``officer_id`` binds the officer side to that
+        officer; ``answered_by`` marks it answered by her at once. ``known_officer`` is
+        who handled her before (the desk also takes the known officer of the case her
+        code names). Raises :class:`~safecall.refusals.Unavailable` (after undoing what
+        was done) when the hub or the router cannot take it now.
+        """
+        now = self.clock()
+        async with self.db() as session, session.begin():
+            contact, case = await self._log(session, request, now, queue=queue)
+            linked = request.tracking_code is not None and (
+                case.tracking_code == request.tracking_code.digits
+            )
+            if request.location is not None:
+                await self._record_location(session, contact, request.location, now)
+            if answered_by is not None:
+                await mark_answered(session, contact, officer_id=answered_by, answered_at=now)
+            if write is not None:
+                await write(session, contact)
+            if linked and known_officer is None:
+                known_officer = case.assigned_officer_id
+            opened_case = not linked
+            session_id, case_id = contact.id, case.id
+            case_code = TrackingCode(case.tracking_code)
+        undo = _Undo(self, session_id, case_id if opened_case else None, unwrite)
+        try:
+            citizen_token, _ = await self.hub.open_session(
+                session_id, officer_id=officer_id or answered_by
+            )
+        except HubClosing:
+            await undo(hub=False)
+            raise Unavailable(
+                "going_away", "This server is restarting; try again.", retry_after=1
+            ) from None
+        except (RedisError, OSError, SessionExists) as exc:
+            log.warning("contacts: the hub could not open a session (%s)", type(exc).__name__)
+            await undo(hub=False)
+            raise _not_now() from None
+        if queue:
+            try:
+                await self.router.enqueue(self._task(request, session_id, now, known_officer))
+            except Exception as exc:
+                log.warning(
+                    "contacts: the router could not take a contact (%s)", type(exc).__name__
+                )
+                await undo(hub=True)
+                raise _not_now() from None
+        return Opened(session_id, case_id, case_code, linked, citizen_token)
+
+    async def _log(
+        self, session: AsyncSession, request: ContactRequest, now: datetime, *, queue: bool
+    ) -> tuple[ContactSession, Case]:
+        statement = request.statement
+        details = None
+        if statement is not None:
+            details = ComplainantDetails(
+                name=statement.name,
+                phone=statement.phone,
+                callback_safe=statement.callback_safe,
+                callback_times=statement.callback_times,
+            )
+        return await open_contact(
+            session,
+            self.data_key,
+            service_line=request.line,
+            channel=request.channel.value,
+            now=now,
+            language=request.language,
+            category=request.category,
+            district=request.district,
+            anonymous=request.anonymous,
+            silent=request.silent,
+            tracking_code=None if request.tracking_code is None else str(request.tracking_code),
+            complainant=details,
+            external_id=request.external_id,
+            extra_categories=self.vocabulary.categories,
+            queued_at=now if queue else None,
+        )
+
+    async def _record_location(
+        self, session: AsyncSession, contact: ContactSession, where: Location, now: datetime
+    ) -> None:
+        shared = {"latitude": where.latitude, "longitude": where.longitude}
+        if where.accuracy is not None:
+            shared["accuracy"] = where.accuracy
+        sealed = self.data_key.seal(json.dumps(shared), LOCATION_FIELD)
+        await record_event(
+            session,
+            key=f"session:{contact.id}:location",
+            kind="contact.location",
+            at=now,
+            session_id=contact.id,
+            case_id=contact.case_id,
+            data={"sealed": base64.b64encode(sealed).decode()},
+        )
+
+    def _task(
+        self, request: ContactRequest, session_id: str, now: datetime, known: int | None
+    ) -> Contact:
+        return Contact(
+            id=session_id,
+            line=request.line,
+            channel=request.channel.value,
+            category=request.category,
+            language=request.language,
+            district=request.district,
+            emergency=request.emergency,
+            silent=request.silent,
+            callback_safe=request.callback_safe,
+            known_officer=known,
+            priority=request.priority,
+            arrived=now,
+        )
+
+    async def put_back(self, task: Contact) -> None:
+        """Put an open contact back in line when the line lost it (an in-process store that
+        restarted), with its first arrival; its signaling session is opened if it is gone."""
+        try:
+            await self.hub.open_session(task.id)
+        except SessionExists:
+            pass
+        except HubClosing:
+            log.info("contacts: this process is stopping; the contact is put back elsewhere")
+            return
+        await self.router.enqueue(task)
+
+    async def mark_answered(self, session_id: str, officer_id: int) -> None:
+        """An officer answered a contact she holds outside the line (a callback ring she
+        placed was picked up); nothing happens when it was answered already."""
+        async with self.db() as session, session.begin():
+            contact = await session.get(ContactSession, session_id)
+            if contact is None:
+                return
+            try:
+                await mark_answered(
+                    session, contact, officer_id=officer_id, answered_at=self.clock()
+                )
+            except Conflict:
+                pass
+
+    # --- answering -------------------------------------------------------------------------
+
+    async def answer(self, session_id: str, officer_id: int) -> Answered:
+        """The officer the router gave this contact to answers it.
+
+        The first answer marks it answered; the case gets her as its known officer (unless
+        it has one) and moves from new to in progress. She may answer again (a reload).
+        An officer who accepted it as a transfer answers on a leg of her own.
+        """
+        placement = self.router.placement(session_id)
+        if placement.status != "assigned" or placement.officer_id != officer_id:
+            raise _not_yours("Accept the offer first; this contact is not yours.")
+        now = self.clock()
+        async with self.db() as session, session.begin():
+            contact = await session.get(ContactSession, session_id)
+            if contact is None:
+                raise _not_yours("There is no such contact.")
+            again = contact.answered_at is not None and contact.officer_id == officer_id
+            if contact.answered_at is None:
+                await mark_answered(session, contact, officer_id=officer_id, answered_at=now)
+            elif contact.officer_id != officer_id:
+                await self._take_over(session, contact, officer_id, now)
+            case = await session.get(Case, contact.case_id)
+            assert case is not None
+            await self._know(session, case, officer_id, now)
+            answered = await self._answered(session, contact, case, again)
+        return answered
+
+    async def _take_over(
+        self, session: AsyncSession, contact: ContactSession, officer_id: int, now: datetime
+    ) -> None:
+        """A transfer's new officer: her own leg; the contact is hers from now on."""
+        if contact.ended_at is not None:
+            raise Conflict("session_ended", "This contact has ended.")
+        previous = contact.officer_id
+        await session.execute(
+            update(Leg)
+            .where(Leg.session_id == contact.id, Leg.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+        await add_leg(
+            session, contact, channel=contact.channel, started_at=now, officer_id=officer_id
+        )
+        await session.execute(
+            update(ContactSession)
+            .where(ContactSession.id == contact.id)
+            .values(officer_id=officer_id)
+        )
+        contact.officer_id = officer_id
+        await record_event(
+            session,
+            key=f"session:{contact.id}:taken_over:{officer_id}:{int(now.timestamp() * 1000)}",
+            kind="contact.transferred",
+            at=now,
+            session_id=contact.id,
+            case_id=contact.case_id,
+            officer_id=officer_id,
+            data={"from": previous, "to": officer_id},
+        )
+
+    async def _know(
+        self, session: AsyncSession, case: Case, officer_id: int, now: datetime
+    ) -> None:
+        """She becomes the case's known officer (unless it has one); a new case is in progress."""
+        values: dict[str, object] = {}
+        if case.assigned_officer_id is None:
+            values["assigned_officer_id"] = officer_id
+        if case.status == CaseStatus.NEW:
+            values["status"] = CaseStatus.IN_PROGRESS.value
+        if not values:
+            return
+        values["updated_at"] = now
+        await session.execute(update(Case).where(Case.id == case.id).values(**values))
+        for name, value in values.items():
+            setattr(case, name, value)
+        if "status" in values:
+            await record_event(
+                session,
+                key=f"case:{case.id}:in_progress:answered",
+                kind="case.status",
+                at=now,
+                case_id=case.id,
+                officer_id=officer_id,
+                data={"from": CaseStatus.NEW.value, "to": CaseStatus.IN_PROGRESS.value},
+                complainant_visible=True,
+            )
+
+    async def _answered(
+        self, session: AsyncSession, contact: ContactSession, case: Case, again: bool
+    ) -> Answered:
+        keys = [f"session:{contact.id}:{name}" for name in ("linked", "code_unmatched", "location")]
+        found = {
+            row.key: row.data
+            for row in await session.execute(
+                select(TimelineEvent.key, TimelineEvent.data).where(TimelineEvent.key.in_(keys))
+            )
+        }
+        said = await session.scalar(
+            select(ContactStatement).where(ContactStatement.session_id == contact.id)
+        )
+        location = None
+        if keys[2] in found:
+            sealed = base64.b64decode(found[keys[2]]["sealed"])
+            location = json.loads(self.data_key.open(sealed, LOCATION_FIELD))
+        return Answered(
+            session_id=contact.id,
+            case_id=case.id,
+            channel=contact.channel,
+            service_line=contact.service_line,
+            language=contact.language,
+            anonymous=contact.anonymous,
+            silent=contact.silent,
+            category=case.category,
+            district=case.district,
+            tracking_code=TrackingCode(case.tracking_code),
+            linked_case=keys[0] in found,
+            code_unmatched=keys[1] in found,
+            statement=None if said is None else open_statement(self.data_key, said),
+            location=location,
+            ended_at=contact.ended_at,
+            again=again,
+            chat=await self.chat_so_far(session, contact.id),
+        )
+
+    async def chat_so_far(self, session: AsyncSession, session_id: str) -> list[tuple[str, str]]:
+        """The session's chat messages, opened, oldest first."""
+        rows = await session.scalars(
+            select(TimelineEvent.data)
+            .where(TimelineEvent.session_id == session_id, TimelineEvent.kind == "chat.message")
+            .order_by(TimelineEvent.at, TimelineEvent.id)
+        )
+        return [
+            (data["from"], self.data_key.open(base64.b64decode(data["sealed"]), CHAT_FIELD))
+            for data in rows
+        ]
+
+    # --- ending ----------------------------------------------------------------------------
+
+    async def end(
+        self,
+        session_id: str,
+        reason: str,
+        *,
+        callback: bool = True,
+        disposition: str | None = None,
+    ) -> bool:
+        """The contact is over (``hangup``, ``dropped``, ``closed``...): it ends on its case
+        once, and one nobody answered leaves the line first (a callback is made when she
+        said it is safe and ``callback``). ``disposition`` overrides the one the desk would
+        choose (an unanswered callback ring is ``missed``). False when it had ended."""
+        async with reader(self.engine).connect() as conn:
+            found = (await conn.execute(_ENDED, {"id": session_id})).first()
+        if found is None or found.ended_at is not None:
+            return False
+        answered = found.answered_at is not None
+        if disposition is None:
+            if not answered:
+                # Out of line first: an officer must not be offered a contact that has ended.
+                await self._out_of_line(session_id, callback=callback)
+            disposition = "abandoned"
+            if answered:
+                disposition = "dropped" if reason == "dropped" else "answered"
+        return await self.record_end(session_id, disposition)
+
+    async def record_end(
+        self, session_id: str, disposition: str, *, reason: str | None = None
+    ) -> bool:
+        """Write the contact's end (once); False when it had ended, or cannot end so."""
+        async with self.db() as session, session.begin():
+            contact = await session.get(ContactSession, session_id)
+            if contact is None or contact.ended_at is not None:
+                return False
+            if contact.answered_at is not None and disposition in ("abandoned", "missed"):
+                return False
+            try:
+                await end_session(
+                    session, contact, disposition=disposition, now=self.clock(), reason=reason
+                )
+            except Conflict:
+                return False
+        return True
+
+    async def _out_of_line(self, session_id: str, *, callback: bool) -> None:
+        try:
+            await self.router.cancel(session_id, callback=callback)
+        except Refused as refusal:
+            if refusal.code not in ("unknown_task", "ended", "answered"):
+                log.warning("contacts: an ended contact stays in line (%s)", refusal.code)
+
+
+_ENDED = select(ContactSession.ended_at, ContactSession.answered_at).where(
+    ContactSession.id == bindparam("id")
+)
+
+
+def _not_now() -> Unavailable:
+    return Unavailable(
+        "not_ready",
+        "We could not put you through just now; try again in a moment, or call 15.",
+        retry_after=2,
+    )
+
+
+def _not_yours(message: str) -> Conflict:
+    return Conflict("not_yours", message)
+
+
+class _Undo:
+    """Undo an opened contact: its signaling session ends, the rows it wrote go."""
+
+    def __init__(
+        self, desk: Desk, session_id: str, new_case: int | None, unwrite: Unwriter | None
+    ) -> None:
+        self.desk = desk
+        self.session_id = session_id
+        self.new_case = new_case
+        self.unwrite = unwrite
+
+    async def __call__(self, *, hub: bool) -> None:
+        desk, session_id = self.desk, self.session_id
+        if hub:
+            try:
+                await desk.hub.end_session(session_id, "failed")
+            except Exception as exc:  # the sweep ends it
+                log.warning("contacts: could not end an undone session (%s)", type(exc).__name__)
+        try:
+            async with desk.db() as session, session.begin():
+                if self.unwrite is not None:
+                    await self.unwrite(session, session_id)
+                await self._delete(session)
+        except Exception as exc:  # the database failed too: the sweep ends it later
+            log.warning("contacts: could not undo an opened contact (%s)", type(exc).__name__)
+
+    async def _delete(self, session: AsyncSession) -> None:
+        events = TimelineEvent.session_id == self.session_id
+        if self.new_case is not None:
+            events = or_(events, TimelineEvent.case_id == self.new_case)
+        else:  # a linked case keeps its own events; only this contact's go
+            events = or_(events, TimelineEvent.key == f"session:{self.session_id}:linked")
+        await session.execute(delete(TimelineEvent).where(events))
+        await session.execute(
+            delete(ContactStatement).where(ContactStatement.session_id == self.session_id)
+        )
+        await session.execute(delete(Leg).where(Leg.session_id == self.session_id))
+        await session.execute(delete(ContactSession).where(ContactSession.id == self.session_id))
+        if self.new_case is not None:
+            await session.execute(delete(Complainant).where(Complainant.case_id == self.new_case))
+            await session.execute(delete(Case).where(Case.id == self.new_case))
+
+
+__all__ = ["Answered", "Channel", "Desk", "Opened"]

@@ -1,0 +1,73 @@
+"""The desk inside the server: built once the database, the router and the hub are up;
+it hears the hub (endings, chat) and writes them on the contact's case."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy import select
+
+from cases.models import ContactSession
+from cases.timeline import record_event
+from contacts.desk import CHAT_FIELD, Desk
+from contacts.vocabulary import Vocabulary
+from queues.service import ROUTER
+from safecall.state import CLOCK, DATA_KEY, DB, ENGINE
+from signaling.events import ChatPosted, HubEvent, SessionEnded
+from signaling.routes import HUB
+
+log = logging.getLogger(__name__)
+
+DESK = web.AppKey("contact_desk", Desk)
+VOCABULARY = web.AppKey("vocabulary", Vocabulary)
+
+
+async def desk_context(app: web.Application) -> AsyncIterator[None]:
+    """``app.cleanup_ctx`` entry (after the database's, the router's and the hub's)."""
+    desk = Desk(
+        db=app[DB],
+        engine=app[ENGINE],
+        data_key=app[DATA_KEY],
+        hub=app[HUB],
+        router=app[ROUTER],
+        clock=app[CLOCK],
+        vocabulary=app[VOCABULARY],
+    )
+    app[DESK] = desk
+
+    async def hear(event: HubEvent) -> None:
+        # The hub calls listeners in tasks of its own (never a socket's handler) and lets
+        # them finish before it closes.
+        try:
+            if isinstance(event, SessionEnded):
+                await desk.end(event.session_id, event.reason)
+            elif isinstance(event, ChatPosted):
+                await _chat(app, event)
+        except Exception:
+            log.exception("contacts: could not record a %s", type(event).__name__)
+
+    app[HUB].add_listener(hear)
+    yield
+
+
+async def _chat(app: web.Application, event: ChatPosted) -> None:
+    sealed = app[DATA_KEY].seal(event.text, CHAT_FIELD)
+    async with app[DB]() as session, session.begin():
+        case_id = await session.scalar(
+            select(ContactSession.case_id).where(ContactSession.id == event.session_id)
+        )
+        if case_id is None:
+            return
+        await record_event(
+            session,
+            key=f"chat:{event.session_id}:{secrets.token_hex(8)}",
+            kind="chat.message",
+            at=app[CLOCK](),
+            session_id=event.session_id,
+            case_id=case_id,
+            data={"from": event.side, "sealed": base64.b64encode(sealed).decode()},
+        )
