@@ -13,6 +13,7 @@ connections try at the same moment: the second is refused with
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -318,6 +319,39 @@ def open_statement(data_key: DataKey, row: ContactStatement) -> ComplainantDetai
         callback_safe=row.callback_safe,
         callback_times=data_key.open_optional(row.callback_times_sealed, TIMES_FIELD),
     )
+
+
+async def confirm_details(
+    session: AsyncSession,
+    data_key: DataKey,
+    case: Case,
+    given: ComplainantDetails,
+    fields: list[str],
+    *,
+    language: str,
+    now: datetime,
+) -> None:
+    """An officer confirmed ``fields`` of what she said: they become her case's details.
+
+    A case named now is no longer anonymous. "Safe to call back" needs a number on
+    the case (:class:`~cases.casework.Conflict` ``callback_needs_phone`` otherwise).
+    """
+    row = await session.scalar(select(Complainant).where(Complainant.case_id == case.id))
+    taken = ComplainantDetails(
+        name=given.name if "name" in fields else None,
+        phone=given.phone if "phone" in fields else None,
+        callback_safe="callback_safe" in fields and given.callback_safe,
+        callback_times=given.callback_times if "callback_times" in fields else None,
+    )
+    has_phone = taken.phone is not None or (row is not None and row.phone_sealed is not None)
+    if taken.callback_safe and not has_phone:
+        raise Conflict("callback_needs_phone", "A callback needs her phone number on the case.")
+    if not taken.callback_safe and row is not None:
+        taken = dataclasses.replace(taken, callback_safe=row.callback_safe)
+    _save_details(session, data_key, case, row, taken, language, now)
+    if taken.name is not None or taken.phone is not None:
+        case.anonymous = False
+    case.updated_at = now
 
 
 def open_details(data_key: DataKey, row: Complainant) -> ComplainantDetails:

@@ -31,7 +31,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from cases.casework import Conflict
+from audit.log import AuditLog
+from cases.casework import MANAGER_ROLES, Conflict, can_read
 from cases.models import (
     Case,
     Complainant,
@@ -43,6 +44,7 @@ from cases.models import (
 from cases.sessions import (
     ComplainantDetails,
     add_leg,
+    confirm_details,
     end_session,
     mark_answered,
     open_contact,
@@ -53,9 +55,10 @@ from cases.tracking_code import TrackingCode
 from cases.vocabulary import CaseStatus, Channel
 from contacts.request import ContactRequest, Location
 from contacts.vocabulary import Vocabulary
+from officers.models import Officer
 from queues.router import Contact, Refused, Router
 from safecall.db import reader
-from safecall.refusals import Unavailable
+from safecall.refusals import Invalid, NotAllowed, NotFound, Unavailable
 from sealing.data_key import DataKey
 from signaling.hub import Hub, HubClosing, SessionExists
 
@@ -128,7 +131,9 @@ class Desk:
         router: Router,
         clock: Callable[[], datetime],
         vocabulary: Vocabulary,
+        audit: AuditLog,
     ) -> None:
+        self.audit = audit
         self.db = db
         self.engine = engine
         self.data_key = data_key
@@ -199,6 +204,18 @@ class Desk:
                 )
                 await undo(hub=True)
                 raise _not_now() from None
+        if linked and request.statement is not None:
+            # What a returning contact says about herself is audited (never her address:
+            # anonymous means anonymous); the case is not changed by it.
+            await self.audit.record(
+                actor_kind="public",
+                officer_id=None,
+                action="contact.statement",
+                object_type="session",
+                object_id=session_id,
+                address=None,
+                detail={"case_id": case_id},
+            )
         return Opened(session_id, case_id, case_code, linked, citizen_token)
 
     async def _log(
@@ -428,6 +445,59 @@ class Desk:
             for data in rows
         ]
 
+    # --- her statement -------------------------------------------------------------------
+
+    async def confirm_statement(
+        self, session_id: str, officer: Officer, fields: frozenset[str]
+    ) -> list[str]:
+        """The officer takes ``fields`` of what she said on this contact onto her case, having
+        confirmed them with her in the conversation; the fields taken, in order.
+
+        Only the officer who answered the contact, or a supervisor or admin who may read
+        its case. Turning "safe to call back" on needs a number on the case (hers, or the
+        one taken now).
+        """
+        unknown = fields - set(STATEMENT_FIELDS)
+        if unknown or not fields:
+            raise Invalid(
+                "invalid_fields",
+                f"Choose among {', '.join(STATEMENT_FIELDS)} what she confirmed.",
+            )
+        now = self.clock()
+        async with self.db() as session, session.begin():
+            contact = await session.get(ContactSession, session_id)
+            said = await session.scalar(
+                select(ContactStatement).where(ContactStatement.session_id == session_id)
+            )
+            case = None if contact is None else await session.get(Case, contact.case_id)
+            if contact is None or case is None or not can_read(officer, case):
+                raise NotFound("contact_not_found", "There is no such contact you can see.")
+            if contact.officer_id != officer.id and officer.role not in MANAGER_ROLES:
+                raise NotAllowed(
+                    "not_yours", "Only the officer who answered her confirms what she said."
+                )
+            if said is None:
+                raise Conflict("no_statement", "She said nothing about herself on this contact.")
+            given = open_statement(self.data_key, said)
+            taken = [f for f in STATEMENT_FIELDS if f in fields and _has(given, f)]
+            if not taken:
+                raise Conflict("nothing_to_confirm", "She did not give what you chose.")
+            await confirm_details(
+                session, self.data_key, case, given, taken, language=contact.language, now=now
+            )
+            said.confirmed_at, said.confirmed_by = now, officer.id
+            await record_event(
+                session,
+                key=f"session:{session_id}:statement_confirmed:{int(now.timestamp() * 1000)}",
+                kind="case.complainant_confirmed",
+                at=now,
+                session_id=session_id,
+                case_id=case.id,
+                officer_id=officer.id,
+                data={"fields": taken},
+            )
+        return taken
+
     # --- ending ----------------------------------------------------------------------------
 
     async def end(
@@ -485,6 +555,14 @@ class Desk:
 _ENDED = select(ContactSession.ended_at, ContactSession.answered_at).where(
     ContactSession.id == bindparam("id")
 )
+
+
+STATEMENT_FIELDS = ("name", "phone", "callback_safe", "callback_times")
+
+
+def _has(given: ComplainantDetails, field: str) -> bool:
+    value = getattr(given, field)
+    return bool(value) if field == "callback_safe" else value is not None
 
 
 def _not_now() -> Unavailable:

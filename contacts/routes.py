@@ -1,12 +1,41 @@
-"""The words a page may choose from, for her intake and the officer's forms."""
+"""The contact desk on HTTP: the officer's answer, her statement confirmed, the words to choose.
+
+An officer accepts an offer through the queues API, then asks
+``POST /api/contacts/{id}/answer`` for the officer side's join token
+(:meth:`contacts.desk.Desk.answer`): only the officer the contact is assigned
+to gets it. She may ask again (a reload): the same token, with the chat so far
+and, once the call is over, when it ended (her wrap-up is timed from it). Join
+tokens are derived from a secret every process shares (the hub's), so the
+officer may ask any process for hers.
+
+What a returning complainant said about herself on a contact reaches her case
+only when the officer holding the contact confirms it in the conversation
+(``POST /api/contacts/{id}/statement/confirm``), field by field, audited.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
-from pydantic import BaseModel, Field
+from typing import Literal
 
-from contacts.service import VOCABULARY
-from safecall.endpoint import endpoint
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from contacts.desk import Answered
+from contacts.service import DESK, VOCABULARY
+from officers.auth import current_officer
+from queues.service import ROUTER
+from safecall.endpoint import STAFF, endpoint
+from safecall.errors import read_body
+from safecall.state import AUDIT, SETTINGS, client_address
+from signaling.routes import HUB
+
+TAGS = ["contacts"]
+
+
+class LocationOut(BaseModel):
+    latitude: float
+    longitude: float
+    accuracy: float | None = Field(default=None, description="Metres.")
 
 
 class DistrictOut(BaseModel):
@@ -32,5 +61,164 @@ async def districts(request: web.Request) -> web.Response:
     return web.json_response(body, headers={"Cache-Control": "public, max-age=3600"})
 
 
+class ChatLine(BaseModel):
+    side: Literal["citizen", "officer"]
+    text: str
+
+
+class StatementOut(BaseModel):
+    name: str | None
+    phone: str | None
+    callback_safe: bool
+    callback_times: str | None
+
+
+class AnswerOut(BaseModel):
+    session_id: str
+    case_id: int
+    token: str = Field(description="The officer side's join token for /ws.")
+    channel: str
+    service_line: str
+    language: str
+    anonymous: bool
+    category: str | None
+    district: str | None
+    callback_safe: bool
+    tracking_code: str
+    linked_case: bool = Field(description="She gave the tracking code of an earlier contact.")
+    code_unmatched: bool = Field(
+        description="She gave a code that matched no case: this contact opened a new case; "
+        "tell her its code (she was not told)."
+    )
+    statement: StatementOut | None = Field(
+        description="What a returning complainant said about herself on this contact: "
+        "unconfirmed, never written over the case by itself."
+    )
+    silent: bool = Field(description="She cannot speak (chat, or a silent phone call).")
+    recorded: bool = Field(
+        description="Calls of this service line are recorded (not one of "
+        "SAFECALL_RECORDING_OFF_LINES): the console records a video call only when true."
+    )
+    location: LocationOut | None
+    ended_at: float | None = Field(
+        description="Seconds since the epoch when the call ended (wrap-up), null while it goes on."
+    )
+    chat: list[ChatLine] = Field(description="The session's chat so far, oldest first.")
+
+
+@endpoint(
+    "Answer the contact you accepted (through the queues API): the officer side's join "
+    "token and the intake.",
+    roles=STAFF,
+    response=AnswerOut,
+    errors=["not_yours", "session_ended"],
+    tags=TAGS,
+)
+async def answer(request: web.Request) -> web.Response:
+    app = request.app
+    session_id = request.match_info["session_id"]
+    officer = current_officer(request)
+    answered = await app[DESK].answer(session_id, officer.id)
+    await app[AUDIT].record(
+        actor_kind="officer",
+        officer_id=officer.id,
+        action="session.answer",
+        object_type="session",
+        object_id=session_id,
+        address=client_address(request),
+        detail={"case_id": answered.case_id, "again": answered.again},
+    )
+    body = _answer_out(app, answered)
+    return web.json_response(body.model_dump(), headers={"Cache-Control": "no-store"})
+
+
+def _answer_out(app: web.Application, answered: Answered) -> AnswerOut:
+    said = answered.statement
+    return AnswerOut(
+        session_id=answered.session_id,
+        case_id=answered.case_id,
+        token=app[HUB].join_token(answered.session_id, "officer"),
+        channel=answered.channel,
+        service_line=answered.service_line,
+        language=answered.language,
+        anonymous=answered.anonymous,
+        category=answered.category,
+        district=answered.district,
+        callback_safe=placement_callback(app, answered.session_id),
+        tracking_code=answered.tracking_code.display(),
+        linked_case=answered.linked_case,
+        code_unmatched=answered.code_unmatched,
+        statement=None
+        if said is None
+        else StatementOut(
+            name=said.name,
+            phone=said.phone,
+            callback_safe=said.callback_safe,
+            callback_times=said.callback_times,
+        ),
+        silent=answered.silent,
+        recorded=answered.service_line not in app[SETTINGS].recording_off_lines,
+        location=None
+        if answered.location is None
+        else LocationOut.model_validate(answered.location),
+        ended_at=None if answered.ended_at is None else answered.ended_at.timestamp(),
+        chat=[ChatLine(side=side, text=text) for side, text in answered.chat],
+    )
+
+
+def placement_callback(app: web.Application, session_id: str) -> bool:
+    task = app[ROUTER].board.tasks.get(session_id)
+    return bool(task is not None and task.callback_safe)
+
+
+class ConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fields: list[Literal["name", "phone", "callback_safe", "callback_times"]] = Field(
+        min_length=1,
+        max_length=4,
+        description="What she confirmed in the conversation, to take onto her case.",
+    )
+
+
+class ConfirmOut(BaseModel):
+    taken: list[str] = Field(description="The fields now on her case.")
+
+
+@endpoint(
+    "Take what a returning complainant said about herself on this contact onto her case, "
+    "field by field, once she confirmed it in the conversation (the officer who answered, "
+    "or a supervisor).",
+    roles=STAFF,
+    body=ConfirmIn,
+    response=ConfirmOut,
+    errors=[
+        "contact_not_found",
+        "not_yours",
+        "no_statement",
+        "nothing_to_confirm",
+        "callback_needs_phone",
+    ],
+    statuses=[403, 404, 409],
+    tags=TAGS,
+)
+async def confirm_statement(request: web.Request) -> web.Response:
+    body = await read_body(request, ConfirmIn)
+    officer = current_officer(request)
+    session_id = request.match_info["session_id"]
+    taken = await request.app[DESK].confirm_statement(session_id, officer, frozenset(body.fields))
+    await request.app[AUDIT].record(
+        actor_kind="officer",
+        officer_id=officer.id,
+        action="case.complainant_confirm",
+        object_type="session",
+        object_id=session_id,
+        address=client_address(request),
+        detail={"fields": taken},
+    )
+    return web.json_response(ConfirmOut(taken=taken).model_dump())
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/districts", districts)
+    app.router.add_post("/api/contacts/{session_id}/answer", answer)
+    app.router.add_post("/api/contacts/{session_id}/statement/confirm", confirm_statement)

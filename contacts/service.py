@@ -16,7 +16,7 @@ from cases.timeline import record_event
 from contacts.desk import CHAT_FIELD, Desk
 from contacts.vocabulary import Vocabulary
 from queues.service import ROUTER
-from safecall.state import CLOCK, DATA_KEY, DB, ENGINE
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE
 from signaling.events import ChatPosted, HubEvent, SessionEnded
 from signaling.routes import HUB
 
@@ -36,6 +36,7 @@ async def desk_context(app: web.Application) -> AsyncIterator[None]:
         router=app[ROUTER],
         clock=app[CLOCK],
         vocabulary=app[VOCABULARY],
+        audit=app[AUDIT],
     )
     app[DESK] = desk
 

@@ -1,7 +1,8 @@
 """The words a contact may use, built once at start and checked against each other.
 
 Three places name the service lines: the code (:class:`cases.vocabulary.ServiceLine`),
-the routing file (``[lines.*]``) and the phone menu. When they differ the server
+the routing file (``[lines.*]``) and the phone menu. When the routing file's differ
+from the code's, or the menu offers a line the server does not have, the server
 refuses to start and names the difference, rather than opening a case the
 router then refuses. Categories are the built-in ones and the configured
 extras; districts come from the districts file.
@@ -9,7 +10,7 @@ extras; districts come from the districts file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cases.vocabulary import LANGUAGES, Districts, ServiceLine, categories
@@ -36,14 +37,12 @@ class Vocabulary:
         routing_lines: Mapping[str, bool],
         districts: Districts,
         extra_categories: tuple[str, ...] = (),
-        menu_lines: Iterable[str] | None = None,
     ) -> Vocabulary:
-        """The vocabulary, when the code's lines, the routing file's (line -> female only)
-        and the phone menu's agree; :class:`VocabularyError` naming the difference if not."""
+        """The vocabulary, when the code's lines and the routing file's (line -> female only)
+        agree; :class:`VocabularyError` naming the difference if not. (The phone menu checks
+        that the lines it offers are among these when it loads.)"""
         code = {line.value for line in ServiceLine}
         _same("the routing file", set(routing_lines), code)
-        if menu_lines is not None:
-            _same("the phone menu", set(menu_lines), code)
         return cls(
             lines=frozenset(code),
             female_only=frozenset(line for line, only in routing_lines.items() if only),

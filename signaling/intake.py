@@ -11,32 +11,25 @@ The tracking code in the answer is the one she gave, whether or not it
 matched a case (the answer must not tell a guesser which codes exist; the
 officer tells her in the conversation), or her new case's.
 
-An officer accepts an offer through the queues API, then asks
-``POST /api/contacts/{id}/answer`` for the officer side's join token
-(:meth:`contacts.desk.Desk.answer`): only the officer the contact is assigned
-to gets it. She may ask again (a reload): the same token, with the chat so far
-and, once the call is over, when it ended (her wrap-up is timed from it).
-
-Join tokens are derived from a secret every process shares (the hub's), so
-the officer may ask any process for hers.
+The officer's side of a contact (answering it) is in :mod:`contacts.routes`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from cases.tracking_routes import TRACKING_LIMITER
 from contacts import request as contact
-from contacts.desk import Answered
 from contacts.service import DESK, VOCABULARY
-from officers.auth import current_officer
 from queues.router import Placement
 from queues.service import ROUTER
-from safecall.endpoint import STAFF, endpoint
+from safecall.endpoint import endpoint
 from safecall.errors import ApiError, read_body
-from safecall.state import AUDIT, SETTINGS, client_address
+from safecall.state import CLOCK, client_address
 from signaling.hub import token_hash
 from signaling.routes import HUB
 
@@ -88,51 +81,6 @@ class PlaceOut(BaseModel):
     status: str = Field(description="waiting, offered, assigned, or how it ended.")
     position: int | None
     estimated_wait: float | None = Field(description="Seconds; null when not known.")
-
-
-class ChatLine(BaseModel):
-    side: Literal["citizen", "officer"]
-    text: str
-
-
-class StatementOut(BaseModel):
-    name: str | None
-    phone: str | None
-    callback_safe: bool
-    callback_times: str | None
-
-
-class AnswerOut(BaseModel):
-    session_id: str
-    case_id: int
-    token: str = Field(description="The officer side's join token for /ws.")
-    channel: str
-    service_line: str
-    language: str
-    anonymous: bool
-    category: str | None
-    district: str | None
-    callback_safe: bool
-    tracking_code: str
-    linked_case: bool = Field(description="She gave the tracking code of an earlier contact.")
-    code_unmatched: bool = Field(
-        description="She gave a code that matched no case: this contact opened a new case; "
-        "tell her its code (she was not told)."
-    )
-    statement: StatementOut | None = Field(
-        description="What a returning complainant said about herself on this contact: "
-        "unconfirmed, never written over the case by itself."
-    )
-    silent: bool = Field(description="She cannot speak (chat, or a silent phone call).")
-    recorded: bool = Field(
-        description="Calls of this service line are recorded (not one of "
-        "SAFECALL_RECORDING_OFF_LINES): the console records a video call only when true."
-    )
-    location: Location | None
-    ended_at: float | None = Field(
-        description="Seconds since the epoch when the call ended (wrap-up), null while it goes on."
-    )
-    chat: list[ChatLine] = Field(description="The session's chat so far, oldest first.")
 
 
 def _statement(body: ContactIn) -> contact.Statement | None:
@@ -189,7 +137,12 @@ async def start_contact(request: web.Request) -> web.Response:
         location=location,
         silent=body.channel == "chat",
     )
+    asked = await _code_checked(request, asked)
     opened = await app[DESK].open(asked)
+    if asked.tracking_code is not None and not opened.linked:
+        # A code that matched nothing is a guess as far as tracking is concerned: charged
+        # to the same limits as /track, though the answer is the same as for a match.
+        await app[TRACKING_LIMITER].record_miss(client_address(request), app[CLOCK]())
     out = ContactOut(
         session_id=opened.session_id,
         tracking_code=opened.code_for_her(asked).display(),
@@ -197,6 +150,18 @@ async def start_contact(request: web.Request) -> web.Response:
         channel=body.channel,
     )
     return web.json_response(out.model_dump(), status=201, headers={"Cache-Control": "no-store"})
+
+
+async def _code_checked(
+    request: web.Request, asked: contact.ContactRequest
+) -> contact.ContactRequest:
+    """Her request, without the code she gave when her network has used up its lookups:
+    help is never refused for it (the contact opens on a new case, the officer links it)."""
+    if asked.tracking_code is None:
+        return asked
+    app = request.app
+    refusal = await app[TRACKING_LIMITER].admit(client_address(request), app[CLOCK]())
+    return asked if refusal is None else dataclasses.replace(asked, tracking_code=None)
 
 
 async def _her_session(request: web.Request) -> str:
@@ -232,70 +197,6 @@ async def her_place(request: web.Request) -> web.Response:
     return web.json_response(_place(placement), headers={"Cache-Control": "no-store"})
 
 
-@endpoint(
-    "Answer the contact you accepted (through the queues API): the officer side's join "
-    "token and the intake.",
-    roles=STAFF,
-    response=AnswerOut,
-    errors=["not_yours", "session_ended"],
-    tags=TAGS,
-)
-async def answer(request: web.Request) -> web.Response:
-    app = request.app
-    session_id = request.match_info["session_id"]
-    officer = current_officer(request)
-    answered = await app[DESK].answer(session_id, officer.id)
-    await app[AUDIT].record(
-        actor_kind="officer",
-        officer_id=officer.id,
-        action="session.answer",
-        object_type="session",
-        object_id=session_id,
-        address=client_address(request),
-        detail={"case_id": answered.case_id, "again": answered.again},
-    )
-    body = _answer_out(app, answered)
-    return web.json_response(body.model_dump(), headers={"Cache-Control": "no-store"})
-
-
-def _answer_out(app: web.Application, answered: Answered) -> AnswerOut:
-    said = answered.statement
-    return AnswerOut(
-        session_id=answered.session_id,
-        case_id=answered.case_id,
-        token=app[HUB].join_token(answered.session_id, "officer"),
-        channel=answered.channel,
-        service_line=answered.service_line,
-        language=answered.language,
-        anonymous=answered.anonymous,
-        category=answered.category,
-        district=answered.district,
-        callback_safe=placement_callback(app, answered.session_id),
-        tracking_code=answered.tracking_code.display(),
-        linked_case=answered.linked_case,
-        code_unmatched=answered.code_unmatched,
-        statement=None
-        if said is None
-        else StatementOut(
-            name=said.name,
-            phone=said.phone,
-            callback_safe=said.callback_safe,
-            callback_times=said.callback_times,
-        ),
-        silent=answered.silent,
-        recorded=answered.service_line not in app[SETTINGS].recording_off_lines,
-        location=None if answered.location is None else Location.model_validate(answered.location),
-        ended_at=None if answered.ended_at is None else answered.ended_at.timestamp(),
-        chat=[ChatLine(side=side, text=text) for side, text in answered.chat],
-    )
-
-
-def placement_callback(app: web.Application, session_id: str) -> bool:
-    task = app[ROUTER].board.tasks.get(session_id)
-    return bool(task is not None and task.callback_safe)
-
-
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/contacts", start_contact)
     app.router.add_get("/api/contacts/{session_id}", her_place)
-    app.router.add_post("/api/contacts/{session_id}/answer", answer)

@@ -114,6 +114,42 @@ function setLanguage(next) {
     b.setAttribute("aria-pressed", String(b.dataset.lang === next));
   }
   if (next === "ur" || next === "en") $("language").value = next;
+  nameDistricts();
+}
+
+// ---- districts: chosen from the list, never typed ------------------------------
+
+let districts = [];
+
+async function loadDistricts() {
+  try {
+    const response = await fetch("/api/districts");
+    if (!response.ok) return;
+    districts = (await response.json()).districts;
+  } catch (e) {
+    return; // she can still start without one
+  }
+  const select = $("district");
+  for (const d of districts) {
+    const option = document.createElement("option");
+    option.value = d.code;
+    select.appendChild(option);
+  }
+  nameDistricts();
+}
+
+function nameDistricts() {
+  const select = $("district");
+  const collator = new Intl.Collator(lang === "ur" ? "ur" : "en");
+  const named = districts.map((d) => [d.code, d.names[lang] || d.names.en]);
+  named.sort((a, b) => collator.compare(a[1], b[1]));
+  const options = Array.from(select.options).slice(1);
+  named.forEach(([code, name], i) => {
+    if (options[i]) {
+      options[i].value = code;
+      options[i].textContent = name;
+    }
+  });
 }
 
 // ---- the contact (memory only) ------------------------------------------------
@@ -148,7 +184,7 @@ function intake(channel) {
   const body = { service_line: service, channel, language: $("language").value || "ur" };
   const category = $("category").value;
   if (category) body.category = category;
-  const district = $("district").value.trim();
+  const district = $("district").value;
   if (district) body.district = district;
   body.anonymous = $("anonymous").checked;
   if (!body.anonymous) {
@@ -542,4 +578,5 @@ document.addEventListener("DOMContentLoaded", () => {
   $("to-chat").addEventListener("click", switchToChat);
   for (const el of document.querySelectorAll("[data-i18n]")) english[el.dataset.i18n] = el.textContent;
   $("language").value = "en";
+  loadDistricts();
 });

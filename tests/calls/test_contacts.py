@@ -70,7 +70,8 @@ async def test_her_place_needs_her_token(client: Client, db: Db) -> None:
     ("fields", "code"),
     [
         ({"channel": "fax"}, "invalid_body"),
-        ({"service_line": "men"}, "invalid_body"),
+        ({"service_line": "men"}, "unknown_service_line"),
+        ({"district": "Atlantis"}, "unknown_district"),
         ({"surprise": 1}, "invalid_body"),
         ({"name": "Ayesha"}, "anonymous_with_details"),
         ({"anonymous": False, "callback_safe": True}, "callback_needs_phone"),
