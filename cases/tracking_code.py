@@ -58,6 +58,12 @@ _INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u2066\u2067\u2068\u2069\u
 """Zero-width and direction marks that right-to-left keyboards and copying insert."""
 
 
+def ascii_digits(text: str) -> str:
+    """``text`` with Urdu and Arabic-Indic digits as ASCII ones (a PIN typed on an Urdu
+    keyboard is the same PIN)."""
+    return text.translate(_DIGITS)
+
+
 def normalise(text: str) -> str | None:
     """The 12 ASCII digits of a typed code, or None when it is not 12 digits.
 

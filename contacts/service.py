@@ -14,9 +14,11 @@ from sqlalchemy import select
 from cases.models import ContactSession
 from cases.timeline import record_event
 from contacts.desk import CHAT_FIELD, Desk
+from contacts.tracking import Tracking
 from contacts.vocabulary import Vocabulary
 from queues.service import ROUTER
-from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE
+from safecall.ratelimit import InProcessTrackingLimiter, RedisTrackingLimiter, TrackingLimiter
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, REDIS
 from signaling.events import ChatPosted, HubEvent, SessionEnded
 from signaling.routes import HUB
 
@@ -24,6 +26,20 @@ log = logging.getLogger(__name__)
 
 DESK = web.AppKey("contact_desk", Desk)
 VOCABULARY = web.AppKey("vocabulary", Vocabulary)
+TRACKING = web.AppKey("tracking", Tracking)
+TRACKING_LIMITER: web.AppKey[TrackingLimiter] = web.AppKey("tracking_limiter")
+"""The tracking limiter; set it before the app starts to replace the default (tests)."""
+
+
+async def tracking_context(app: web.Application) -> AsyncIterator[None]:
+    """``app.cleanup_ctx`` entry (after the database's and the shared Redis client's): the
+    tracking service, its limits shared by every process through Redis when there is one."""
+    limiter = app.get(TRACKING_LIMITER)
+    if limiter is None:
+        limiter = RedisTrackingLimiter(app[REDIS]) if REDIS in app else InProcessTrackingLimiter()
+        app[TRACKING_LIMITER] = limiter
+    app[TRACKING] = Tracking(app[DB], limiter, app[AUDIT], app[CLOCK])
+    yield
 
 
 async def desk_context(app: web.Application) -> AsyncIterator[None]:

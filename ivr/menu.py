@@ -122,8 +122,6 @@ class Menu:
     callback_key: str
     prank_marks: int
     prank_priority: int
-    track_free_tries: int
-    track_delay: float
     callback_attempts: int
     callback_ring_seconds: int
     callback_retry_seconds: int
@@ -289,8 +287,6 @@ class _Checker:
             callback_key=callback_key,
             prank_marks=self.integer(settings, "prank_marks", 1, 100),
             prank_priority=self.integer(settings, "prank_priority", 0, 1000),
-            track_free_tries=self.integer(settings, "track_free_tries", 1, 20),
-            track_delay=float(self.integer(settings, "track_delay", 1, 3600)),
             callback_attempts=self.integer(settings, "callback_attempts", 1, 10),
             callback_ring_seconds=self.integer(settings, "callback_ring_seconds", 5, 60),
             callback_retry_seconds=self.integer(settings, "callback_retry_seconds", 30, 86400),

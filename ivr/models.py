@@ -64,17 +64,6 @@ class NumberMark(Base):
     cleared_by: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), nullable=True)
 
 
-class TrackingTries(Base):
-    """Wrong tracking codes typed from one number, and until when it must wait."""
-
-    __tablename__ = "ivr_tracking_tries"
-
-    phone_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class CallbackRetry(Base):
     """A callback ring went unanswered: her callback goes back in line at ``due_at``.
 

@@ -3,32 +3,29 @@
 She hears the case's coarse status (the words of :mod:`cases.public_view`,
 recorded per language), then the line question again, so she can still talk
 to an officer. A code that matches nothing and a wrong PIN sound the same.
-Wrong tries are counted per calling number (its keyed hash): after
-``track_free_tries`` each further one doubles the wait before the next try.
-The typed code travels to the PIN question sealed (never in clear in a URL).
+The lookup is the web's (:mod:`contacts.tracking`): charged to the calling
+number's keyed hash as the web charges an address, and PIN attempts to the
+case, whatever number they come from (caller ID can be spoofed). The typed
+code travels to the PIN question sealed (never in clear in a URL).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from dataclasses import replace
-from datetime import datetime, timedelta
 
 from aiohttp import web
-from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
-from cases.casework import check_pin
-from cases.models import Case
 from cases.public_view import public_status
-from cases.tracking_code import is_valid, normalise
+from contacts.service import TRACKING
+from contacts.tracking import Asker, CodeUnknown, PinWrong, TooManyTries
 from ivr import calls
-from ivr.models import TrackingTries
 from ivr.progress import Progress, read
 from ivr.signature import twilio_form, twilio_webhook
 from ivr.twiml import MENU, PROMPTS, ask, reply, url
-from safecall.state import AUDIT, CLOCK, DATA_KEY, DB
+from safecall.refusals import Invalid
+from safecall.state import DATA_KEY
 from sealing.data_key import SealError
 
 CODE_FIELD = "ivr.tracking_code"
@@ -60,32 +57,9 @@ def _back_to_line(app: web.Application, response: VoiceResponse, progress: Progr
         response.append(verb)
 
 
-def _number_key(app: web.Application, caller: str) -> str:
+def _asker(app: web.Application, caller: str) -> Asker:
     number = calls.caller_number(caller)
-    return app[DATA_KEY].phone_hash(number or WITHHELD)
-
-
-async def _blocked(app: web.Application, key: str, now: datetime) -> bool:
-    async with app[DB]() as session:
-        row = await session.get(TrackingTries, key)
-    return bool(row and row.blocked_until and row.blocked_until > now)
-
-
-async def _record(app: web.Application, key: str, *, success: bool) -> None:
-    menu, now = app[MENU], app[CLOCK]()
-    async with app[DB]() as session, session.begin():
-        row = await session.get(TrackingTries, key, with_for_update=True)
-        if row is None:
-            row = TrackingTries(phone_hash=key, failures=0, updated_at=now)
-            session.add(row)
-        if success:
-            row.failures, row.blocked_until = 0, None
-        else:
-            row.failures += 1
-            beyond = row.failures - menu.track_free_tries
-            if beyond >= 0:
-                row.blocked_until = now + timedelta(seconds=menu.track_delay * 2 ** min(beyond, 12))
-        row.updated_at = now
+    return Asker.phone(app[DATA_KEY].phone_hash(number or WITHHELD))
 
 
 @twilio_webhook("she typed her tracking code (or nothing).")
@@ -95,12 +69,7 @@ async def code_typed(request: web.Request) -> web.Response:
     menu = app[MENU]
     progress = read(request.query, menu)
     lang = progress.lang(menu)
-    key = _number_key(app, form.get("From", ""))
     response = VoiceResponse()
-    if await _blocked(app, key, app[CLOCK]()):
-        app[PROMPTS].add(response, "track_later", lang)
-        _back_to_line(app, response, progress)
-        return reply(response)
     digits = form.get("Digits", "").strip()
     if not digits:
         progress = replace(progress, tries=progress.tries + 1)
@@ -135,30 +104,18 @@ async def pin_typed(request: web.Request) -> web.Response:
     menu = app[MENU]
     progress = replace(read(request.query, menu), tries=0)
     lang = progress.lang(menu)
-    key = _number_key(app, form.get("From", ""))
-    code = normalise(_opened(app, request.query.get("c", "")) or "")
-    pin = form.get("Digits", "").strip()
-    case = None
-    if code is not None:
-        async with app[DB]() as session:
-            case = await session.scalar(select(Case).where(Case.tracking_code == code))
-    found = case is not None and code is not None and is_valid(code)
-    if found and case is not None and case.pin_hash is not None:
-        found = await asyncio.to_thread(check_pin, case, pin)  # argon2: off the loop
+    code = _opened(app, request.query.get("c", "")) or ""
+    pin = form.get("Digits", "").strip() or None
     response = VoiceResponse()
-    await _record(app, key, success=found)
-    if not found or case is None:
+    try:
+        asker = _asker(app, form.get("From", ""))
+        found = await app[TRACKING].find(code, asker, pin=pin, pin_if_set=True)
+    except TooManyTries:
+        app[PROMPTS].add(response, "track_later", lang)
+    except (Invalid, CodeUnknown, PinWrong):
         app[PROMPTS].add(response, "track_unknown", lang)
     else:
-        await app[AUDIT].record(
-            actor_kind="public",
-            officer_id=None,
-            action="case.track",
-            object_type="case",
-            object_id=str(case.id),
-            address=None,
-            detail={"pin": bool(pin), "via": "phone"},
-        )
-        app[PROMPTS].add(response, f"status_{public_status(case.status)}", lang)
+        status = public_status(found.case.status)
+        app[PROMPTS].add(response, f"status_{status}", lang)
     _back_to_line(app, response, progress)
     return reply(response)

@@ -17,9 +17,9 @@ from redis.asyncio import Redis
 
 import cases.api
 import cases.reports
-import cases.tracking_routes
 import contacts.routes
 import contacts.service
+import contacts.tracking_routes
 import ivr.bridge
 import ivr.callback_retries
 import ivr.callbacks
@@ -72,7 +72,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     officers.routes.setup(app)
     cases.api.setup(app)
     cases.reports.setup(app)
-    cases.tracking_routes.setup(app)
+    contacts.tracking_routes.setup(app)
     contacts.routes.setup(app)
     queues.api.setup(app)
     signaling.routes.setup(app)
@@ -119,6 +119,7 @@ LIFESPAN: list[Context] = [
     queues.service.router_context,  # the routing engine and its timeline writer
     signaling.routes.hub_context,  # the signaling hub: sessions, relay, the cross-node bus
     contacts.service.desk_context,  # the contact desk: hears the hub's endings and chat
+    contacts.service.tracking_context,  # tracking by code, its limits (shared in Redis)
     signaling.place_in_line.feed_context,  # her place in line, pushed to her page
     signaling.console_feed.feeds_context,  # the consoles' and the wallboard's feeds
     ivr.signature.forgeries_context,  # forged-signature summaries written as windows close

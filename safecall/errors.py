@@ -90,8 +90,11 @@ def api_error(refusal: Refusal) -> ApiError:
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
+    """The refusal as JSON; never kept by a cache (it may say what a shared phone asked)."""
     return web.json_response(
-        {"error": {"code": code, "message": message}}, status=status, headers=headers
+        {"error": {"code": code, "message": message}},
+        status=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
     )
 
 

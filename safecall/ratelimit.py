@@ -37,11 +37,10 @@ the debt is repaid before the address is served again.
 
 State lives in this process (:class:`InProcessTrackingLimiter`) with bounded
 memory: buckets that have refilled are dropped, and beyond ``max_keys`` the
-least recently used are evicted. Several server processes would each keep
-their own counts; :class:`TrackingLimiter` is the interface a Redis-backed
-implementation (one Lua script per method, keys with a TTL) will implement
-so they share them. Time is passed in by the caller (the app's clock), so
-tests move it instead of sleeping.
+least recently used are evicted; or, with several server processes, in Redis
+(:class:`RedisTrackingLimiter`: the same buckets and one script per PIN
+attempt, keys with a TTL), so that every process counts the same tries. Time is
+passed in by the caller (the app's clock), so tests move it instead of sleeping.
 
 :class:`Buckets` are the same token buckets by key for other limits (unknown
 video links): :class:`InProcessBuckets`, or :class:`RedisBuckets` shared by
@@ -349,3 +348,59 @@ class RedisBuckets:
         ]
         reply = await self._script(keys=[self.prefix + key], args=args)
         return float(reply)
+
+
+class RedisTrackingLimiter:
+    """:class:`TrackingLimiter` in Redis, shared by every server process: the buckets are
+    :class:`RedisBuckets`; a PIN attempt is one script (``safecall/lua/pin_attempt.lua``),
+    charged before the PIN is checked."""
+
+    def __init__(
+        self, redis: Redis, limits: Limits | None = None, prefix: str = "tracking:"
+    ) -> None:
+        self.limits = limits or Limits()
+        self.prefix = prefix
+        self.buckets = RedisBuckets(redis, prefix)
+        self._redis = redis
+        source = resources.files("safecall").joinpath("lua", "pin_attempt.lua").read_text()
+        self._pin = redis.register_script(source)
+        limits = self.limits
+        self._requests = Rate(limits.requests_burst, limits.requests_per_second)
+        self._misses = Rate(limits.misses_burst, limits.misses_per_second)
+        self._global = Rate(limits.global_misses_burst, limits.global_misses_per_second)
+
+    async def admit(self, address: str, now: datetime) -> Refusal | None:
+        t, key = now.timestamp(), address_key(address)
+        if (wait := await self.buckets.wait(f"misses:{key}", self._misses, t)) > 0:
+            return Refusal(wait, "address")
+        if (wait := await self.buckets.wait("misses:everyone", self._global, t)) > 0:
+            return Refusal(wait, "everyone")
+        if (wait := await self.buckets.wait(f"requests:{key}", self._requests, t)) > 0:
+            return Refusal(wait, "address")
+        await self.buckets.take(f"requests:{key}", self._requests, t)
+        return None
+
+    async def record_miss(self, address: str, now: datetime) -> None:
+        t, key = now.timestamp(), address_key(address)
+        await self.buckets.take(f"misses:{key}", self._misses, t)
+        await self.buckets.take("misses:everyone", self._global, t)
+
+    async def pin_attempt(self, case_key: str, now: datetime) -> PinAttempt:
+        limits = self.limits
+        refused, if_wrong = await self._pin(
+            keys=[f"{self.prefix}pin:{case_key}"],
+            args=[
+                repr(now.timestamp()),
+                limits.pin_free_attempts,
+                repr(limits.pin_first_delay),
+                repr(limits.pin_max_delay),
+                repr(limits.pin_forget_after),
+            ],
+        )
+        wait = float(refused)
+        if wait > 0:
+            return PinAttempt(Refusal(wait, "case"), 0.0)
+        return PinAttempt(None, float(if_wrong))
+
+    async def pin_correct(self, case_key: str) -> None:
+        await self._redis.delete(f"{self.prefix}pin:{case_key}")

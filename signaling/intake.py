@@ -22,9 +22,9 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from cases.tracking_routes import TRACKING_LIMITER
 from contacts import request as contact
-from contacts.service import DESK, VOCABULARY
+from contacts.service import DESK, TRACKING, VOCABULARY
+from contacts.tracking import Asker
 from queues.router import Placement
 from queues.service import ROUTER
 from safecall.endpoint import endpoint
@@ -142,7 +142,7 @@ async def start_contact(request: web.Request) -> web.Response:
     if asked.tracking_code is not None and not opened.linked:
         # A code that matched nothing is a guess as far as tracking is concerned: charged
         # to the same limits as /track, though the answer is the same as for a match.
-        await app[TRACKING_LIMITER].record_miss(client_address(request), app[CLOCK]())
+        await app[TRACKING].miss(Asker.address(client_address(request)))
     out = ContactOut(
         session_id=opened.session_id,
         tracking_code=opened.code_for_her(asked).display(),
@@ -160,7 +160,7 @@ async def _code_checked(
     if asked.tracking_code is None:
         return asked
     app = request.app
-    refusal = await app[TRACKING_LIMITER].admit(client_address(request), app[CLOCK]())
+    refusal = await app[TRACKING].limiter.admit(client_address(request), app[CLOCK]())
     return asked if refusal is None else dataclasses.replace(asked, tracking_code=None)
 
 

@@ -125,7 +125,7 @@ async def test_a_hit_is_audited_without_the_code_or_her_address(client: Client, 
         ("public", None, "case.track", "case", str(case.id))
     ]
     assert events[0].address is None  # anonymous means anonymous
-    assert events[0].detail == {"pin": False}
+    assert events[0].detail == {"pin": False, "via": "web"}
     assert case.tracking_code not in repr(
         [events[0].detail, events[0].object_id, events[0].address]
     )
@@ -323,7 +323,7 @@ async def test_the_right_pin_shows_fir_and_only_visible_events(
 
     async with db() as session:
         audit = list((await session.execute(select(AuditEvent))).scalars())
-    assert [(a.action, a.detail) for a in audit] == [("case.track", {"pin": True})]
+    assert [(a.action, a.detail) for a in audit] == [("case.track", {"pin": True, "via": "web"})]
 
 
 async def test_a_wrong_pin_is_refused_and_shows_nothing(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from cases.tracking_routes import TRACKING_LIMITER
+from contacts.service import TRACKING_LIMITER
 from safecall.ratelimit import InProcessTrackingLimiter, Limits
 from safecall.settings import Settings
 from tests.cases.test_tracking import Client, Db, make_case, track, unknown_code

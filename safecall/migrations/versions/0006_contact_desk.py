@@ -5,7 +5,8 @@ Revises: 0005
 Create Date: 2026-12-07
 
 A returning complainant's words about herself are kept on her contact
-(``contact_statements``), never written over the case. Her callback times
+(``contact_statements``), never written over the case. Phone tracking tries are
+counted by the one tracking limiter (``ivr_tracking_tries`` goes). Her callback times
 ("weekdays 10-12": her routine) are sealed like her name and number: existing
 plain values are sealed with the data key that ``safecall migrate`` passes in
 (``config.attributes["data_key_file"]``); without it the upgrade refuses when
@@ -69,6 +70,8 @@ def upgrade() -> None:
     _seal_callback_times()
     with op.batch_alter_table("complainants") as batch:
         batch.drop_column("callback_times")
+    # Phone tracking is charged by the one tracking limiter now (per number and per case).
+    op.drop_table("ivr_tracking_tries")
 
 
 def _seal_callback_times() -> None:
@@ -95,6 +98,14 @@ def _seal_callback_times() -> None:
 
 
 def downgrade() -> None:
+    op.create_table(
+        "ivr_tracking_tries",
+        sa.Column("phone_hash", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("blocked_until", _TIME, nullable=True),
+        sa.Column("updated_at", _TIME, nullable=False),
+        sa.PrimaryKeyConstraint("phone_hash", name=op.f("pk_ivr_tracking_tries")),
+    )
     with op.batch_alter_table("complainants") as batch:
         batch.add_column(sa.Column("callback_times", sa.String(length=120), nullable=True))
         batch.drop_column("callback_times_sealed")
