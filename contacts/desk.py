@@ -21,12 +21,14 @@ answers the same contact on a leg of her own.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from prometheus_client import Counter
 from redis.exceptions import RedisError
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -64,6 +66,10 @@ from signaling.hub import Hub, HubClosing, SessionExists
 
 log = logging.getLogger(__name__)
 
+NEVER_JOINED = Counter(
+    "safecall_contacts_never_joined",
+    "Contacts ended because her page never joined its call (abandoned, no callback).",
+)
 LOCATION_FIELD = "contact.location"
 CHAT_FIELD = "chat.text"
 
@@ -116,6 +122,9 @@ class Answered:
     ended_at: datetime | None
     again: bool
     """She had answered it before (a reload)."""
+    token: str
+    """Her join token for the officer side, fresh and bound to her login (the one given
+    before opens nothing more)."""
     chat: list[tuple[str, str]]
     """The chat so far: (side, text), oldest first."""
 
@@ -152,6 +161,7 @@ class Desk:
         officer_id: int | None = None,
         answered_by: int | None = None,
         known_officer: int | None = None,
+        join_within: float | None = None,
         write: Writer | None = None,
         unwrite: Unwriter | None = None,
     ) -> Opened:
@@ -161,7 +171,9 @@ class Desk:
         already holds the conversation); ``officer_id`` binds the officer side to that
         officer; ``answered_by`` marks it answered by her at once. ``known_officer`` is
         who handled her before (the desk also takes the known officer of the case her
-        code names). Raises :class:`~safecall.refusals.Unavailable` (after undoing what
+        code names). With ``join_within`` (seconds) her page must join the call by then:
+        a contact whose page never comes ends ``abandoned``, without a callback (nobody
+        was there). Raises :class:`~safecall.refusals.Unavailable` (after undoing what
         was done) when the hub or the router cannot take it now.
         """
         now = self.clock()
@@ -184,7 +196,7 @@ class Desk:
         undo = _Undo(self, session_id, case_id if opened_case else None, unwrite)
         try:
             citizen_token, _ = await self.hub.open_session(
-                session_id, officer_id=officer_id or answered_by
+                session_id, officer_id=officer_id or answered_by, join_within=join_within
             )
         except HubClosing:
             await undo(hub=False)
@@ -295,6 +307,11 @@ class Desk:
             return
         await self.router.enqueue(task)
 
+    async def officer_token(self, session_id: str, officer_id: int) -> str | None:
+        """A fresh officer-side join token for an officer who holds this contact outside the
+        line (her callback ring, her video leg); None when it has ended."""
+        return await self.hub.officer_token(session_id, officer_id)
+
     async def mark_answered(self, session_id: str, officer_id: int) -> None:
         """An officer answered a contact she holds outside the line (a callback ring she
         placed was picked up); nothing happens when it was answered already."""
@@ -334,8 +351,11 @@ class Desk:
             case = await session.get(Case, contact.case_id)
             assert case is not None
             await self._know(session, case, officer_id, now)
+            ended = contact.ended_at is not None
             answered = await self._answered(session, contact, case, again)
-        return answered
+        token = None if ended else await self.hub.officer_token(session_id, officer_id)
+        # Over already (her wrap-up): nothing to join; the console reads how it ended.
+        return dataclasses.replace(answered, token=token or "")
 
     async def _take_over(
         self, session: AsyncSession, contact: ContactSession, officer_id: int, now: datetime
@@ -430,6 +450,7 @@ class Desk:
             location=location,
             ended_at=contact.ended_at,
             again=again,
+            token="",
             chat=await self.chat_so_far(session, contact.id),
         )
 
@@ -520,6 +541,10 @@ class Desk:
         if disposition is None:
             if not answered:
                 # Out of line first: an officer must not be offered a contact that has ended.
+                # A page that never came gets no callback: nobody was there.
+                callback = callback and reason != "never_joined"
+                if reason == "never_joined":
+                    NEVER_JOINED.inc()
                 await self._out_of_line(session_id, callback=callback)
             disposition = "abandoned"
             if answered:

@@ -27,7 +27,6 @@ from queues.service import ROUTER
 from safecall.endpoint import STAFF, endpoint
 from safecall.errors import read_body
 from safecall.state import AUDIT, SETTINGS, client_address
-from signaling.routes import HUB
 
 TAGS = ["contacts"]
 
@@ -137,7 +136,7 @@ def _answer_out(app: web.Application, answered: Answered) -> AnswerOut:
     return AnswerOut(
         session_id=answered.session_id,
         case_id=answered.case_id,
-        token=app[HUB].join_token(answered.session_id, "officer"),
+        token=answered.token,
         channel=answered.channel,
         service_line=answered.service_line,
         language=answered.language,

@@ -14,11 +14,13 @@ from sqlalchemy import select
 from cases.models import ContactSession
 from cases.timeline import record_event
 from contacts.desk import CHAT_FIELD, Desk
+from contacts.intake_limits import IntakeLimits
 from contacts.tracking import Tracking
 from contacts.vocabulary import Vocabulary
 from queues.service import ROUTER
 from safecall.ratelimit import InProcessTrackingLimiter, RedisTrackingLimiter, TrackingLimiter
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, REDIS
+from signaling.console_feed import ALARM_SOURCES
 from signaling.events import ChatPosted, HubEvent, SessionEnded
 from signaling.routes import HUB
 
@@ -29,6 +31,29 @@ VOCABULARY = web.AppKey("vocabulary", Vocabulary)
 TRACKING = web.AppKey("tracking", Tracking)
 TRACKING_LIMITER: web.AppKey[TrackingLimiter] = web.AppKey("tracking_limiter")
 """The tracking limiter; set it before the app starts to replace the default (tests)."""
+
+
+INTAKE_LIMITS = web.AppKey("intake_limits", IntakeLimits)
+
+
+async def intake_context(app: web.Application) -> AsyncIterator[None]:
+    """``app.cleanup_ctx`` entry (after the shared Redis client's): the intake limits, shared
+    by every process through Redis when there is one; their alarm on the wallboard."""
+    limits = IntakeLimits.shared(app[REDIS]) if REDIS in app else IntakeLimits()
+    app[INTAKE_LIMITS] = limits
+
+    async def alarm() -> list[dict[str, object]]:
+        tripped = await limits.tripped()
+        if tripped is None:
+            return []
+        message = (
+            f"Web contacts are being limited: {tripped.refused} refused in the last "
+            "5 minutes (a flood of fake contacts?). Those refused are told to call 15."
+        )
+        return [{"kind": "intake_limited", "refused": tripped.refused, "message": message}]
+
+    app[ALARM_SOURCES].append(alarm)
+    yield
 
 
 async def tracking_context(app: web.Application) -> AsyncIterator[None]:

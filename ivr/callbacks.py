@@ -187,7 +187,7 @@ async def place_callback(request: web.Request) -> web.Response:
         session_id=new_session,
         case_id=case_id,
         tracking_code=tracking_code,
-        token=app[HUB].join_token(new_session, "officer"),
+        token=await app[DESK].officer_token(new_session, officer.id) or "",
         attempt=attempt,
         attempts_left=menu.callback_attempts - attempt,
         callback_times=times,

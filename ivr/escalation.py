@@ -24,13 +24,13 @@ from sqlalchemy import select
 from cases import tracking_code
 from cases.models import Case, ContactSession, TimelineEvent
 from cases.timeline import record_event
+from contacts.service import DESK
 from ivr import calls, links, twilio_api, video_leg
 from ivr.twiml import MENU
 from officers.auth import current_officer
 from safecall.endpoint import STAFF, endpoint
 from safecall.errors import ApiError
 from safecall.state import AUDIT, CLOCK, DB, SETTINGS, client_address
-from signaling.routes import HUB
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ async def video_of_call(request: web.Request) -> web.Response:
                 leg = VideoLeg(
                     session_id=video.id,
                     case_id=case.id,
-                    token=app[HUB].join_token(video.id, "officer"),
+                    token=await app[DESK].officer_token(video.id, officer.id) or "",
                     channel=video.channel,
                     tracking_code=tracking_code.display(case.tracking_code),
                 )

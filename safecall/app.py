@@ -120,6 +120,7 @@ LIFESPAN: list[Context] = [
     signaling.routes.hub_context,  # the signaling hub: sessions, relay, the cross-node bus
     contacts.service.desk_context,  # the contact desk: hears the hub's endings and chat
     contacts.service.tracking_context,  # tracking by code, its limits (shared in Redis)
+    contacts.service.intake_context,  # how many web contacts may start (shared in Redis)
     signaling.place_in_line.feed_context,  # her place in line, pushed to her page
     signaling.console_feed.feeds_context,  # the consoles' and the wallboard's feeds
     ivr.signature.forgeries_context,  # forged-signature summaries written as windows close

@@ -17,6 +17,9 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from safecall.refusals import (
     Conflict,
@@ -98,6 +101,27 @@ def error_response(
     )
 
 
+OUTAGES: tuple[type[BaseException], ...] = (
+    RedisError,
+    SQLAlchemyTimeout,
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    OSError,
+)
+"""What a database or Redis that is down or overloaded raises: answered 503, not 500."""
+OUTAGE_RETRY_SECONDS = 2
+UNAVAILABLE_MESSAGE = (
+    "Part of the service cannot be reached just now; try again in a moment. "
+    "If you are in danger, call 15."
+)
+
+
+def _kind(exc: BaseException) -> str:
+    # The type only: a database error's message can carry values (phone numbers).
+    return type(exc).__name__
+
+
 _HTTP_CODES = {
     400: ("bad_request", "The request could not be read."),
     401: ("not_logged_in", "Log in first."),
@@ -116,6 +140,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(exc.status, exc.code, exc.message, exc.headers)
     except Refusal as exc:
         return error_response(status_of(exc), exc.code, exc.message, refusal_headers(exc))
+    except OUTAGES as exc:
+        # A part we depend on is down: say so, and when to try again (never a 500).
+        log.warning(
+            "%s %s: a dependency is unavailable (%s)", request.method, request.path, _kind(exc)
+        )
+        return error_response(
+            503, "unavailable", UNAVAILABLE_MESSAGE, {"Retry-After": str(OUTAGE_RETRY_SECONDS)}
+        )
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status not in _HTTP_CODES:
             raise

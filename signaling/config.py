@@ -21,6 +21,9 @@ class SignalingConfig:
     """WebSocket ping interval; a socket with no pong within half of it is closed."""
     join_timeout_seconds: float = 10.0
     """A new socket must join (or resume) within this time."""
+    citizen_join_seconds: float = 30.0
+    """Her page must join its call within this time after her intake, or the contact ends
+    (abandoned, out of line, no callback): a flood of fake contacts never waits in line."""
     max_message_bytes: int = 64 * 1024
     """Larger text frames get ``too_big`` (the connection stays open)."""
     hard_message_bytes: int = 1024 * 1024

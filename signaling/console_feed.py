@@ -104,6 +104,10 @@ FEED_CONFIG = web.AppKey("console_feed_config", FeedConfig)
 FIGURES = web.AppKey("console_feed_figures", Figures)
 FEEDS: web.AppKey[set[Listener]] = web.AppKey("console_feeds")
 ALERTS: web.AppKey[deque[dict[str, Any]]] = web.AppKey("console_feed_alerts")
+AlarmSource = Callable[[], Awaitable[list[dict[str, Any]]]]
+ALARM_SOURCES: web.AppKey[list[AlarmSource]] = web.AppKey("console_feed_alarm_sources")
+"""More alarms for the wallboard, from the packages that raise them (the intake limits):
+each source gives ``{"kind", "message", ...}`` dicts."""
 
 
 # --- the stream --------------------------------------------------------------------------
@@ -380,9 +384,12 @@ async def wallboard_events(request: web.Request) -> web.StreamResponse:
 
     async def parts() -> dict[str, Part]:
         stats = app[FIGURES].lines()
+        raised = alarms(router, stats, app[ALERTS])
+        for source in app[ALARM_SOURCES]:
+            raised["alarms"] = [*raised["alarms"], *await source()]
         return {
             "lines": line_figures(router, stats),
-            "alarms": alarms(router, stats, app[ALERTS]),
+            "alarms": raised,
             "officers": await officers(),
         }
 
@@ -443,5 +450,6 @@ def setup(app: web.Application) -> None:
     app[FEED_CONFIG] = FeedConfig()
     app[FEEDS] = set()
     app[ALERTS] = deque(maxlen=_ALERTS_KEPT)
+    app[ALARM_SOURCES] = []
     app.router.add_get("/api/console/events", console_events)
     app.router.add_get("/api/wallboard/events", wallboard_events)

@@ -17,7 +17,8 @@ from signaling.messages import Side
 class SessionEnded:
     session_id: str
     reason: str
-    """``hangup``, ``dropped`` (a side never came back within the grace period) or ``closed``."""
+    """``hangup``, ``dropped`` (a side never came back within the grace period),
+    ``never_joined`` (her page never came), ``closed`` or ``failed``."""
     side: Side | None
     """Who hung up or dropped; None when the server closed the session."""
 

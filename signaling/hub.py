@@ -9,6 +9,8 @@ holding that side, on this process or another (:mod:`signaling.bus`).
 A side whose socket closes is *away*; it may resume (on any process) within
 the grace period and gets every message it missed, once each, in order. A
 side still away when the grace period ends ends the session as ``dropped``;
+a citizen page that never joins within its join window ends it as
+``never_joined``;
 the listeners hear :class:`~signaling.events.SessionEnded` once, from one
 process. A hang-up ends the session for both sides.
 """
@@ -148,20 +150,39 @@ class Hub:
 
     # ---- what the rest of the server calls ---------------------------------
 
-    async def open_session(self, session_id: str, officer_id: int | None = None) -> tuple[str, str]:
+    async def open_session(
+        self,
+        session_id: str,
+        officer_id: int | None = None,
+        *,
+        join_within: float | None = None,
+    ) -> tuple[str, str]:
         """Open a session; returns ``(citizen_token, officer_token)`` for the two pages.
 
-        With ``officer_id`` only that officer's login may take the officer side.
-        Raises :class:`HubClosing` while shutting down, :class:`SessionExists`
-        for an id used before.
+        With ``officer_id`` only that officer's login may take the officer side. With
+        ``join_within`` (seconds) her page must join by then, or the session ends
+        ``never_joined``. Each join token opens its side once. Raises
+        :class:`HubClosing` while shutting down, :class:`SessionExists` for an id used
+        before.
         """
         if self.draining:
             raise HubClosing("this server process is stopping; open the session on another")
         tokens = {side: self.join_token(session_id, side) for side in SIDES}
         hashes = {side: token_hash(token) for side, token in tokens.items()}
-        if not await self.store.open(session_id, hashes, officer_id, self.clock()):
+        now = self.clock()
+        join_by = 0.0 if join_within is None else now + join_within
+        if not await self.store.open(session_id, hashes, officer_id, now, join_by=join_by):
             raise SessionExists(f"signaling session {session_id!r} exists already")
         return tokens["citizen"], tokens["officer"]
+
+    async def officer_token(self, session_id: str, officer_id: int) -> str | None:
+        """A fresh officer-side join token, bound to ``officer_id`` (she answers, answers
+        again after a reload, or takes over a transfer); the one before opens nothing
+        more. None when the session has ended or is unknown."""
+        token = secrets.token_urlsafe(24)
+        if not await self.store.arm(session_id, "officer", token_hash(token), officer_id):
+            return None
+        return token
 
     def join_token(self, session_id: str, side: Side) -> str:
         """The join token of one side of a session (derived, so any process can give it)."""
@@ -425,8 +446,9 @@ class Hub:
             try:
                 now = self.clock()
                 for session_id, side in await self.store.due(now, 100):
-                    if await self.store.expire(session_id, side, now):
-                        await self._ended(session_id, Ending("dropped", side))
+                    ending = await self.store.expire(session_id, side, now)
+                    if ending is not None:
+                        await self._ended(session_id, ending)
             except (RedisError, OSError, TimeoutError):
                 log.warning("signaling: the sweeper could not reach the store; retrying")
             except Exception:

@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from contacts import request as contact
-from contacts.service import DESK, TRACKING, VOCABULARY
+from contacts.service import DESK, INTAKE_LIMITS, TRACKING, VOCABULARY
 from contacts.tracking import Asker
 from queues.router import Placement
 from queues.service import ROUTER
@@ -31,7 +31,7 @@ from safecall.endpoint import endpoint
 from safecall.errors import ApiError, read_body
 from safecall.state import CLOCK, client_address
 from signaling.hub import token_hash
-from signaling.routes import HUB
+from signaling.routes import CONFIG, HUB
 
 TAGS = ["contacts"]
 CHANNELS = {"video": "browser_video", "audio": "browser_audio", "chat": "chat"}
@@ -111,10 +111,11 @@ def _statement(body: ContactIn) -> contact.Statement | None:
         "invalid_location",
         "unknown_category",
         "unknown_district",
+        "intake_busy",
         "going_away",
         "not_ready",
     ],
-    statuses=[503],
+    statuses=[429, 503],
     tags=TAGS,
 )
 async def start_contact(request: web.Request) -> web.Response:
@@ -137,8 +138,9 @@ async def start_contact(request: web.Request) -> web.Response:
         location=location,
         silent=body.channel == "chat",
     )
+    await app[INTAKE_LIMITS].admit(client_address(request), app[CLOCK]().timestamp())
     asked = await _code_checked(request, asked)
-    opened = await app[DESK].open(asked)
+    opened = await app[DESK].open(asked, join_within=app[CONFIG].citizen_join_seconds)
     if asked.tracking_code is not None and not opened.linked:
         # A code that matched nothing is a guess as far as tracking is concerned: charged
         # to the same limits as /track, though the answer is the same as for a match.

@@ -31,6 +31,9 @@ from signaling.store import (
 @dataclass
 class _SideState:
     token: str
+    token_used: bool = False
+    """The join token opened the side once: it still proves the side (her place in line,
+    ICE servers) but joins no more."""
     resume: str = ""
     conn: str = ""
     state: PeerState = "not_joined"
@@ -97,12 +100,30 @@ class MemoryStore:
         self._sessions: dict[str, _Session] = {}
 
     async def open(
-        self, session_id: str, tokens: dict[Side, str], officer_id: int | None, now: float
+        self,
+        session_id: str,
+        tokens: dict[Side, str],
+        officer_id: int | None,
+        now: float,
+        *,
+        join_by: float = 0.0,
     ) -> bool:
         if session_id in self._sessions:
             return False
         sides = {side: _SideState(token=tokens[side]) for side in SIDES}
+        sides["citizen"].deadline = join_by
         self._sessions[session_id] = _Session(sides, officer_id, now)
+        return True
+
+    async def arm(
+        self, session_id: str, side: Side, token_hash: str, officer_id: int | None
+    ) -> bool:
+        session = self._sessions.get(session_id)
+        if session is None or session.ending is not None:
+            return False
+        session.sides[side].token, session.sides[side].token_used = token_hash, False
+        if officer_id is not None:
+            session.officer_id = officer_id
         return True
 
     async def seat(self, session_id: str, token_hash: str) -> Seat | None:
@@ -133,6 +154,8 @@ class MemoryStore:
         mine = session.sides[side]
         if not _same(mine.resume if resume else mine.token, token_hash):
             return Taken(TakeOutcome.INVALID)
+        if not resume and mine.token_used and session.ending is None:
+            return Taken(TakeOutcome.INVALID)
         after = min(last_seq, mine.last_out) if resume else 0
         if session.ending is not None:
             return Taken(
@@ -145,8 +168,8 @@ class MemoryStore:
         session.touched = now
         if resume:
             mine.trim(last_seq)
-        else:
-            mine.resume = new_resume_hash
+        else:  # a join token opens the side once
+            mine.resume, mine.token_used = new_resume_hash, True
         previous = mine.conn
         mine.conn, mine.state, mine.deadline = conn, "connected", 0.0
         peer = session.sides[peer_of(side)]
@@ -241,20 +264,30 @@ class MemoryStore:
             if session.ending is not None:
                 continue
             for side, state in session.sides.items():
-                if state.state == "away" and state.deadline <= now and len(found) < limit:
+                waiting = state.state == "away" or (
+                    state.state == "not_joined" and state.deadline > 0
+                )
+                if waiting and state.deadline <= now and len(found) < limit:
                     found.append((session_id, side))
         for session_id in forget:
             del self._sessions[session_id]
         return found
 
-    async def expire(self, session_id: str, side: Side, now: float) -> bool:
+    async def expire(self, session_id: str, side: Side, now: float) -> Ending | None:
         session = self._sessions.get(session_id)
         if session is None or session.ending is not None:
-            return False
+            return None
         state = session.sides[side]
-        if state.state != "away" or state.deadline > now:
-            return False
-        return await self.end(session_id, "dropped", side, now)
+        if state.state == "away":
+            reason = "dropped"
+        elif state.state == "not_joined" and state.deadline > 0:
+            reason = "never_joined"
+        else:
+            return None
+        if state.deadline > now:
+            return None
+        await self.end(session_id, reason, side, now)
+        return session.ending
 
     async def close(self) -> None:
         self._sessions.clear()

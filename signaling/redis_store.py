@@ -81,11 +81,24 @@ class RedisStore:
         return await self._scripts[name](keys=keys, args=args)
 
     async def open(
-        self, session_id: str, tokens: dict[Side, str], officer_id: int | None, now: float
+        self,
+        session_id: str,
+        tokens: dict[Side, str],
+        officer_id: int | None,
+        now: float,
+        *,
+        join_by: float = 0.0,
     ) -> bool:
         officer = "" if officer_id is None else str(officer_id)
         args = [tokens["citizen"], tokens["officer"], officer, self.idle_ttl]
-        return bool(await self._run("open", [session_key(session_id)], args))
+        args += [repr(join_by), session_id]
+        return bool(await self._run("open", [session_key(session_id), DEADLINES], args))
+
+    async def arm(
+        self, session_id: str, side: Side, token_hash: str, officer_id: int | None
+    ) -> bool:
+        officer = "" if officer_id is None else str(officer_id)
+        return bool(await self._run("arm", [session_key(session_id)], [side, token_hash, officer]))
 
     async def seat(self, session_id: str, token_hash: str) -> Seat | None:
         fields = [f"{side}:{kind}" for side in SIDES for kind in ("token", "resume")]
@@ -210,7 +223,7 @@ class RedisStore:
         ending = None if status == "open" else _ending(reason, ended_by)
         return Presence(str(conn or ""), ending)
 
-    async def _end(self, session_id: str, reason: str, side: str, now: float) -> bool:
+    async def _end(self, session_id: str, reason: str, side: str, now: float) -> str:
         keys = [
             session_key(session_id),
             mailbox_key(session_id, "citizen"),
@@ -218,10 +231,10 @@ class RedisStore:
             DEADLINES,
         ]
         args = [reason, side, session_id, self.ended_ttl, repr(now)]
-        return bool(await self._run("end", keys, args))
+        return str(await self._run("end", keys, args) or "")
 
     async def end(self, session_id: str, reason: str, side: Side | None, now: float) -> bool:
-        return await self._end(session_id, reason, side or "", now)
+        return bool(await self._end(session_id, reason, side or "", now))
 
     async def due(self, now: float, limit: int) -> list[tuple[str, Side]]:
         members = await self.client.zrangebyscore(DEADLINES, "-inf", repr(now), start=0, num=limit)
@@ -232,8 +245,9 @@ class RedisStore:
                 found.append((session_id, _SIDES[side]))
         return found
 
-    async def expire(self, session_id: str, side: Side, now: float) -> bool:
-        return await self._end(session_id, "dropped", side, now)
+    async def expire(self, session_id: str, side: Side, now: float) -> Ending | None:
+        reason = await self._end(session_id, "expire", side, now)
+        return Ending(reason, side) if reason else None
 
     async def close(self) -> None:
         """The client belongs to the caller, who closes it."""

@@ -107,9 +107,27 @@ class SessionStore(Protocol):
     """True when other server processes see the same sessions."""
 
     async def open(
-        self, session_id: str, tokens: dict[Side, str], officer_id: int | None, now: float
+        self,
+        session_id: str,
+        tokens: dict[Side, str],
+        officer_id: int | None,
+        now: float,
+        *,
+        join_by: float = 0.0,
     ) -> bool:
-        """Create a session with each side's token hash; False when the id is taken."""
+        """Create a session with each side's token hash; False when the id is taken.
+
+        With ``join_by`` (unix seconds) the citizen must join by then, or the sweeper
+        ends the session ``never_joined`` (a page that never came: nobody is there).
+        """
+        ...
+
+    async def arm(
+        self, session_id: str, side: Side, token_hash: str, officer_id: int | None
+    ) -> bool:
+        """A fresh join token for ``side`` (the one before no longer opens it); with
+        ``officer_id`` the officer side is bound to that officer. False when the session
+        is unknown or has ended."""
         ...
 
     async def seat(self, session_id: str, token_hash: str) -> Seat | None:
@@ -131,7 +149,8 @@ class SessionStore(Protocol):
     ) -> Taken:
         """Give ``side`` to connection ``conn`` (join with the join token, or resume).
 
-        A join replaces the resume token with ``new_resume_hash``; a resume drops
+        A join token opens the side once (it still proves the side to :meth:`seat`): a join
+        marks it used and replaces the resume token with ``new_resume_hash``; a resume drops
         the mailbox up to ``last_seq``. The connection that held the side
         before is returned so it can be closed. On an ended session nothing
         changes and the pending messages and the ending are returned.
@@ -185,13 +204,14 @@ class SessionStore(Protocol):
         ...
 
     async def due(self, now: float, limit: int) -> list[tuple[str, Side]]:
-        """Sides away past their deadline (candidates for :meth:`expire`)."""
+        """Sides away (or not joined, with a deadline) past their deadline (candidates for
+        :meth:`expire`)."""
         ...
 
-    async def expire(self, session_id: str, side: Side, now: float) -> bool:
-        """End the session as dropped if ``side`` is still away past its deadline.
-
-        True only for the one call that ended it.
+    async def expire(self, session_id: str, side: Side, now: float) -> Ending | None:
+        """End the session if ``side`` is past its deadline: ``dropped`` when it was away,
+        ``never_joined`` when it never joined. The ending only for the one call that
+        ended it (None otherwise).
         """
         ...
 

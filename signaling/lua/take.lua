@@ -14,14 +14,20 @@
 -- ARGV[10] session id
 -- Returns {outcome, last_in, peer_state, previous_conn, notice_seq (0: none), notice_text,
 --          reason, ended_by, first_pending_seq, pending texts...}
--- The page is taken to hold every seq before first_pending_seq.
+-- The page is taken to hold every seq before first_pending_seq. A join token opens the
+-- side once (side:used; afterwards only the resume token, or a fresh join token armed for
+-- the officer, opens it), so a replayed token cannot push her page out; it still proves
+-- the side for her place in line and the ICE servers.
 -- outcome: "taken", "ended" (nothing changed) or "invalid".
 local side, peer = ARGV[1], ARGV[2]
 local resume = ARGV[5] == '1'
 local s = redis.call('HMGET', KEYS[1], 'status', side .. (resume and ':resume' or ':token'),
   side .. ':in', side .. ':acked', side .. ':out', side .. ':conn', peer .. ':state',
-  'reason', 'ended_by')
+  'reason', 'ended_by', side .. ':used')
 if not s[1] or s[2] == '' or s[2] ~= ARGV[4] then
+  return {'invalid'}
+end
+if not resume and s[10] == '1' and s[1] == 'open' then
   return {'invalid'}
 end
 local acked, out = tonumber(s[4]), tonumber(s[5])
@@ -45,7 +51,7 @@ if resume then
     acked = after
   end
 else
-  redis.call('HSET', KEYS[1], side .. ':resume', ARGV[6])
+  redis.call('HSET', KEYS[1], side .. ':resume', ARGV[6], side .. ':used', '1')
 end
 redis.call('HSET', KEYS[1], side .. ':conn', ARGV[3], side .. ':state', 'connected',
   side .. ':deadline', 0)

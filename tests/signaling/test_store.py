@@ -12,7 +12,7 @@ from signaling.bus import DELIVER, ENDED, BusMessage, LocalBus, RedisBus, decode
 from signaling.hub import token_hash
 from signaling.memory_store import MemoryStore
 from signaling.redis_store import DEADLINES, RedisStore, mailbox_key, session_key
-from signaling.store import Outcome, TakeOutcome
+from signaling.store import Ending, Outcome, TakeOutcome
 
 TOKENS = {"citizen": token_hash("citizen-token-0001"), "officer": token_hash("officer-token-0001")}
 
@@ -27,9 +27,11 @@ async def store(request, redis_url):
     await client.aclose()
 
 
-async def take(store, side="citizen", conn="c1", *, resume=False, token=None, last_seq=0, now=0.0):
+async def take(
+    store, side="citizen", conn="c1", *, resume=False, token=None, last_seq=0, now=0.0, session="s"
+):
     return await store.take(
-        "s",
+        session,
         side,
         conn,
         token_hash=token or TOKENS[side],
@@ -184,9 +186,9 @@ async def test_leave_expire_and_end_happen_once(store):
     assert notice.seq == 1 and (await store.presence("s", "citizen")).conn == ""
     assert await store.due(5.0, 10) == []
     assert await store.due(10.0, 10) == [("s", "citizen")]
-    assert await store.expire("s", "citizen", 9.0) is False  # not yet
+    assert await store.expire("s", "citizen", 9.0) is None  # not yet
     results = await asyncio.gather(*(store.expire("s", "citizen", 10.5) for _ in range(5)))
-    assert sorted(results) == [False] * 4 + [True]
+    assert [r for r in results if r is not None] == [Ending("dropped", "citizen")]
     presence = await store.presence("s", "officer")
     assert presence.ending.reason == "dropped" and presence.ending.side == "citizen"
     assert await store.due(100.0, 10) == []
@@ -201,8 +203,34 @@ async def test_a_side_back_before_its_deadline_is_not_dropped(store):
     await take(store, "citizen", "c2", resume=True, token=token_hash("resume-citizen-c1"))
 
     assert await store.due(20.0, 10) == []
-    assert await store.expire("s", "citizen", 20.0) is False
+    assert await store.expire("s", "citizen", 20.0) is None
     assert (await store.presence("s", "citizen")).ending is None
+
+
+async def test_a_citizen_who_never_joins_ends_the_session_never_joined(store):
+    await store.open("s", TOKENS, None, 0.0, join_by=30.0)
+    await store.open("t", TOKENS, None, 0.0, join_by=30.0)
+    await take(store, "citizen", "c1", session="t")  # she came in time
+    assert await store.due(29.0, 10) == []
+    assert await store.due(30.0, 10) == [("s", "citizen")]
+    results = await asyncio.gather(*(store.expire("s", "citizen", 30.5) for _ in range(3)))
+    assert [r for r in results if r is not None] == [Ending("never_joined", "citizen")]
+    assert await store.expire("t", "citizen", 31.0) is None
+    assert (await store.presence("t", "citizen")).ending is None
+
+
+async def test_a_join_token_joins_once_and_a_fresh_one_can_be_armed(store):
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "officer", "o1")
+    replayed = await take(store, "officer", "o2")  # the same join token again
+    assert replayed.outcome is TakeOutcome.INVALID
+    assert (await store.presence("s", "officer")).conn == "o1"  # her page keeps the side
+    assert await store.seat("s", TOKENS["officer"]) is not None  # still proves the side
+    assert await store.arm("s", "officer", token_hash("fresh"), 7)
+    seat = await store.seat("s", token_hash("fresh"))
+    assert seat is not None and seat.officer_id == 7
+    again = await take(store, "officer", "o3", token=token_hash("fresh"))
+    assert again.outcome is TakeOutcome.TAKEN and again.previous_conn == "o1"
 
 
 async def test_an_ended_session_answers_take_with_pending_and_its_ending(store):
