@@ -361,14 +361,29 @@ async def link_session(
     return previous
 
 
-async def set_pin(session: AsyncSession, case: Case, *, pin: str, now: datetime) -> None:
-    """Set the PIN that unlocks her timeline: 4 to 8 digits, stored as an argon2 hash.
+def hash_pin(pin: str) -> str:
+    """A PIN (4 to 8 digits) as its argon2 hash (blocking: off the event loop)."""
+    if not isinstance(pin, str) or not _PIN.match(pin):
+        raise CaseworkError("invalid_pin", "A PIN is 4 to 8 digits.")
+    return _PINS.hash(pin)
+
+
+async def set_pin(
+    session: AsyncSession,
+    case: Case,
+    *,
+    pin: str | None = None,
+    pin_hash: str | None = None,
+    now: datetime,
+) -> None:
+    """Set the PIN that unlocks her timeline: 4 to 8 digits, stored as an argon2 hash (give
+    ``pin``, or its ``pin_hash`` made off the event loop by :func:`hash_pin`).
 
     Replaces any earlier PIN; whether that is allowed is the caller's decision.
     """
-    if not isinstance(pin, str) or not _PIN.match(pin):
-        raise CaseworkError("invalid_pin", "A PIN is 4 to 8 digits.")
-    case.pin_hash = _PINS.hash(pin)
+    if pin_hash is None:
+        pin_hash = hash_pin(pin or "")
+    case.pin_hash = pin_hash
     _touch(case, now)
     await record_event(
         session,

@@ -20,6 +20,7 @@ answers the same contact on a leg of her own.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
@@ -34,7 +35,8 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from audit.log import AuditLog
-from cases.casework import MANAGER_ROLES, Conflict, can_read
+from cases.casework import MANAGER_ROLES, Conflict, can_read, hash_pin
+from cases.casework import set_pin as set_case_pin
 from cases.models import (
     Case,
     Complainant,
@@ -53,7 +55,7 @@ from cases.sessions import (
     open_statement,
 )
 from cases.timeline import record_event
-from cases.tracking_code import TrackingCode
+from cases.tracking_code import TrackingCode, ascii_digits
 from cases.vocabulary import CaseStatus, Channel
 from contacts.request import ContactRequest, Location
 from contacts.vocabulary import Vocabulary
@@ -518,6 +520,49 @@ class Desk:
                 data={"fields": taken},
             )
         return taken
+
+    # --- her PIN -------------------------------------------------------------------------
+
+    async def may_set_pin(self, session_id: str) -> bool:
+        """This contact opened its case and the case has no PIN yet (see :meth:`set_pin`)."""
+        async with self.db() as session:
+            contact = await session.get(ContactSession, session_id)
+            case = None if contact is None else await session.get(Case, contact.case_id)
+            linked = await session.scalar(
+                select(TimelineEvent.id).where(TimelineEvent.key == f"session:{session_id}:linked")
+            )
+        return case is not None and case.pin_hash is None and linked is None
+
+    async def set_pin(self, session_id: str, pin: str) -> int:
+        """She sets the PIN that unlocks her case's timeline, at the end of the contact that
+        opened her case, once (a PIN is changed on /track with the old one); the case id.
+
+        Never on a case her contact only named by its code: whoever holds her code must
+        not lock her out of her own case.
+        """
+        pin_hash = await asyncio.to_thread(hash_pin, ascii_digits(pin).strip())
+        now = self.clock()
+        async with self.db() as session, session.begin():
+            contact = await session.get(ContactSession, session_id)
+            case = None if contact is None else await session.get(Case, contact.case_id)
+            if contact is None or case is None:
+                raise NotFound("contact_not_found", "There is no such contact.")
+            linked = await session.scalar(
+                select(TimelineEvent.id).where(TimelineEvent.key == f"session:{session_id}:linked")
+            )
+            if linked is not None:
+                raise Conflict(
+                    "not_this_contacts_case",
+                    "A PIN is set at the end of the contact that opened the case; to change "
+                    "it, use the tracking page with the PIN you have.",
+                )
+            if case.pin_hash is not None:
+                raise Conflict(
+                    "pin_already_set",
+                    "This case has a PIN already; change it on the tracking page with it.",
+                )
+            await set_case_pin(session, case, pin_hash=pin_hash, now=now)
+            return case.id
 
     # --- ending ----------------------------------------------------------------------------
 

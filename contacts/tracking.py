@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.log import AuditLog
+from cases.casework import hash_pin, set_pin
 from cases.models import Case, TimelineEvent
 from cases.public_view import visible_events
 from cases.tracking_code import ascii_digits, is_valid, normalise
@@ -157,6 +158,29 @@ class Tracking:
         )
         LOOKUPS.labels("hit").inc()
         return Tracked(case, events)
+
+    async def change_pin(self, typed: str, asker: Asker, *, pin: str, new_pin: str) -> int:
+        """Her PIN changed, with the one she has (checked, and charged, as any PIN attempt:
+        a case without a PIN cannot be given one here, so whoever holds her code cannot lock
+        her out); the case id."""
+        pin_hash = await asyncio.to_thread(hash_pin, ascii_digits(new_pin).strip())
+        if not pin.strip():
+            raise PinWrong(0.0)
+        found = await self.find(typed, asker, pin=pin)
+        async with self.db() as session, session.begin():
+            case = await session.get(Case, found.case.id)
+            assert case is not None
+            await set_pin(session, case, pin_hash=pin_hash, now=self.clock())
+        await self.audit.record(
+            actor_kind="public",
+            officer_id=None,
+            action="case.pin_change",
+            object_type="case",
+            object_id=str(found.case.id),
+            address=None,
+            detail={"via": asker.via},
+        )
+        return found.case.id
 
     async def miss(self, asker: Asker) -> None:
         """A code that matched nothing somewhere else (her intake): charged as a miss."""

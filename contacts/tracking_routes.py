@@ -55,5 +55,39 @@ async def track(request: web.Request) -> web.Response:
     return web.json_response(view.model_dump(mode="json"), headers=NO_STORE)
 
 
+class PinChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(max_length=4096, description="Her tracking code.")
+    pin: str = Field(max_length=64, description="The PIN she has now.")
+    new_pin: str = Field(max_length=64, description="Her new PIN: 4 to 8 digits.")
+
+
+class PinChanged(BaseModel):
+    changed: bool
+
+
+@endpoint(
+    "Change her case's PIN, with the one she has (a case without a PIN gets one only at the "
+    "end of the contact that opened it).",
+    public=True,
+    body=PinChange,
+    response=PinChanged,
+    errors=[
+        "invalid_tracking_code",
+        "tracking_code_unknown",
+        "pin_wrong",
+        "invalid_pin",
+        "too_many_attempts",
+    ],
+    tags=["tracking"],
+)
+async def change_pin(request: web.Request) -> web.Response:
+    body = await read_body(request, PinChange)
+    asker = Asker.address(client_address(request))
+    await request.app[TRACKING].change_pin(body.code, asker, pin=body.pin, new_pin=body.new_pin)
+    return web.json_response(PinChanged(changed=True).model_dump(), headers=NO_STORE)
+
+
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/track", track)
+    app.router.add_post("/api/track/pin", change_pin)

@@ -51,6 +51,10 @@ MESSAGES = (
     "status_with_police",
     "status_referred",
     "status_closed",
+    "pin_offer",
+    "pin_again",
+    "pin_set",
+    "pin_mismatch",
 )
 ANNOUNCEMENTS = {"position": "{position}", "wait": "{minutes}"}
 SMS = {"video_link": "{link}"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from contacts.service import VOCABULARY
-from ivr import callbacks, escalation, marks, signature, tracking, webhooks
+from ivr import callbacks, escalation, marks, pin, signature, tracking, webhooks
 from ivr.menu import MenuError, load
 from ivr.prompts import Prompts, prompt_file
 from ivr.telephony import TwilioTelephony
@@ -45,6 +45,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/twilio/ivr/track/code", tracking.code_typed)
     app.router.add_post("/twilio/ivr/track/pin", tracking.pin_typed)
     callbacks.setup(app)  # before the menu's /twilio/ivr/{step}
+    pin.setup(app)
     app.router.add_post("/twilio/ivr/{step}", webhooks.menu_step)
     app.router.add_get("/twilio/prompts/{lang}/{name}", prompt_file)
     marks.setup(app)

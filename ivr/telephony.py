@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from ivr import twilio_api
+from contacts.service import DESK
+from ivr import calls, twilio_api
 from ivr.signature import refuse_forgery, stream_url
+from ivr.twiml import url
 from safecall.errors import ApiError
 from safecall.state import SETTINGS
 
@@ -30,4 +32,16 @@ class TwilioTelephony:
         await refuse_forgery(request, "media_stream", "missing" if not signature else "wrong")
 
     async def hang_up(self, call_sid: str) -> None:
-        await twilio_api.hang_up(self.app, call_sid)
+        """End the call; but when the conversation opened her case and the case has no PIN
+        yet, she is first offered to set one on the keypad (:mod:`ivr.pin`)."""
+        app = self.app
+        call = await calls.find_call(app, call_sid)
+        if call is not None and call.direction == "inbound":
+            if await app[DESK].may_set_pin(call.session_id):
+                offer = url(app, "ivr/pin/offer", f"lang={call.language}")
+                try:
+                    await twilio_api.redirect(app, call_sid, offer)
+                    return
+                except twilio_api.TwilioRestException:
+                    pass  # the call is over already: nothing to offer
+        await twilio_api.hang_up(app, call_sid)

@@ -44,6 +44,7 @@ __all__ = [
     "connect_to_bridge",
     "hang_up",
     "place_call",
+    "redirect",
     "send_sms",
 ]
 
@@ -159,6 +160,11 @@ async def connect_to_bridge(
     """Move the live call to the media bridge (it leaves the hold loop at once)."""
     twiml = bridge_twiml(app, call_sid, session_id, lang=lang, line=line)
     await client(app).calls(call_sid).update_async(twiml=twiml)
+
+
+async def redirect(app: web.Application, call_sid: str, to: str) -> None:
+    """Run the TwiML at ``to`` on the live call (what it runs now stops)."""
+    await client(app).calls(call_sid).update_async(url=to, method="POST")
 
 
 async def hang_up(app: web.Application, call_sid: str) -> None:

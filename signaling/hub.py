@@ -175,7 +175,7 @@ class Hub:
             raise SessionExists(f"signaling session {session_id!r} exists already")
         return tokens["citizen"], tokens["officer"]
 
-    async def officer_token(self, session_id: str, officer_id: int) -> str | None:
+    async def officer_token(self, session_id: str, officer_id: int | None) -> str | None:
         """A fresh officer-side join token, bound to ``officer_id`` (she answers, answers
         again after a reload, or takes over a transfer); the one before opens nothing
         more. None when the session has ended or is unknown."""

@@ -29,7 +29,7 @@ from queues.router import Placement
 from queues.service import ROUTER
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, read_body
-from safecall.state import CLOCK, client_address
+from safecall.state import AUDIT, CLOCK, client_address
 from signaling.hub import token_hash
 from signaling.routes import CONFIG, HUB
 
@@ -199,6 +199,43 @@ async def her_place(request: web.Request) -> web.Response:
     return web.json_response(_place(placement), headers={"Cache-Control": "no-store"})
 
 
+class PinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pin: str = Field(max_length=64, description="4 to 8 digits (Urdu digits allowed).")
+
+
+class PinOut(BaseModel):
+    set: bool
+
+
+@endpoint(
+    "At the end of her contact, she sets the PIN that unlocks her case's timeline on /track "
+    "(send her token in Authorization: Bearer). Only on the contact that opened the case, "
+    "and only once: a PIN is changed on /track with the old one.",
+    public=True,
+    body=PinIn,
+    response=PinOut,
+    errors=["invalid_session_token", "invalid_pin", "pin_already_set", "not_this_contacts_case"],
+    statuses=[409],
+    tags=TAGS,
+)
+async def set_pin(request: web.Request) -> web.Response:
+    session_id = await _her_session(request)
+    body = await read_body(request, PinIn)
+    case_id = await request.app[DESK].set_pin(session_id, body.pin)
+    await request.app[AUDIT].record(
+        actor_kind="public",
+        officer_id=None,
+        action="case.pin_set",
+        object_type="case",
+        object_id=str(case_id),
+        address=None,  # anonymous means anonymous
+        detail={"session_id": session_id},
+    )
+    return web.json_response(PinOut(set=True).model_dump(), headers={"Cache-Control": "no-store"})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/contacts", start_contact)
     app.router.add_get("/api/contacts/{session_id}", her_place)
+    app.router.add_post("/api/contacts/{session_id}/pin", set_pin)

@@ -33,6 +33,8 @@ PUBLIC = {
     ("POST", "/api/contacts"),  # the citizen page starts a contact (no login: she is anonymous)
     ("GET", "/api/contacts/{session_id}"),  # her place in line, with her contact's token
     ("GET", "/api/districts"),  # the districts her intake and the forms choose from
+    ("POST", "/api/contacts/{session_id}/pin"),  # her PIN, at the end of her contact (token)
+    ("POST", "/api/track/pin"),  # her PIN changed, with the one she has
     ("POST", "/twilio/voice"),  # Twilio's webhooks: each checks X-Twilio-Signature instead
     ("POST", "/twilio/status"),
     ("POST", "/twilio/ivr/wait"),

@@ -49,6 +49,10 @@ const TEXT = {
     hangup: "ختم کریں",
     ended: "گفتگو ختم ہو گئی۔",
     "keep-code": "اوپر والا ٹریکنگ کوڈ سنبھال کر رکھیں: اس سے آپ اپنا کیس دیکھ سکتی ہیں۔",
+    "pin-label": "اگر آپ چاہیں تو ایک پن (4 سے 8 ہندسے) چنیں: کوڈ کے ساتھ یہ ٹریکنگ صفحے پر آپ کے کیس کی مزید تفصیل دکھاتا ہے۔",
+    "pin-save": "پن محفوظ کریں",
+    "pin-saved": "آپ کا پن محفوظ ہو گیا۔ اسے اپنے کوڈ کے ساتھ یاد رکھیں۔",
+    "pin-digits": "پن میں 4 سے 8 ہندسے ہوتے ہیں۔",
     track: "کیا آپ کے پاس ٹریکنگ کوڈ ہے؟ اپنا کیس دیکھیں",
     private: "یہ صفحہ آپ کے فون پر کچھ محفوظ نہیں کرتا۔ فوراً نکلنے کے لیے دو بار Esc دبائیں یا اوپر والا بٹن۔",
     starting: "شروع ہو رہا ہے…",
@@ -264,7 +268,7 @@ async function start(channel) {
 // The contact is open: show her code and the call, and join it.
 function begin(data, got) {
   Object.assign(contact, { id: data.session_id, token: data.token, channel: got.channel,
-                           local: got.stream });
+                           local: got.stream, gaveCode: Boolean($("code").value.trim()) });
   $("tracking-code").textContent = data.tracking_code;
   show("intake", false);
   show("who", false);
@@ -494,6 +498,36 @@ function finish() {
   $("self-video").srcObject = null;
   show("contact", false);
   show("ended", true);
+  // A PIN is set on the contact that opened her case (not one that named it by its code).
+  show("pin-form", !contact.gaveCode);
+}
+
+async function savePin(event) {
+  event.preventDefault();
+  const pin = $("pin-input").value.trim();
+  const said = $("pin-said");
+  if (!/^[0-9\u06F0-\u06F9\u0660-\u0669]{4,8}$/.test(pin)) {
+    said.textContent = t("pin-digits");
+    return;
+  }
+  try {
+    const response = await fetch("/api/contacts/" + encodeURIComponent(contact.id) + "/pin", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + contact.token, "Content-Type": "application/json" },
+      credentials: "omit",
+      body: JSON.stringify({ pin }),
+    });
+    if (response.ok) {
+      $("pin-input").value = "";
+      $("pin-input").disabled = true;
+      $("pin-save").disabled = true;
+      said.textContent = t("pin-saved");
+      return;
+    }
+    said.textContent = (await response.json()).error.message;
+  } catch (err) {
+    said.textContent = t("failed");
+  }
 }
 
 function hangup() {
@@ -572,6 +606,7 @@ document.addEventListener("DOMContentLoaded", () => {
     $("chat-input").value = "";
   });
   $("hangup").addEventListener("click", hangup);
+  $("pin-form").addEventListener("submit", savePin);
   $("mute").addEventListener("click", (e) => toggle("audio", e.currentTarget, "mute", "unmute"));
   $("camera").addEventListener("click", (e) => toggle("video", e.currentTarget, "camera-off", "camera-on"));
   $("switch-camera").addEventListener("click", switchCamera);

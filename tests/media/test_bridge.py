@@ -54,8 +54,11 @@ async def open_call(server: Any, incoming_call: Any) -> tuple[str, Call]:
 
 
 async def officer_joins(server: Any, cookie: str, session_id: str, **kw: Any) -> OfficerPage:
+    """Her console answers (a fresh officer token each time, as /answer gives) and joins."""
     page = OfficerPage(server, cookie, **kw)
-    await page.join(session_id, server.server.app[HUB].join_token(session_id, "officer"))
+    token = await server.server.app[HUB].officer_token(session_id, None)
+    assert token is not None
+    await page.join(session_id, token)
     return page
 
 

@@ -283,7 +283,9 @@ async def test_an_officer_page_reload_leaves_one_recording_of_the_whole_call(
     await asyncio.sleep(1.0)
     hub = call.app[HUB]
     call.officer = OfficerPage(call.server, call.cookie)
-    await call.officer.join(call.session_id, hub.join_token(call.session_id, "officer"))
+    fresh = await hub.officer_token(call.session_id, None)  # her reloaded console's /answer
+    assert fresh is not None
+    await call.officer.join(call.session_id, fresh)
     async with asyncio.timeout(10):
         await call.officer.connected.wait()
     caller_says, officer_says = await call.talk()
