@@ -596,6 +596,24 @@ class Desk:
                 disposition = "dropped" if reason == "dropped" else "answered"
         return await self.record_end(session_id, disposition)
 
+    async def end_missed(self, session_id: str) -> bool:
+        """Nobody answered a browser contact before its time in line ran out: it ends
+        ``missed`` and her page is told (its session ends). A phone call's hold loop does
+        this for the phone, in her language."""
+        async with reader(self.engine).connect() as conn:
+            channel = await conn.scalar(_CHANNEL, {"id": session_id})
+        if channel is None or channel == Channel.PHONE:
+            return False
+        ended = await self.record_end(session_id, "missed")
+        await self.hub.end_session(session_id, "missed")
+        return ended
+
+    async def lose(self, session_id: str, why: str) -> bool:
+        """A contact whose call the server lost (a process died between the steps of its
+        opening; an in-process hub restarted): out of line, ended ``failed`` with ``why``."""
+        await self._out_of_line(session_id, callback=True)
+        return await self.record_end(session_id, "failed", reason=why)
+
     async def record_end(
         self, session_id: str, disposition: str, *, reason: str | None = None
     ) -> bool:
@@ -633,6 +651,9 @@ STATEMENT_FIELDS = ("name", "phone", "callback_safe", "callback_times")
 def _has(given: ComplainantDetails, field: str) -> bool:
     value = getattr(given, field)
     return bool(value) if field == "callback_safe" else value is not None
+
+
+_CHANNEL = select(ContactSession.channel).where(ContactSession.id == bindparam("id"))
 
 
 def _not_now() -> Unavailable:

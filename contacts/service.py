@@ -3,21 +3,28 @@ it hears the hub (endings, chat) and writes them on the contact's case."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import logging
-import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from cases.models import ContactSession
 from cases.timeline import record_event
 from contacts.desk import CHAT_FIELD, Desk
 from contacts.intake_limits import IntakeLimits
+from contacts.sweep import Sweep
 from contacts.tracking import Tracking
 from contacts.vocabulary import Vocabulary
+from queues.events import Kind
 from queues.service import ROUTER
+from safecall.background import Periodic, describe
+from safecall.errors import OUTAGES
 from safecall.ratelimit import InProcessTrackingLimiter, RedisTrackingLimiter, TrackingLimiter
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, REDIS
 from signaling.console_feed import ALARM_SOURCES
@@ -67,8 +74,18 @@ async def tracking_context(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+SWEEP = web.AppKey("contacts_sweep", Sweep)
+SWEEP_SECONDS = 5.0
+RETRIED: tuple[type[BaseException], ...] = (*OUTAGES, DBAPIError)
+RETRY_FOR = 300.0
+"""Seconds an ending or a chat message is tried again while the database is down (then the
+sweep ends the contact from the session's own ending)."""
+
+
 async def desk_context(app: web.Application) -> AsyncIterator[None]:
-    """``app.cleanup_ctx`` entry (after the database's, the router's and the hub's)."""
+    """``app.cleanup_ctx`` entry (after the database's, the router's and the hub's): the desk;
+    what the hub and the router report (endings, chat, contacts nobody answered in time)
+    written on the contact's case, tried again while the database is down; the sweep."""
     desk = Desk(
         db=app[DB],
         engine=app[ENGINE],
@@ -80,23 +97,73 @@ async def desk_context(app: web.Application) -> AsyncIterator[None]:
         audit=app[AUDIT],
     )
     app[DESK] = desk
+    sweep = Sweep(desk)
+    app[SWEEP] = sweep
 
     async def hear(event: HubEvent) -> None:
-        # The hub calls listeners in tasks of its own (never a socket's handler) and lets
-        # them finish before it closes.
-        try:
-            if isinstance(event, SessionEnded):
-                await desk.end(event.session_id, event.reason)
-            elif isinstance(event, ChatPosted):
-                await _chat(app, event)
-        except Exception:
-            log.exception("contacts: could not record a %s", type(event).__name__)
+        # The hub calls listeners in tasks of its own (never a socket's handler), one
+        # session's events in order, and lets them finish before it closes.
+        if isinstance(event, SessionEnded):
+            await _durably(lambda: desk.end(event.session_id, event.reason), "an ending")
+        elif isinstance(event, ChatPosted):
+            at = app[CLOCK]()
+            await _durably(lambda: _chat(app, event, at), "a chat message")
 
     app[HUB].add_listener(hear)
-    yield
+    missed = asyncio.create_task(_missed(app, desk), name="contacts-missed")
+    async with Periodic(
+        sweep.step,
+        every=SWEEP_SECONDS,
+        jitter=0.2,
+        name="contacts-sweep",
+        failure="contacts: the sweep failed; trying again",
+    ):
+        yield
+    missed.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await missed
 
 
-async def _chat(app: web.Application, event: ChatPosted) -> None:
+async def _durably(step: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run ``step``; while the database (or Redis) is down, again and again, backing off."""
+    loop = asyncio.get_running_loop()
+    give_up, delay = loop.time() + RETRY_FOR, 0.25
+    while True:
+        try:
+            await step()
+            return
+        except RETRIED as exc:  # each write is named once: trying it again is safe
+            if loop.time() >= give_up:
+                log.error("contacts: could not record %s (%s); the sweep will", what, describe(exc))
+                return
+            log.warning("contacts: could not record %s yet (%s); trying again", what, describe(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        except Exception as exc:
+            log.error("contacts: could not record %s (%s)", what, describe(exc))
+            return
+
+
+async def _missed(app: web.Application, desk: Desk) -> None:
+    """A browser contact nobody answered before its time in line ran out ends ``missed``,
+    and her page is told (her signaling session ends)."""
+    listener = app[ROUTER].listen()
+    try:
+        async for event in listener:
+            session_id = event.session_id
+            if event.kind != Kind.MISSED or session_id is None or event.task_id != session_id:
+                continue  # a callback ring's task is the phone's business
+
+            async def end(session_id: str = session_id) -> None:
+                await desk.end_missed(session_id)
+
+            await _durably(end, "a missed contact")
+    finally:
+        listener.close()
+
+
+async def _chat(app: web.Application, event: ChatPosted, at: datetime) -> None:
+    """The message on her timeline, sealed, once (named by the sender's side and seq)."""
     sealed = app[DATA_KEY].seal(event.text, CHAT_FIELD)
     async with app[DB]() as session, session.begin():
         case_id = await session.scalar(
@@ -106,9 +173,9 @@ async def _chat(app: web.Application, event: ChatPosted) -> None:
             return
         await record_event(
             session,
-            key=f"chat:{event.session_id}:{secrets.token_hex(8)}",
+            key=f"chat:{event.session_id}:{event.side}:{event.seq}",
             kind="chat.message",
-            at=app[CLOCK](),
+            at=at,
             session_id=event.session_id,
             case_id=case_id,
             data={"from": event.side, "sealed": base64.b64encode(sealed).decode()},

@@ -15,6 +15,7 @@ having been done already, so the same status twice changes nothing more.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -26,13 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.models import Case, ContactSession
 from cases.sessions import check_phone
 from contacts.request import Statement, contact_request
-from contacts.service import DESK, VOCABULARY
+from contacts.service import DESK, SWEEP, VOCABULARY
+from ivr import twilio_api
 from ivr.menu import Menu
 from ivr.models import NumberMark, PhoneCall
 from queues.router import Contact
 from safecall.db import reader
 from safecall.refusals import Invalid
-from safecall.state import CLOCK, DATA_KEY, DB, ENGINE
+from safecall.state import CLOCK, DATA_KEY, DB, ENGINE, SETTINGS
 from signaling.routes import HUB
 
 log = logging.getLogger(__name__)
@@ -309,3 +311,51 @@ async def requeue(app: web.Application, call: PhoneCall, menu: Menu) -> None:
             priority=menu.prank_priority if deprioritised else None,
         )
     )
+
+
+CHECK_EVERY = 60.0
+"""Seconds between two asks to Twilio about one call the sweep found without its session."""
+
+
+class CallCheck:
+    """For the contacts sweep (:mod:`contacts.sweep`): is a phone contact whose session is
+    gone, or whose task the line lost, still a live call? Asks Twilio's Calls resource
+    (at most once a minute per call); a call that is over is ended as its status callback
+    would have (a lost callback must not leave a contact open, or a task waiting for a
+    caller long gone). A live call is left to the hold loop, which puts her back."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self._asked: dict[str, float] = {}
+
+    async def __call__(self, session_id: str) -> bool:
+        app = self.app
+        call = await find_call_of_session(app, session_id)
+        if call is None:
+            return await app[DESK].lose(session_id, "a phone contact without its call")
+        if call.ended_at is not None:
+            await end_call(app, call.call_sid, call.end_status or "completed")
+            return True
+        now = app[CLOCK]().timestamp()
+        if now - self._asked.get(call.call_sid, 0.0) < CHECK_EVERY:
+            return False
+        self._asked[call.call_sid] = now
+        if len(self._asked) > 10_000:
+            self._asked.clear()
+        try:
+            live = await twilio_api.client(app).calls(call.call_sid).fetch_async()
+        except Exception as exc:  # Twilio unreachable: ask again next time
+            log.warning("phone: could not ask Twilio about a call (%s)", type(exc).__name__)
+            return False
+        status = str(live.status or "")
+        if status not in ENDED_STATUSES:
+            return False
+        await end_call(app, call.call_sid, status)
+        return True
+
+
+async def sweep_context(app: web.Application) -> AsyncIterator[None]:
+    """``app.cleanup_ctx`` entry (after the desk's): the sweep asks Twilio about phone calls."""
+    if app[SETTINGS].ivr_enabled:
+        app[SWEEP].checks[CHANNEL] = CallCheck(app)
+    yield

@@ -23,6 +23,7 @@ import contacts.tracking_routes
 import ivr.bridge
 import ivr.callback_retries
 import ivr.callbacks
+import ivr.calls
 import ivr.routes
 import ivr.signature
 import ivr.twilio_api
@@ -118,7 +119,8 @@ LIFESPAN: list[Context] = [
     _redis,  # the shared Redis client (when SAFECALL_REDIS_URL is set)
     queues.service.router_context,  # the routing engine and its timeline writer
     signaling.routes.hub_context,  # the signaling hub: sessions, relay, the cross-node bus
-    contacts.service.desk_context,  # the contact desk: hears the hub's endings and chat
+    contacts.service.desk_context,  # the contact desk: hears the hub's endings and chat; sweeps
+    ivr.calls.sweep_context,  # the sweep asks Twilio whether a phone call is still live
     contacts.service.tracking_context,  # tracking by code, its limits (shared in Redis)
     contacts.service.intake_context,  # how many web contacts may start (shared in Redis)
     signaling.place_in_line.feed_context,  # her place in line, pushed to her page

@@ -29,6 +29,9 @@ class ChatPosted:
     side: Side
     text: str
     """What she or the officer wrote: sensitive, to be sealed before it is stored."""
+    seq: int = 0
+    """The sender's sequence number: with the side, it names the message once (a message
+    written twice, after a retry, is one message)."""
 
 
 @dataclass(frozen=True)

@@ -298,7 +298,7 @@ class Hub:
                 kind = message.type
                 if kind == "chat":
                     assert isinstance(message, Chat)
-                    self._emit(ChatPosted(session_id, side, message.text))
+                    self._emit(ChatPosted(session_id, side, message.text, message.seq))
                 elif kind == "hangup":  # the last of its burst (see Connection._on_text)
                     await self._deliver(session_id, peer, taken, published)
                     taken = []

@@ -40,6 +40,9 @@ PUBLIC = {
     ("POST", "/twilio/ivr/wait"),
     ("POST", "/twilio/ivr/hold-key"),
     ("POST", "/twilio/ivr/enqueue"),  # put her in line again after a moment's hold
+    ("POST", "/twilio/ivr/pin/offer"),  # her PIN on the keypad, after the conversation
+    ("POST", "/twilio/ivr/pin/first"),
+    ("POST", "/twilio/ivr/pin/again"),
     ("POST", "/twilio/ivr/track/code"),
     ("POST", "/twilio/ivr/track/pin"),
     ("POST", "/twilio/ivr/callback-answer"),

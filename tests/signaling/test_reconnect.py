@@ -166,28 +166,38 @@ async def test_resuming_on_a_new_socket_replaces_the_old_one(server, connect, of
     assert (await page.expect("chat"))["text"] == "to the new socket"
 
 
-async def test_a_fresh_page_may_join_again_and_continues_the_numbering(
+async def test_a_fresh_page_joins_with_a_fresh_token_and_continues_the_numbering(
     server, connect, officer_cookie
 ):
+    """Her console reloads: it asks for a fresh officer token (as /answer gives one) and
+    joins again; the numbering goes on. A join token joins once: the one used before (a
+    replayed citizen token too) opens nothing (issue 13, item 9)."""
     cookie, _ = await officer_cookie()
     call = await open_call(connect, server, server, cookie)
-    await call.citizen.send("chat", text="one")
-    await call.officer.expect("chat")
-    await call.citizen.ws.close()
+    await call.officer.send("chat", text="one")
+    await call.citizen.expect("chat")
+    await call.officer.ws.close()
 
-    fresh = await connect(server)
-    joined = await fresh.join(call.session, call.citizen_token)
+    replayed = await connect(server, cookie=cookie)
+    await replayed.send("join", session=call.session, token=call.officer_token)
+    assert (await replayed.expect("error"))["code"] == "invalid_token"
+    again = await connect(server)
+    await again.send("join", session=call.session, token=call.citizen_token)
+    assert (await again.expect("error"))["code"] == "invalid_token"
 
+    fresh = await connect(server, cookie=cookie)
+    token = await server.server.app[HUB].officer_token(call.session, None)
+    joined = await fresh.join(call.session, token)
     assert joined["last_seq"] == 1
-    assert joined["resume_token"] != call.citizen.resume_token
-    assert (await call.officer.expect("peer-left"))["side"] == "citizen"
-    assert (await call.officer.expect("peer-joined"))["resumed"] is False
+    assert joined["resume_token"] != call.officer.resume_token
+    assert (await call.citizen.expect("peer-left"))["side"] == "officer"
+    assert (await call.citizen.expect("peer-joined"))["resumed"] is False
     fresh.seq = joined["last_seq"]
     await fresh.send("chat", text="two")
-    assert (await call.officer.expect("chat"))["text"] == "two"
+    assert (await call.citizen.expect("chat"))["text"] == "two"
     # the old resume token died with the old page
-    stale = await connect(server)
-    stale.resume_token = call.citizen.resume_token
+    stale = await connect(server, cookie=cookie)
+    stale.resume_token = call.officer.resume_token
     await stale.send("resume", session=call.session, resume_token=stale.resume_token, last_seq=0)
     assert (await stale.expect("error"))["code"] == "invalid_token"
     assert await stale.closed() == 4401
