@@ -26,10 +26,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
+from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
 
 from safecall.background import Periodic, describe
 from safecall.endpoint import endpoint
@@ -123,14 +125,64 @@ FORGERIES: web.AppKey[ForgeryLog] = web.AppKey("twilio_forgeries")
 
 
 def twilio_webhook(summary: str, *errors: str) -> Callable[[Handler], Handler]:
-    """Declare a Twilio webhook: public (its signature is the check), answering TwiML."""
-    return endpoint(
+    """Declare a Twilio webhook: public (its signature is the check), answering TwiML.
+
+    Whatever fails behind it (the database or Redis down, a bug), Twilio gets TwiML, never
+    JSON: she hears the hold recording and Twilio asks the same address again
+    (:func:`hold_and_retry`), so no caller is hung up on because a part of ours is down.
+    Only what is Twilio's business is refused as such (a forged signature, the line off).
+    """
+    declare = endpoint(
         "Twilio: " + summary,
         public=True,
         content_type="application/xml",
         errors=["bad_signature", "ivr_off", *errors],
         statuses=[503],
         tags=["phone"],
+    )
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def answered(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except ApiError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "phone: %s could not be answered (%s); she holds, Twilio asks again",
+                    request.path,
+                    describe(exc),
+                )
+                return hold_and_retry(request)
+
+        return declare(answered)
+
+    return wrap
+
+
+RETRY_PARAM = "retry"
+"""How often a webhook was asked again after a failure (in its query string)."""
+
+
+def hold_and_retry(request: web.Request) -> web.Response:
+    """TwiML that holds her a few seconds (the hold recording, or a pause) and asks the same
+    address again, counting the tries in the query string."""
+    from ivr.twiml import PROMPTS  # the menu's prompts; no database is needed for them
+
+    query = dict(request.query)
+    tries = query.get(RETRY_PARAM, "0")
+    query[RETRY_PARAM] = str(int(tries) + 1 if tries.isascii() and tries.isdigit() else 1)
+    again = public_url(request.app[SETTINGS], request.path) + "?" + urlencode(list(query.items()))
+    response = VoiceResponse()
+    prompts = request.app.get(PROMPTS)
+    if prompts is not None:
+        prompts.hold(response, 1)
+    else:
+        response.pause(length=5)
+    response.redirect(again, method="POST")
+    return web.Response(
+        text=str(response), content_type="application/xml", headers={"Cache-Control": "no-store"}
     )
 
 

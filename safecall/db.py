@@ -82,6 +82,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
+    # Twilio gives up on a webhook after 15 s: a request waits at most 5 s for a pooled
+    # connection or a new one, then is answered (503, or TwiML that holds and asks again).
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT)
+    kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT})
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "checkout")
@@ -92,6 +96,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             raise DisconnectionError("the database closed this connection")
 
     return engine
+
+
+POOL_TIMEOUT = 5.0
+"""Seconds a request waits for a pooled PostgreSQL connection (below Twilio's 15 s)."""
+CONNECT_TIMEOUT = 5.0
+"""Seconds to open a PostgreSQL connection (asyncpg waits 60 by default)."""
 
 
 class _Ran:

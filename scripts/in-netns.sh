@@ -17,4 +17,4 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.1; done
-"$@"
+env -u SAFECALL_TEST_REDIS "$@"
