@@ -16,7 +16,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from twilio.request_validator import RequestValidator
 
@@ -27,6 +26,7 @@ from media.stream_token import SPENT, SpentTokens, redeem
 from media.twilio_stream import Closed, MediaStream, Start
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError
+from safecall.redis_client import redis_client
 from safecall.state import SETTINGS
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def setup(app: web.Application) -> None:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     url = app[SETTINGS].redis_url
     if url:
-        app[SPENT].redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        app[SPENT].redis = redis_client(url, socket_connect_timeout=5, socket_timeout=5)
     yield
     bridges: set[Bridge] = app[BRIDGES]
     for bridge in list(bridges):  # ends each call: nothing would carry its audio

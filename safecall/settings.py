@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from safecall.redis_client import check_url
+
 PREFIX = "SAFECALL_"
 T = TypeVar("T")
 
@@ -36,7 +38,8 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///var/safecall.db"
     """SQLAlchemy URL: the SQLite file by default, ``postgresql+asyncpg://`` at scale."""
     redis_url: str | None = None
-    """Redis for queue state and the cross-node bus; unset means in-process."""
+    """Redis for queue state and the cross-node bus (``redis://`` or ``redis+sentinel://``,
+    see :mod:`safecall.redis_client`); unset means in-process."""
     routing_file: Path | None = None
     """Routing configuration (TOML); unset means the packaged defaults."""
     data_key_file: Path = Path("var/data.key")
@@ -176,9 +179,7 @@ def _database_url(raw: str) -> str:
 
 
 def _redis_url(raw: str) -> str:
-    if not raw.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("a redis:// URL such as redis://127.0.0.1:6379/0")
-    return raw
+    return check_url(raw)
 
 
 def _positive_hours(raw: str) -> float:

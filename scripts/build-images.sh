@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Build the deployment's images from Debian's packages, with podman:
+#   1. a Debian bookworm root filesystem made by mmdebstrap from the same mirror apt
+#      uses here (no base image can be pulled on these machines), imported as
+#      localhost/debian:bookworm;
+#   2. localhost/safecall (deploy/Containerfile): the server, its Python packages
+#      from PyPI, run as an unprivileged user;
+#   3. localhost/safecall-services (deploy/services.Containerfile): Debian's caddy,
+#      postgresql, redis, redis-sentinel and coturn for the compose stack.
+# Each step is skipped when its image exists (SAFECALL_REBUILD=1 rebuilds all).
+# Usage: scripts/build-images.sh   (podman itself runs through scripts/podman-here.sh
+# on machines like CI's; set PODMAN=podman on a production host)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PODMAN=${PODMAN:-scripts/podman-here.sh podman}
+rebuild=${SAFECALL_REBUILD:-0}
+
+has() { [[ "$rebuild" != 1 ]] && $PODMAN image exists "$1"; }
+
+if ! has localhost/debian:bookworm; then
+    work=$(mktemp -d /var/tmp/safecall-rootfs.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+    sources=/etc/apt/sources.list.d/debian.sources
+    [[ -f $sources ]] || sources=/etc/apt/sources.list
+    echo "building the Debian root filesystem (mmdebstrap, from $sources)"
+    mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+        --aptopt='APT::Install-Recommends "false"' \
+        bookworm "$work/rootfs.tar" "$sources"
+    $PODMAN import --change 'CMD ["/bin/bash"]' "$work/rootfs.tar" localhost/debian:bookworm >/dev/null
+fi
+# --isolation chroot: the RUN steps need no OCI runtime; --network host: apt and pip
+# reach their registries.
+build=($PODMAN build --quiet --isolation chroot --network host --build-arg BASE=localhost/debian:bookworm)
+if ! has localhost/safecall:latest; then
+    echo "building localhost/safecall"
+    "${build[@]}" -f deploy/Containerfile -t localhost/safecall:latest . >/dev/null
+fi
+if ! has localhost/safecall-services:latest; then
+    echo "building localhost/safecall-services"
+    "${build[@]}" -f deploy/services.Containerfile -t localhost/safecall-services:latest deploy >/dev/null
+fi
+$PODMAN images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'safecall|debian' || true
