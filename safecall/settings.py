@@ -78,6 +78,9 @@ class Settings:
     """Ed25519 key that signs evidence bundles; publish its public half separately."""
     recording_off_lines: tuple[str, ...] = field(default_factory=tuple)
     """Service lines whose calls are not recorded (phone bridge and console), e.g. ``child``."""
+    recordings_store: str = "local"
+    """Where sealed chunks live: ``local`` (files under the var dir) or ``database``
+    (rows in the shared database, for several nodes)."""
 
     @property
     def ivr_enabled(self) -> bool:
@@ -136,6 +139,7 @@ class Settings:
             recordings_key_file=reader.get("RECORDINGS_KEY_FILE", Path, var_dir / "recordings.key"),
             evidence_key_file=reader.get("EVIDENCE_KEY_FILE", Path, var_dir / "evidence.key"),
             recording_off_lines=reader.get("RECORDING_OFF_LINES", _names, ()),
+            recordings_store=reader.get("RECORDINGS_STORE", _recordings_store, "local"),
         )
 
 
@@ -278,3 +282,9 @@ def _addresses(raw: str) -> tuple[str, ...]:
         except ValueError:
             raise ValueError("a comma-separated list of IP addresses such as 203.0.113.7") from None
     return values
+
+
+def _recordings_store(raw: str) -> str:
+    if raw not in ("local", "database"):
+        raise ValueError("local (files under the var dir) or database (shared by every node)")
+    return raw

@@ -31,6 +31,12 @@ fi
 # --isolation chroot: the RUN steps need no OCI runtime; --network host: apt and pip
 # reach their registries.
 build=($PODMAN build --quiet --isolation chroot --network host --build-arg BASE=localhost/debian:bookworm)
+# Where TLS to PyPI passes a re-signing proxy, the host's CA bundle is lent to the
+# build (mounted, not copied into the image).
+host_ca=/etc/ssl/certs/ca-certificates.crt
+if [[ -f $host_ca ]]; then
+    build+=(--volume "$host_ca:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt)
+fi
 if ! has localhost/safecall:latest; then
     echo "building localhost/safecall"
     "${build[@]}" -f deploy/Containerfile -t localhost/safecall:latest . >/dev/null
