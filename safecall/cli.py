@@ -112,18 +112,9 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    from audit.log import ensure_signing_key
-    from recordings.keys import RecordingsKey
-    from sealing.data_key import DataKey
+    from safecall.node_keys import ensure
 
-    for path, made in (
-        (settings.data_key_file, DataKey.ensure_file(settings.data_key_file)),
-        (settings.audit_key_file, ensure_signing_key(settings.audit_key_file)),
-        (settings.recordings_key_file, RecordingsKey.ensure_file(settings.recordings_key_file)),
-        (settings.evidence_key_file, ensure_signing_key(settings.evidence_key_file)),
-    ):
-        print(f"{'created' if made else 'kept   '} {path}")
-    return 0
+    return ensure(settings, new=args.new)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,9 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         run=_migrate
     )
-    sub.add_parser("keys", help="create the key files when they are missing").set_defaults(
-        run=_keys
+    keys = sub.add_parser(
+        "keys",
+        help="create the key files when they are missing (only while the database holds "
+        "nothing they would have sealed)",
     )
+    keys.add_argument(
+        "--new",
+        action="store_true",
+        help="create missing key files even though the database holds data made with other "
+        "keys (that data stays unreadable without them)",
+    )
+    keys.set_defaults(run=_keys)
     officers.cli.register(sub)
     audit.cli.register(sub)
     recordings.cli.register(sub)

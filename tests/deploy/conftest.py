@@ -1,0 +1,89 @@
+"""A deployment's worth of data: a case with sealed details, signed audit events, a recording."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from audit.log import AuditLog
+from cases.contacts import ComplainantDetails, open_contact
+from recordings import custody
+from recordings.keys import RecordingsKey
+from recordings.store import open_store
+from safecall.db import create_engine, session_factory
+from safecall.settings import Settings
+from sealing.data_key import DataKey
+from tests.support import FakeClock
+
+
+@dataclass(frozen=True)
+class Held:
+    tracking_code: str
+    recording_id: str
+
+
+def populate(settings: Settings) -> Held:
+    """Write what a running deployment holds, with the settings' keys and store."""
+
+    async def run() -> Held:
+        engine = create_engine(settings.database_url)
+        db = session_factory(engine)
+        now = FakeClock()()
+        key = RecordingsKey.load(settings.recordings_key_file)
+        store = open_store(settings.recordings_store, settings.var_dir / "recordings", key, db)
+        try:
+            async with db() as session, session.begin():
+                contact, case = await open_contact(
+                    session,
+                    DataKey.load(settings.data_key_file),
+                    service_line="women",
+                    channel="browser_video",
+                    now=now,
+                    anonymous=False,
+                    complainant=ComplainantDetails(name="A. Complainant", phone="+923001234567"),
+                )
+                recording = await custody.start(
+                    session,
+                    contact,
+                    kind="video",
+                    media_type="video/webm",
+                    tracks=["officer", "citizen"],
+                    key_id=key.current,
+                    now=now,
+                )
+            for index in range(3):
+                await custody.add_chunk(db, store, recording.id, index, os.urandom(3000), now)
+            await custody.close(db, store, recording.id, state="complete", now=now)
+            audit = AuditLog(db, settings.audit_key_file, clock=FakeClock())
+            await audit.record(
+                actor_kind="system",
+                officer_id=None,
+                action="case.read",
+                object_type="case",
+                object_id=str(case.id),
+            )
+            await audit.close()
+            return Held(case.tracking_code, recording.id)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings as environment variables, for the ``safecall`` command."""
+    for name, value in {
+        "VAR_DIR": settings.var_dir,
+        "DATABASE_URL": settings.database_url,
+        "DATA_KEY_FILE": settings.data_key_file,
+        "AUDIT_KEY_FILE": settings.audit_key_file,
+        "RECORDINGS_KEY_FILE": settings.recordings_key_file,
+        "EVIDENCE_KEY_FILE": settings.evidence_key_file,
+        "RECORDINGS_STORE": settings.recordings_store,
+    }.items():
+        monkeypatch.setenv(f"SAFECALL_{name}", str(value))
+    return settings
