@@ -7,7 +7,8 @@
 #      from PyPI, run as an unprivileged user;
 #   3. localhost/safecall-services (deploy/services.Containerfile): Debian's caddy,
 #      postgresql, redis, redis-sentinel and coturn for the compose stack.
-# Each step is skipped when its image exists (SAFECALL_REBUILD=1 rebuilds all).
+# A step is skipped when its image exists and was built from the same files (a
+# label holds their hash); SAFECALL_REBUILD=1 rebuilds all.
 # Usage: scripts/build-images.sh   (podman itself runs through scripts/podman-here.sh
 # on machines like CI's; set PODMAN=podman on a production host)
 set -euo pipefail
@@ -16,6 +17,14 @@ PODMAN=${PODMAN:-scripts/podman-here.sh podman}
 rebuild=${SAFECALL_REBUILD:-0}
 
 has() { [[ "$rebuild" != 1 ]] && $PODMAN image exists "$1"; }
+# The hash of the files an image is built from.
+source_hash() {
+    find "$@" -type f -not -path '*/__pycache__/*' -not -name '*.pyc' -print0 | sort -z |
+        xargs -0 sha256sum | sha256sum | cut -c1-16
+}
+current() { # image, hash
+    has "$1" && [[ "$($PODMAN image inspect --format '{{index .Labels "safecall.source"}}' "$1")" == "$2" ]]
+}
 
 if ! has localhost/debian:bookworm; then
     work=$(mktemp -d /var/tmp/safecall-rootfs.XXXXXX)
@@ -37,12 +46,17 @@ host_ca=/etc/ssl/certs/ca-certificates.crt
 if [[ -f $host_ca ]]; then
     build+=(--volume "$host_ca:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt)
 fi
-if ! has localhost/safecall:latest; then
+app=$(source_hash pyproject.toml README.md deploy/Containerfile safecall audit sealing cases \
+    officers queues signaling media ivr recordings)
+if ! current localhost/safecall:latest "$app"; then
     echo "building localhost/safecall"
-    "${build[@]}" -f deploy/Containerfile -t localhost/safecall:latest . >/dev/null
+    "${build[@]}" --label "safecall.source=$app" -f deploy/Containerfile \
+        -t localhost/safecall:latest . >/dev/null
 fi
-if ! has localhost/safecall-services:latest; then
+services=$(source_hash deploy/services.Containerfile deploy/services)
+if ! current localhost/safecall-services:latest "$services"; then
     echo "building localhost/safecall-services"
-    "${build[@]}" -f deploy/services.Containerfile -t localhost/safecall-services:latest deploy >/dev/null
+    "${build[@]}" --label "safecall.source=$services" -f deploy/services.Containerfile \
+        -t localhost/safecall-services:latest deploy >/dev/null
 fi
 $PODMAN images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'safecall|debian' || true

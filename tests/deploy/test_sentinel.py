@@ -23,13 +23,11 @@ from safecall.settings import Settings, SettingsError
 from safecall.state import REDIS
 from tests.deploy.redis_group import SERVICE, RedisGroup, ask, wait_until
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-sentinel") is None, reason="scripts/deploy-services.sh installs it"
-)
-
 
 @pytest.fixture
 def group(tmp_path: Path) -> Iterator[RedisGroup]:
+    if shutil.which("redis-sentinel") is None:
+        pytest.fail("redis-sentinel is missing: bash scripts/test-services.sh installs it")
     servers = RedisGroup(tmp_path / "redis")
     servers.directory.mkdir()
     try:
