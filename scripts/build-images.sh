@@ -50,13 +50,13 @@ app=$(source_hash pyproject.toml README.md deploy/Containerfile safecall audit s
     officers queues signaling media ivr recordings)
 if ! current localhost/safecall:latest "$app"; then
     echo "building localhost/safecall"
-    "${build[@]}" --label "safecall.source=$app" -f deploy/Containerfile \
+    "${build[@]}" --build-arg "SOURCE=$app" -f deploy/Containerfile \
         -t localhost/safecall:latest . >/dev/null
 fi
 services=$(source_hash deploy/services.Containerfile deploy/services)
 if ! current localhost/safecall-services:latest "$services"; then
     echo "building localhost/safecall-services"
-    "${build[@]}" --label "safecall.source=$services" -f deploy/services.Containerfile \
+    "${build[@]}" --build-arg "SOURCE=$services" -f deploy/services.Containerfile \
         -t localhost/safecall-services:latest deploy >/dev/null
 fi
 $PODMAN images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'safecall|debian' || true

@@ -17,6 +17,7 @@ import os
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -78,6 +79,15 @@ def _wait_ready(url: str, stack: Stack, timeout: float = 180.0) -> None:
 
 @pytest.fixture
 def stack() -> Iterator[Stack]:
+    yield from _up([ROOT / "deploy" / "compose.yaml"])
+
+
+@pytest.fixture
+def ha_stack() -> Iterator[Stack]:
+    yield from _up([ROOT / "deploy" / "compose.yaml", ROOT / "deploy" / "compose.sentinel.yaml"])
+
+
+def _up(files: list[Path]) -> Iterator[Stack]:
     if not only_loopback():
         pytest.fail(
             "the stack test runs only in a loopback-only namespace: make deploy-check "
@@ -86,7 +96,7 @@ def stack() -> Iterator[Stack]:
     for image in IMAGES:
         if subprocess.run([*PODMAN, "image", "exists", image], check=False).returncode:
             pytest.fail(f"{image} is missing: scripts/build-images.sh builds it")
-    deployed = Stack(f"sct{os.getpid()}", [ROOT / "deploy" / "compose.yaml"], ENV)
+    deployed = Stack(f"sct{os.getpid()}", files, ENV)
     started = time.monotonic()
     try:
         for service in start_order(deployed.services):
@@ -170,6 +180,9 @@ async def test_a_call_through_the_proxy_goes_on_when_its_node_crashes(
     killed = stack.crash("node1")
     await citizen.wait_for_function("() => window.safecallCall.resumes >= 1", timeout=30_000)
     await console.wait_for_function("() => window.safecallCall.resumes >= 1", timeout=30_000)
+    # The crashed node is not back yet (its supervisor restarts it, which takes longer):
+    # both pages resumed on the other node.
+    assert _ready("http://127.0.0.1:8081/readyz") != 200
     assert await citizen.evaluate("() => window.safecallCall.id") == session_id
     await citizen.get_by_test_id("chat-input").fill("still here after the crash")
     await citizen.get_by_test_id("chat-send").click()
@@ -196,3 +209,43 @@ async def test_a_call_through_the_proxy_goes_on_when_its_node_crashes(
     else:
         raise AssertionError(f"node1 was not restarted: {stack.logs('node1')[-2000:]}")
     assert podman("inspect", "--format", "{{.RestartCount}}", stack.name("node1")).strip() != "0"
+
+
+async def test_with_sentinels_the_nodes_follow_a_redis_failover(
+    ha_stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """deploy/compose.sentinel.yaml: the Redis master's container dies; the sentinels
+    promote the replica; the nodes, through the proxy, are ready again on it."""
+    for service in ("redis-replica", "sentinel1", "sentinel2", "sentinel3"):
+        assert ha_stack.state(service)[0] == "running"
+    env = ha_stack.services["node1"]["environment"]
+    assert env["SAFECALL_REDIS_URL"].startswith("redis+sentinel://")
+    sentinel = ["redis-cli", "-p", "26379"]
+    assert ha_stack.exec("sentinel1", *sentinel, "SENTINEL", "get-master-addr-by-name",
+                         "safecall").split() == ["127.0.0.1", "6390"]  # fmt: skip
+    # Each sentinel must know the others (hello messages) before a failover can be agreed.
+    deadline = time.monotonic() + 60
+    while "num-other-sentinels\n2" not in ha_stack.exec(
+        "sentinel1", *sentinel, "SENTINEL", "master", "safecall"
+    ):
+        assert time.monotonic() < deadline, "the sentinels never saw each other"
+        await asyncio.sleep(0.5)
+
+    # Killed for good (a crash would be restarted by its supervisor, too fast for the
+    # sentinels to call it down): its host is gone.
+    podman("kill", ha_stack.name("redis"))
+    deadline = time.monotonic() + 120
+    while ha_stack.exec(
+        "sentinel1", *sentinel, "SENTINEL", "get-master-addr-by-name", "safecall"
+    ).split() != ["127.0.0.1", "6380"]:
+        assert time.monotonic() < deadline, ha_stack.logs("sentinel1")[-2000:]
+        await asyncio.sleep(0.5)
+    for node in (8081, 8082):
+        _wait_ready(f"http://127.0.0.1:{node}/readyz", ha_stack, timeout=60)
+    async with http.get(f"{SITE}/readyz") as ready:
+        assert ready.status == 200 and (await ready.json())["redis"] == "ok"
+    # And work that needs Redis goes through: a contact is taken and queued.
+    async with http.post(
+        f"{SITE}/api/contacts", json={"service_line": "women", "channel": "video"}
+    ) as taken:
+        assert taken.status == 201, await taken.text()
