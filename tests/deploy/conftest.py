@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import text
 
 from audit.log import AuditLog
 from cases.contacts import ComplainantDetails, open_contact
@@ -16,7 +17,7 @@ from recordings.store import open_store
 from safecall.db import create_engine, session_factory
 from safecall.settings import Settings
 from sealing.data_key import DataKey
-from tests.support import FakeClock
+from tests.support import POSTGRES_ADMIN_URL, FakeClock, put_in_env
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,15 @@ def populate(settings: Settings) -> Held:
 @pytest.fixture
 def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The settings as environment variables, for the ``safecall`` command."""
-    for name, value in {
-        "VAR_DIR": settings.var_dir,
-        "DATABASE_URL": settings.database_url,
-        "DATA_KEY_FILE": settings.data_key_file,
-        "AUDIT_KEY_FILE": settings.audit_key_file,
-        "RECORDINGS_KEY_FILE": settings.recordings_key_file,
-        "EVIDENCE_KEY_FILE": settings.evidence_key_file,
-        "RECORDINGS_STORE": settings.recordings_store,
-    }.items():
-        monkeypatch.setenv(f"SAFECALL_{name}", str(value))
+    put_in_env(monkeypatch, settings)
     return settings
+
+
+async def admin_sql(sql: str) -> None:
+    """One statement as PostgreSQL's administrator (CREATE/DROP DATABASE)."""
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()

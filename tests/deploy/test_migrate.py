@@ -14,26 +14,18 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from safecall.db import create_engine
+from tests.deploy.conftest import admin_sql
 from tests.support import POSTGRES_ADMIN_URL
-
-
-async def _admin(sql: str) -> None:
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
 def new_database() -> Iterator[str]:
     name = f"safecall_migrate_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_three_nodes_migrating_at_once_all_succeed(new_database: str) -> None:

@@ -23,17 +23,8 @@ from safecall.app import create_app
 from safecall.cli import main
 from safecall.db import Base, create_engine
 from safecall.settings import Settings
-from tests.deploy.conftest import populate
-from tests.support import POSTGRES_ADMIN_URL
-
-
-async def _admin(sql: str) -> None:
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
+from tests.deploy.conftest import admin_sql, populate
+from tests.support import put_in_env
 
 
 @pytest.fixture
@@ -43,21 +34,8 @@ def deployment(
     """A deployment of each kind, its settings in the environment as `safecall` reads them."""
     store = "local" if database_url.startswith("sqlite") else "database"
     deployed = replace(settings, recordings_store=store)
-    _setenv(monkeypatch, deployed)
+    put_in_env(monkeypatch, deployed)
     yield deployed
-
-
-def _setenv(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    for name, value in {
-        "VAR_DIR": settings.var_dir,
-        "DATABASE_URL": settings.database_url,
-        "DATA_KEY_FILE": settings.data_key_file,
-        "AUDIT_KEY_FILE": settings.audit_key_file,
-        "RECORDINGS_KEY_FILE": settings.recordings_key_file,
-        "EVIDENCE_KEY_FILE": settings.evidence_key_file,
-        "RECORDINGS_STORE": settings.recordings_store,
-    }.items():
-        monkeypatch.setenv(f"SAFECALL_{name}", str(value))
 
 
 def _destroy(settings: Settings) -> None:
@@ -108,10 +86,10 @@ async def test_back_up_destroy_restore_and_every_check_passes(
         target = replace(target, database_url=f"sqlite+aiosqlite:///{tmp_path}/new/safecall.db")
     else:
         restored_db = f"safecall_restored_{uuid.uuid4().hex[:8]}"
-        await _admin(f'CREATE DATABASE "{restored_db}"')
+        await admin_sql(f'CREATE DATABASE "{restored_db}"')
         url = make_url(deployment.database_url).set(database=restored_db)
         target = replace(target, database_url=url.render_as_string(hide_password=False))
-    _setenv(monkeypatch, target)
+    put_in_env(monkeypatch, target)
     try:
         assert await asyncio.to_thread(main, ["restore", str(out)]) == 0, capsys.readouterr().err
         assert "restored the backup" in capsys.readouterr().out
@@ -127,7 +105,7 @@ async def test_back_up_destroy_restore_and_every_check_passes(
         await client.close()
     finally:
         if restored_db is not None:
-            await _admin(f'DROP DATABASE IF EXISTS "{restored_db}" WITH (FORCE)')
+            await admin_sql(f'DROP DATABASE IF EXISTS "{restored_db}" WITH (FORCE)')
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -177,7 +155,7 @@ def test_an_altered_backup_or_a_used_target_restores_nothing(
         recordings_key_file=new / "recordings.key",
         evidence_key_file=new / "evidence.key",
     )
-    _setenv(monkeypatch, target)
+    put_in_env(monkeypatch, target)
     # A node that already has other keys: the backup's would be silently shadowed.
     new.mkdir()
     target.data_key_file.write_text("d9:" + "A" * 43 + "=\n")

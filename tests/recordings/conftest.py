@@ -20,7 +20,7 @@ from recordings.models import RecordingBlob
 from recordings.store import ChunkStore, DirectoryStore
 from safecall.settings import Settings
 from sealing.data_key import DataKey
-from tests.support import FakeClock
+from tests.support import FakeClock, put_in_env
 
 Answered = Callable[..., Awaitable[tuple[ContactSession, Case]]]
 
@@ -49,16 +49,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 @pytest.fixture
 def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The same settings as environment variables, for the ``safecall`` command."""
-    for name, value in {
-        "VAR_DIR": settings.var_dir,
-        "DATABASE_URL": settings.database_url,
-        "DATA_KEY_FILE": settings.data_key_file,
-        "AUDIT_KEY_FILE": settings.audit_key_file,
-        "RECORDINGS_KEY_FILE": settings.recordings_key_file,
-        "EVIDENCE_KEY_FILE": settings.evidence_key_file,
-        "RECORDINGS_STORE": settings.recordings_store,
-    }.items():
-        monkeypatch.setenv(f"SAFECALL_{name}", str(value))
+    put_in_env(monkeypatch, settings)
     return settings
 
 
