@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import make_url
 
 from audit.log import ensure_signing_key
@@ -39,7 +39,7 @@ class KeyFile:
     path: Path
     create: Callable[[Path], bool]
     """Creates the file when it is missing; True when it did."""
-    needed_by: tuple[tuple[str, object], ...]
+    needed_by: tuple[tuple[str, Select[int]], ...]
     """(what the database holds, a query counting it) that this key sealed or signed."""
 
 
@@ -102,7 +102,7 @@ async def sealed_data(settings: Settings, missing: list[KeyFile]) -> list[tuple[
                 return []
             for key in missing:
                 for what, query in key.needed_by:
-                    n = int((await conn.execute(query)).scalar_one())  # type: ignore[call-overload]
+                    n = int((await conn.execute(query)).scalar_one())
                     if n:
                         found.append((key, what, n))
     finally:

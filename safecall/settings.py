@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from safecall.redis_client import check_url
 
 PREFIX = "SAFECALL_"
+_PASSWORD_IN_URL = re.compile(r"(//[^/@:]*:)[^@/]*@")
 T = TypeVar("T")
 
 
@@ -154,7 +156,8 @@ class _Reader:
         try:
             return cast(raw.strip())
         except ValueError as exc:
-            raise SettingsError(f"{PREFIX}{name} must be {exc}, got {raw!r}.") from None
+            shown = _PASSWORD_IN_URL.sub(r"\1***@", raw)  # a message must not repeat it
+            raise SettingsError(f"{PREFIX}{name} must be {exc}, got {shown!r}.") from None
 
 
 def _host(raw: str) -> str:

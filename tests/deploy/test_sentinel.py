@@ -106,3 +106,11 @@ def test_a_bad_sentinel_url_stops_the_start_with_a_sentence(url: str) -> None:
     message = str(refused.value)
     assert message.startswith("SAFECALL_REDIS_URL must be ")
     assert "redis+sentinel://" in message
+
+
+def test_a_refused_url_does_not_repeat_its_password() -> None:
+    url = "redis+sentinel://:hunter2-secret@h1:26379/safecall/x"
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"SAFECALL_REDIS_URL": url})
+    assert "hunter2" not in str(refused.value)
+    assert "redis+sentinel://:***@h1:26379/safecall/x" in str(refused.value)
