@@ -59,4 +59,5 @@ if ! current localhost/safecall-services:latest "$services"; then
     "${build[@]}" --build-arg "SOURCE=$services" -f deploy/services.Containerfile \
         -t localhost/safecall-services:latest deploy >/dev/null
 fi
+$PODMAN image prune -f >/dev/null # layers of images rebuilt (vfs copies every layer whole)
 $PODMAN images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E 'safecall|debian' || true

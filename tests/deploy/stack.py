@@ -173,7 +173,7 @@ class Stack:
 
     def down(self) -> None:
         for service in reversed(start_order(self.services)):
-            podman("rm", "-f", "-t", "2", self.name(service), check=False)
+            podman("rm", "-f", "-v", "-t", "2", self.name(service), check=False)
         for volume in podman("volume", "ls", "--format", "{{.Name}}", check=False).split():
             if volume.startswith(f"{self.project}_"):
                 podman("volume", "rm", "-f", volume, check=False)
