@@ -44,6 +44,7 @@ ENV = {
     "REDIS_PORT": "6390",  # 6379 is the namespace's own Redis (scripts/in-netns.sh)
     "SAFECALL_REDIS_URL": "redis://127.0.0.1:6390/0",
     "TURN_SECRET": "stack-test-turn-secret",
+    "TURN_LISTENING_IP": "127.0.0.1",
     "TURN_EXTRA": "--allow-loopback-peers",  # tests only: every peer here is loopback
 }
 IMAGES = ("localhost/safecall:latest", "localhost/safecall-services:latest")
@@ -65,6 +66,25 @@ def _ready(url: str) -> int:
         return exc.code
     except OSError:
         return 0
+
+
+def _stun_binding(host: str, port: int) -> bool:
+    """coturn answers a STUN Binding request (RFC 5389) with a success response."""
+    import secrets
+    import socket
+
+    transaction = secrets.token_bytes(12)
+    request = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + transaction
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.settimeout(1)
+        for _ in range(20):  # it may still be starting
+            probe.sendto(request, (host, port))
+            try:
+                answer = probe.recv(2048)
+            except TimeoutError:
+                continue
+            return answer[:2] == b"\x01\x01" and answer[8:20] == transaction
+    return False
 
 
 def _wait_ready(url: str, stack: Stack, timeout: float = 180.0) -> None:
@@ -153,7 +173,10 @@ async def test_a_call_through_the_proxy_goes_on_when_its_node_crashes(
         assert ready.status == 200
         assert await ready.json() == {"status": "ok", "database": "ok", "redis": "ok"}
         assert ready.headers["Strict-Transport-Security"].startswith("max-age=")
-    assert stack.state("coturn")[0] == "running" and stack.state("postgres")[0] == "running"
+    assert stack.state("postgres")[0] == "running"
+    assert _stun_binding("127.0.0.1", 3478), (
+        f"coturn does not answer: {stack.logs('coturn')[-1500:]}"
+    )
     assert stack.exec("node1", "sh", "-c", "id -un").strip() == "safecall"  # not root
 
     stack.exec(
