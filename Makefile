@@ -7,7 +7,7 @@ PIP     := $(VENV)/bin/pip
 BIN     := $(VENV)/bin
 export SAFECALL_VAR_DIR ?= var
 
-.PHONY: run test check lint bench migration clean
+.PHONY: run test check lint bench migration clean deploy-check
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -30,6 +30,15 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	bash scripts/test-services.sh
 	scripts/test.sh
+
+# The deployment, whole (minutes; not part of `make test`): the images built from
+# Debian's packages, the compose stack started with podman in a loopback-only
+# namespace, a browser call through the TLS proxy, one node crashed mid-call.
+deploy-check: $(VENV)/.installed-test
+	bash scripts/test-services.sh
+	bash scripts/deploy-services.sh
+	scripts/build-images.sh
+	scripts/in-netns.sh $(BIN)/pytest -p no:cacheprovider -m deploy tests/deploy
 
 check: $(VENV)/.installed-test
 	$(BIN)/ruff check .

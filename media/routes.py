@@ -16,7 +16,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from media.bridge import Bridge
@@ -26,6 +25,7 @@ from media.telephony import TELEPHONY
 from media.twilio_stream import Closed, MediaStream, Start
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError
+from safecall.redis_client import redis_client
 from safecall.state import SETTINGS
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def setup(app: web.Application) -> None:
 async def media_context(app: web.Application) -> AsyncIterator[None]:
     url = app[SETTINGS].redis_url
     if url:
-        app[SPENT].redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        app[SPENT].redis = redis_client(url, socket_connect_timeout=5, socket_timeout=5)
     yield
     bridges: set[Bridge] = app[BRIDGES]
     for bridge in list(bridges):  # ends each call: nothing would carry its audio

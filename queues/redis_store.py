@@ -36,6 +36,7 @@ from queues.model import Officer, OfficerProfile, Presence, Task, TaskStatus
 from queues.redis_codec import officer_from, profile_args, task_fields, task_from
 from queues.stats import StatsKeeper
 from queues.store import EventSink, Outcome, Requeue, StoreError
+from safecall.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,8 @@ class RedisStore:
         self.remote = True
         self.stats = StatsKeeper(config)
         # A bounded pool that makes a burst wait for a connection instead of failing.
-        self.redis: aioredis.Redis = aioredis.Redis(
-            connection_pool=aioredis.BlockingConnectionPool.from_url(
-                url, max_connections=256, timeout=10, decode_responses=True
-            )
+        self.redis: aioredis.Redis = redis_client(
+            url, max_connections=256, wait=10, decode_responses=True
         )
         self._sinks: list[EventSink] = []
         self._scripts: dict[str, AsyncScript] = {}
@@ -133,7 +132,7 @@ class RedisStore:
             await self.ensure_group(group)
         await self._load(now)
         if self.follow:
-            self._feed_redis = aioredis.from_url(self.url, decode_responses=True)
+            self._feed_redis = redis_client(self.url, decode_responses=True)
             self._feed = asyncio.create_task(self._follow(), name="queues-redis-feed")
 
     async def close(self) -> None:

@@ -27,7 +27,7 @@ from recordings.keys import RecordingsKey
 from recordings.models import Recording
 from recordings.retention import RetentionPolicy
 from recordings.service import IDLE
-from recordings.store import ChunkStore
+from recordings.store import ChunkStore, open_store
 from safecall.db import create_engine, session_factory, utcnow
 from safecall.settings import Settings
 
@@ -99,7 +99,9 @@ class _Context:
 
     def store(self) -> ChunkStore:
         key = RecordingsKey.load(self.settings.recordings_key_file)
-        return ChunkStore(self.settings.var_dir / "recordings", key)
+        return open_store(
+            self.settings.recordings_store, self.settings.var_dir / "recordings", key, self.db
+        )
 
 
 @asynccontextmanager

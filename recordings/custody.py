@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import secrets
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -221,7 +221,7 @@ async def _receive(
                 next_index=recording.chunk_count,
             )
         _check_can_add(recording, index, len(data))
-        blob, _ = await asyncio.to_thread(store.write, recording_id, index, data)
+        blob, _ = await store.write(recording_id, index, data, session)
         chunk = RecordingChunk(
             recording_id=recording_id,
             index=index,
@@ -278,16 +278,16 @@ async def chunks_of(session: AsyncSession, recording_id: str) -> list[RecordingC
     )
 
 
-def read_chunks(
+async def read_chunks(
     store: ChunkStore, recording_id: str, chunks: Sequence[RecordingChunk]
-) -> Iterator[bytes]:
-    """Each chunk's plaintext in order, checked against its hash and the chain. Blocking."""
+) -> AsyncIterator[bytes]:
+    """Each chunk's plaintext in order, checked against its hash and the chain."""
     prev: str | None = None
     for expected, chunk in enumerate(chunks):
         where = f"chunk {chunk.index} of recording {recording_id}"
         if chunk.index != expected:
             raise ChunkError(f"chunk {expected} of recording {recording_id} is missing")
-        data = store.read(recording_id, chunk.index, chunk.blob)
+        data = await store.read(recording_id, chunk.index, chunk.blob)
         if len(data) != chunk.size or hashlib.sha256(data).hexdigest() != chunk.sha256:
             raise ChunkError(f"{where}: its content does not match the hash taken on arrival")
         if chain(prev, chunk.index, chunk.sha256) != chunk.chain_hash:
@@ -296,9 +296,11 @@ def read_chunks(
         yield data
 
 
-def _content_hash(store: ChunkStore, recording_id: str, chunks: Sequence[RecordingChunk]) -> str:
+async def _content_hash(
+    store: ChunkStore, recording_id: str, chunks: Sequence[RecordingChunk]
+) -> str:
     digest = hashlib.sha256()
-    for data in read_chunks(store, recording_id, chunks):
+    async for data in read_chunks(store, recording_id, chunks):
         digest.update(data)
     return digest.hexdigest()
 
@@ -338,7 +340,7 @@ async def close(
             )
         chunks = await chunks_of(session, recording_id)
         if chunks:
-            recording.sha256 = await asyncio.to_thread(_content_hash, store, recording_id, chunks)
+            recording.sha256 = await _content_hash(store, recording_id, chunks)
         recording.state = state
         recording.reason = reason
         recording.closed_at = now
@@ -454,7 +456,7 @@ async def check(
     if chunks and chunks[-1].chain_hash != recording.chain_head:
         return f"recording {recording_id}: the last chunk is not the recorded chain head"
     try:
-        content = await asyncio.to_thread(_content_hash, store, recording_id, chunks)
+        content = await _content_hash(store, recording_id, chunks)
     except ChunkError as exc:
         return str(exc)
     if recording.sha256 is not None and content != recording.sha256:

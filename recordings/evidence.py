@@ -169,7 +169,7 @@ async def export(
         }
         if r.purged_at is None and chunks[r.id]:
             name = f"recordings/{r.id}.{_EXTENSIONS.get(r.media_type.split(';')[0], 'bin')}"
-            files[name] = await asyncio.to_thread(_write_recording, store, r, chunks, out / name)
+            files[name] = await _write_recording(store, r, chunks, out / name)
             entry["file"] = name
         entries.append(entry)
 
@@ -220,7 +220,7 @@ async def export(
     return Exported(out, len(recordings), len(trail))
 
 
-def _write_recording(
+async def _write_recording(
     store: ChunkStore,
     recording: Recording,
     chunks: dict[str, Any],
@@ -229,9 +229,9 @@ def _write_recording(
     digest = hashlib.sha256()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
-        for data in read_chunks(store, recording.id, chunks[recording.id]):
+        async for data in read_chunks(store, recording.id, chunks[recording.id]):
             digest.update(data)
-            f.write(data)
+            await asyncio.to_thread(f.write, data)
     return digest.hexdigest()
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
@@ -80,3 +81,15 @@ class RecordingChunk(Base):
             "chain_hash": self.chain_hash,
             "received_at": self.received_at,
         }
+
+
+class RecordingBlob(Base):
+    """A sealed chunk kept in the database (``SAFECALL_RECORDINGS_STORE=database``)."""
+
+    __tablename__ = "recording_blobs"
+
+    recording_id: Mapped[str] = mapped_column(ForeignKey("recordings.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    """``RecordingChunk.blob`` of the chunk whose sealed bytes these are."""
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    """Sealed as :func:`recordings.store.seal` does; never plaintext."""

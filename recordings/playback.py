@@ -6,7 +6,6 @@ written anywhere but the response.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -84,7 +83,7 @@ async def stream(
         if offset <= start or chunk_start > end:
             continue
         try:
-            data = await asyncio.to_thread(store.read, recording_id, chunk.index, chunk.blob)
+            data = await store.read(recording_id, chunk.index, chunk.blob)
         except ChunkError as exc:
             log.error("playback stopped: %s", exc)
             if not prepared:

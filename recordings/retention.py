@@ -14,7 +14,6 @@ on meanwhile, then the files go, then the audit event is written.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -112,7 +111,7 @@ async def purge(
                 case_id=row.case_id,
                 data={"recording_id": row.id, "sha256": row.sha256},
             )
-        await asyncio.to_thread(store.delete, recording.id)
+        await store.delete(recording.id)
         await audit.record(
             actor_kind="system",
             officer_id=None,

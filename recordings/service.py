@@ -18,23 +18,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.models import ContactSession
 from recordings import custody
 from recordings.custody import RecordingError, refused
 from recordings.keys import RecordingsKey
 from recordings.models import Recording
-from recordings.store import ChunkStore
+from recordings.store import ChunkStore, open_store
 from safecall.background import Periodic
 from safecall.refusals import NotFound, Unavailable
 from safecall.state import CLOCK, DB, SETTINGS
 
 log = logging.getLogger(__name__)
+
+DbFactory = async_sessionmaker[AsyncSession]
 
 SWEEP_EVERY = 30.0
 """Seconds between sweeps for silent uploads."""
@@ -45,9 +48,11 @@ IDLE = timedelta(minutes=2)
 class Recordings:
     """Chunk store and key of this process (key loaded on first use)."""
 
-    def __init__(self, root: Path, key_file: Path) -> None:
+    def __init__(self, kind: str, root: Path, key_file: Path, db: Callable[[], DbFactory]) -> None:
+        self._kind = kind
         self._root = root
         self._key_file = key_file
+        self._db = db
         self._store: ChunkStore | None = None
 
     @property
@@ -58,7 +63,7 @@ class Recordings:
                 key = RecordingsKey.load(self._key_file)
             except ValueError as exc:
                 raise refused(Unavailable, "recordings_unavailable", str(exc)) from None
-            self._store = ChunkStore(self._root, key)
+            self._store = open_store(self._kind, self._root, key, self._db())
         return self._store
 
 
@@ -67,7 +72,12 @@ RECORDINGS = web.AppKey("recordings", Recordings)
 
 def setup_service(app: web.Application) -> None:
     settings = app[SETTINGS]
-    app[RECORDINGS] = Recordings(settings.var_dir / "recordings", settings.recordings_key_file)
+    app[RECORDINGS] = Recordings(
+        settings.recordings_store,
+        settings.var_dir / "recordings",
+        settings.recordings_key_file,
+        lambda: app[DB],  # the database opens with the app, after this
+    )
 
 
 async def sweeper_context(app: web.Application) -> AsyncIterator[None]:

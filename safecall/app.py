@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 import cases.api
 import cases.reports
@@ -46,6 +45,7 @@ from queues import config as routing_config
 from safecall import health, pages
 from safecall.db import create_engine, session_factory, utcnow
 from safecall.errors import error_middleware
+from safecall.redis_client import redis_client
 from safecall.settings import Settings
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, REDIS, ROUTING, SETTINGS
 from sealing.data_key import DataKey
@@ -108,7 +108,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     if url is None:
         yield
         return
-    client = Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5)
+    client = redis_client(url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5)
     app[REDIS] = client
     yield
     await client.aclose()

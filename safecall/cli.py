@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safecall.settings import Settings, SettingsError
@@ -113,17 +114,34 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    from audit.log import ensure_signing_key
-    from recordings.keys import RecordingsKey
-    from sealing.data_key import DataKey
+    from safecall.node_keys import ensure
 
-    for path, made in (
-        (settings.data_key_file, DataKey.ensure_file(settings.data_key_file)),
-        (settings.audit_key_file, ensure_signing_key(settings.audit_key_file)),
-        (settings.recordings_key_file, RecordingsKey.ensure_file(settings.recordings_key_file)),
-        (settings.evidence_key_file, ensure_signing_key(settings.evidence_key_file)),
-    ):
-        print(f"{'created' if made else 'kept   '} {path}")
+    return ensure(settings, new=args.new)
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from safecall.backup import BackupError, backup
+
+    try:
+        made = backup(settings, args.out)
+    except BackupError as exc:
+        print(f"safecall: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written: {made.folder} ({made.files} files, {made.size / 1048576:.1f} MiB)")
+    print(f"  keep {made.folder / 'keys'} apart from the rest: together they read everything.")
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    from safecall.backup import BackupError, restore
+
+    try:
+        manifest = restore(settings, args.backup)
+    except BackupError as exc:
+        print(f"safecall: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored the backup made at {manifest['made_at']} from {args.backup}")
+    print("  next: safecall migrate, safecall audit verify, safecall recordings verify")
     return 0
 
 
@@ -138,9 +156,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         run=_migrate
     )
-    sub.add_parser("keys", help="create the key files when they are missing").set_defaults(
-        run=_keys
+    keys = sub.add_parser(
+        "keys",
+        help="create the key files when they are missing (only while the database holds "
+        "nothing they would have sealed)",
     )
+    keys.add_argument(
+        "--new",
+        action="store_true",
+        help="create missing key files even though the database holds data made with other "
+        "keys (that data stays unreadable without them)",
+    )
+    keys.set_defaults(run=_keys)
+    backup = sub.add_parser(
+        "backup", help="write the database, the recordings and the key files to a new folder"
+    )
+    backup.add_argument("out", type=Path, help="the backup folder to create")
+    backup.set_defaults(run=_backup)
+    restore = sub.add_parser(
+        "restore", help="restore a backup onto an empty deployment (new database, no key files)"
+    )
+    restore.add_argument("backup", type=Path, help="a folder written by `safecall backup`")
+    restore.set_defaults(run=_restore)
     officers.cli.register(sub)
     audit.cli.register(sub)
     recordings.cli.register(sub)

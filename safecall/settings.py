@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from safecall.redis_client import check_url
+
 PREFIX = "SAFECALL_"
+_PASSWORD_IN_URL = re.compile(r"(//[^/@:]*:)[^@/]*@")
 T = TypeVar("T")
 
 
@@ -36,7 +40,8 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///var/safecall.db"
     """SQLAlchemy URL: the SQLite file by default, ``postgresql+asyncpg://`` at scale."""
     redis_url: str | None = None
-    """Redis for queue state and the cross-node bus; unset means in-process."""
+    """Redis for queue state and the cross-node bus (``redis://`` or ``redis+sentinel://``,
+    see :mod:`safecall.redis_client`); unset means in-process."""
     routing_file: Path | None = None
     """Routing configuration (TOML); unset means the packaged defaults."""
     districts_file: Path | None = None
@@ -77,6 +82,9 @@ class Settings:
     """Ed25519 key that signs evidence bundles; publish its public half separately."""
     recording_off_lines: tuple[str, ...] = field(default_factory=tuple)
     """Service lines whose calls are not recorded (phone bridge and console), e.g. ``child``."""
+    recordings_store: str = "local"
+    """Where sealed chunks live: ``local`` (files under the var dir) or ``database``
+    (rows in the shared database, for several nodes)."""
 
     @property
     def ivr_enabled(self) -> bool:
@@ -136,6 +144,7 @@ class Settings:
             recordings_key_file=reader.get("RECORDINGS_KEY_FILE", Path, var_dir / "recordings.key"),
             evidence_key_file=reader.get("EVIDENCE_KEY_FILE", Path, var_dir / "evidence.key"),
             recording_off_lines=reader.get("RECORDING_OFF_LINES", _names, ()),
+            recordings_store=reader.get("RECORDINGS_STORE", _recordings_store, "local"),
         )
 
 
@@ -150,7 +159,8 @@ class _Reader:
         try:
             return cast(raw.strip())
         except ValueError as exc:
-            raise SettingsError(f"{PREFIX}{name} must be {exc}, got {raw!r}.") from None
+            shown = _PASSWORD_IN_URL.sub(r"\1***@", raw)  # a message must not repeat it
+            raise SettingsError(f"{PREFIX}{name} must be {exc}, got {shown!r}.") from None
 
 
 def _host(raw: str) -> str:
@@ -179,9 +189,7 @@ def _database_url(raw: str) -> str:
 
 
 def _redis_url(raw: str) -> str:
-    if not raw.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("a redis:// URL such as redis://127.0.0.1:6379/0")
-    return raw
+    return check_url(raw)
 
 
 def _positive_hours(raw: str) -> float:
@@ -280,3 +288,9 @@ def _addresses(raw: str) -> tuple[str, ...]:
         except ValueError:
             raise ValueError("a comma-separated list of IP addresses such as 203.0.113.7") from None
     return values
+
+
+def _recordings_store(raw: str) -> str:
+    if raw not in ("local", "database"):
+        raise ValueError("local (files under the var dir) or database (shared by every node)")
+    return raw

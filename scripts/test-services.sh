@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Make sure the real services the tests talk to are installed and running:
-# Redis, PostgreSQL (started as its own user), Chromium and coturn.
+# Redis (and redis-sentinel, for the failover test), PostgreSQL (started as its own
+# user, with its client tools for the backup test), Chromium and coturn.
 set -euo pipefail
 
 need=()
-for pkg in redis-server postgresql chromium coturn iproute2 util-linux; do
+for pkg in redis-server redis-sentinel postgresql postgresql-client chromium coturn iproute2 util-linux; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -27,6 +27,7 @@ from officers.auth import COOKIE, officer_for_token
 from officers.origin import own_origins
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, read_query
+from safecall.redis_client import redis_client
 from safecall.state import CLOCK, DATA_KEY, DB, SETTINGS, client_address
 from signaling.bus import CHANNEL, Bus, LocalBus, RedisBus, new_node_id
 from signaling.config import SignalingConfig
@@ -58,7 +59,7 @@ async def hub_context(app: web.Application) -> AsyncIterator[None]:
     bus: Bus
     if url:
         node_id = new_node_id()
-        client = Redis.from_url(
+        client = redis_client(
             url,
             client_name=f"safecall-signaling:{node_id}",  # who is who in CLIENT LIST
             decode_responses=True,

@@ -126,3 +126,17 @@ class Cuttable:
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         self._links -= {writer, up_writer}
+
+
+def put_in_env(monkeypatch: Any, settings: Any) -> None:
+    """``settings`` as the ``SAFECALL_`` variables the ``safecall`` command reads."""
+    for name, value in {
+        "VAR_DIR": settings.var_dir,
+        "DATABASE_URL": settings.database_url,
+        "DATA_KEY_FILE": settings.data_key_file,
+        "AUDIT_KEY_FILE": settings.audit_key_file,
+        "RECORDINGS_KEY_FILE": settings.recordings_key_file,
+        "EVIDENCE_KEY_FILE": settings.evidence_key_file,
+        "RECORDINGS_STORE": settings.recordings_store,
+    }.items():
+        monkeypatch.setenv(f"SAFECALL_{name}", str(value))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 import audit.models  # noqa: F401  (registers the tables)
@@ -13,6 +14,9 @@ import ivr.models  # noqa: F401
 import officers.models  # noqa: F401
 import recordings.models  # noqa: F401
 from safecall.db import Base, create_engine
+
+MIGRATION_LOCK = 7_206_530_101
+"""PostgreSQL advisory lock key held while migrating (any constant of our own)."""
 
 config = context.config
 target_metadata = Base.metadata
@@ -26,6 +30,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Nodes started together may each run `safecall migrate`: one migrates
+            # while the others wait here, then find the schema up to date.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

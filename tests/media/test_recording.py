@@ -179,9 +179,7 @@ async def plaintext_of(app: Any, db: Any, recording: Recording) -> bytes:
     async with db() as session:
         chunks = await custody.chunks_of(session, recording.id)
     store = app[RECORDINGS].store
-    return b"".join(
-        await asyncio.to_thread(lambda: list(custody.read_chunks(store, recording.id, chunks)))
-    )
+    return b"".join([data async for data in custody.read_chunks(store, recording.id, chunks)])
 
 
 def decode(content: bytes) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], int]:

@@ -118,7 +118,8 @@ async def test_a_crash_loses_at_most_the_last_seconds_it_says(
     async with db() as session:
         chunks = await custody.chunks_of(session, recording.recording_id)
     assert all(chunk.size == CHUNK_BYTES for chunk in chunks)  # whole chunks, as they fill
-    plain = b"".join(custody.read_chunks(started[RECORDINGS].store, kept.id, chunks))
+    store = started[RECORDINGS].store
+    plain = b"".join([data async for data in custody.read_chunks(store, kept.id, chunks)])
     assert plain[: len(wav_header())] == wav_header() or not chunks
 
 
@@ -150,7 +151,7 @@ async def test_calls_begun_together_are_each_stored_whole(
         assert kept.state == "complete"
         async with db() as session:
             chunks = await custody.chunks_of(session, kept.id)
-        plain = b"".join(custody.read_chunks(store, kept.id, chunks))
+        plain = b"".join([data async for data in custody.read_chunks(store, kept.id, chunks)])
         caller = plain[len(wav_header()) :][0::2]
         expected = b"".join(bytes([k % 256]) * FRAME for k in range(int(20 * RATE / FRAME)))
         assert caller == expected

@@ -9,21 +9,26 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.log import ensure_signing_key
 from cases.models import Case, ContactSession
 from cases.sessions import mark_answered, open_contact
 from recordings.keys import RecordingsKey
+from recordings.models import RecordingBlob
+from recordings.store import ChunkStore, DirectoryStore
 from safecall.settings import Settings
 from sealing.data_key import DataKey
-from tests.support import FakeClock
+from tests.support import FakeClock, put_in_env
 
 Answered = Callable[..., Awaitable[tuple[ContactSession, Case]]]
 
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Both chunk stores run here, each with the database it serves: the directory
+    (the embedded default) with SQLite, the shared database store with PostgreSQL."""
     var = tmp_path / "var"
     var.mkdir(exist_ok=True)
     for name in ("audit.key", "evidence.key"):
@@ -37,21 +42,14 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         audit_key_file=var / "audit.key",
         recordings_key_file=var / "recordings.key",
         evidence_key_file=var / "evidence.key",
+        recordings_store="local" if database_url.startswith("sqlite") else "database",
     )
 
 
 @pytest.fixture
 def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The same settings as environment variables, for the ``safecall`` command."""
-    for name, value in {
-        "VAR_DIR": settings.var_dir,
-        "DATABASE_URL": settings.database_url,
-        "DATA_KEY_FILE": settings.data_key_file,
-        "AUDIT_KEY_FILE": settings.audit_key_file,
-        "RECORDINGS_KEY_FILE": settings.recordings_key_file,
-        "EVIDENCE_KEY_FILE": settings.evidence_key_file,
-    }.items():
-        monkeypatch.setenv(f"SAFECALL_{name}", str(value))
+    put_in_env(monkeypatch, settings)
     return settings
 
 
@@ -95,3 +93,32 @@ async def upload(browser: Client, session_id: str, chunks: list[bytes]) -> str:
 
 def random_chunks(count: int = 4, size: int = 50_000) -> list[bytes]:
     return [os.urandom(size + i * 997) for i in range(count)]
+
+
+async def alter_stored_chunk(
+    store: ChunkStore, db: async_sessionmaker[AsyncSession], recording_id: str, blob: str, at: int
+) -> None:
+    """Flip one bit of a stored (sealed) chunk, as someone with the disk or the database
+    in hand could: in its file, or in its row (past the write-once trigger)."""
+    if isinstance(store, DirectoryStore):
+        path = store.path(recording_id, blob)
+        raw = bytearray(path.read_bytes())
+        raw[at] ^= 0x01
+        path.write_bytes(bytes(raw))
+        return
+    where = (RecordingBlob.recording_id == recording_id) & (RecordingBlob.name == blob)
+    async with db() as session, session.begin():
+        raw = bytearray(await session.scalar(select(RecordingBlob.data).where(where)) or b"")
+        raw[at] ^= 0x01
+        postgres = session.bind.dialect.name == "postgresql"
+        if postgres:
+            await session.execute(
+                text("ALTER TABLE recording_blobs DISABLE TRIGGER recording_blobs_append_only")
+            )
+        else:
+            await session.execute(text("DROP TRIGGER recording_blobs_no_update"))
+        await session.execute(update(RecordingBlob).where(where).values(data=bytes(raw)))
+        if postgres:
+            await session.execute(
+                text("ALTER TABLE recording_blobs ENABLE TRIGGER recording_blobs_append_only")
+            )

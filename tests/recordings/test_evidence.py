@@ -15,7 +15,7 @@ from cases.sessions import mark_answered, open_contact
 from officers.models import Officer
 from recordings import custody
 from recordings.keys import RecordingsKey
-from recordings.store import ChunkStore
+from recordings.store import open_store
 from safecall import cli
 from safecall.db import create_engine, session_factory
 from safecall.settings import Settings
@@ -28,8 +28,11 @@ def _record_case(settings: Settings, chunks: list[bytes]) -> tuple[int, str]:
     async def run() -> tuple[int, str]:
         engine = create_engine(settings.database_url)
         db = session_factory(engine)
-        store = ChunkStore(
-            settings.var_dir / "recordings", RecordingsKey.load(settings.recordings_key_file)
+        store = open_store(
+            settings.recordings_store,
+            settings.var_dir / "recordings",
+            RecordingsKey.load(settings.recordings_key_file),
+            db,
         )
         now = FakeClock()()
         async with db() as session, session.begin():

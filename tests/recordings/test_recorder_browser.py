@@ -164,9 +164,7 @@ async def test_a_video_call_is_recorded_by_the_console(client: Any, db: Db, tmp_
             )
         ).all()
     assert "recording.started" in kinds and "recording.complete" in kinds
-    content = b"".join(
-        await asyncio.to_thread(lambda: list(read_chunks(store, recording.id, chunks)))
-    )
+    content = b"".join([data async for data in read_chunks(store, recording.id, chunks)])
     duration, lumas, peak = await asyncio.to_thread(decode, content)
     measured = recording.duration_seconds
     assert measured is not None

@@ -15,9 +15,9 @@ from audit.models import AuditEvent
 from cases.models import Case
 from recordings import custody
 from recordings.keys import RecordingsKey
-from recordings.models import Recording, RecordingChunk
+from recordings.models import Recording, RecordingBlob, RecordingChunk
 from recordings.retention import RetentionPolicy, expires_at
-from recordings.store import ChunkStore
+from recordings.store import open_store
 from safecall import cli
 from safecall.db import create_engine, session_factory
 from safecall.settings import Settings
@@ -34,8 +34,11 @@ def _make(settings: Settings, specs: list[dict[str, object]]) -> list[str]:
     async def run() -> list[str]:
         engine = create_engine(settings.database_url)
         db = session_factory(engine)
-        store = ChunkStore(
-            settings.var_dir / "recordings", RecordingsKey.load(settings.recordings_key_file)
+        store = open_store(
+            settings.recordings_store,
+            settings.var_dir / "recordings",
+            RecordingsKey.load(settings.recordings_key_file),
+            db,
         )
         ids = []
         for spec in specs:
@@ -130,10 +133,7 @@ def test_purge_keeps_held_and_open_fir_recordings_and_audits_each_deletion(
     assert {k for k, v in purged.items() if v} == {old, fir_closed_long_ago}
     assert ("recording.purge", old) in audits and ("recording.purge", fir_closed_long_ago) in audits
     assert chunks == 6  # the hashes stay; the files go
-    for rid in (old, fir_closed_long_ago):
-        assert not (env.var_dir / "recordings" / rid).exists()
-    for rid in (held, fir_open, fir_closed_recently, young):
-        assert (env.var_dir / "recordings" / rid).is_dir()
+    assert _stored(env) == {held, fir_open, fir_closed_recently, young}
     # A second run finds nothing more; releasing the hold lets it go.
     assert cli.main(args) == 0
     assert "0 recording(s) purged" in capsys.readouterr().out
@@ -143,6 +143,21 @@ def test_purge_keeps_held_and_open_fir_recordings_and_audits_each_deletion(
     assert "1 recording(s) purged" in capsys.readouterr().out
     purged, audits, _ = _state(env)
     assert purged[held] and ("recording.release", held) in audits
+
+
+def _stored(settings: Settings) -> set[str]:
+    """The recordings whose sealed chunks are still stored (files, or rows)."""
+    if settings.recordings_store == "local":
+        return {p.name for p in (settings.var_dir / "recordings").iterdir() if p.is_dir()}
+
+    async def run() -> set[str]:
+        engine = create_engine(settings.database_url)
+        async with session_factory(engine)() as session:
+            ids = set((await session.scalars(select(RecordingBlob.recording_id))).all())
+        await engine.dispose()
+        return ids
+
+    return asyncio.run(run())
 
 
 def _case_of(settings: Settings, recording_id: str) -> int:

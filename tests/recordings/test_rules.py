@@ -15,7 +15,7 @@ from recordings import custody
 from recordings.custody import RecordingError
 from recordings.keys import RecordingsKey
 from recordings.playback import parse_range
-from recordings.store import ChunkStore
+from recordings.store import open_store
 from safecall.db import create_engine, session_factory
 from safecall.errors import ApiError
 from safecall.refusals import Conflict
@@ -37,8 +37,11 @@ def test_chunks_follow_the_model(settings: Settings, ops: list[tuple[int, bytes]
     async def run() -> None:
         engine = create_engine(settings.database_url)
         db = session_factory(engine)
-        store = ChunkStore(
-            settings.var_dir / "recordings", RecordingsKey.load(settings.recordings_key_file)
+        store = open_store(
+            settings.recordings_store,
+            settings.var_dir / "recordings",
+            RecordingsKey.load(settings.recordings_key_file),
+            db,
         )
         now = FakeClock()()
         async with db() as session, session.begin():
@@ -79,7 +82,7 @@ def test_chunks_follow_the_model(settings: Settings, ops: list[tuple[int, bytes]
         async with db() as session:
             stored = await custody.chunks_of(session, recording.id)
         assert [c.index for c in stored] == list(range(len(kept)))
-        assert list(custody.read_chunks(store, recording.id, stored)) == kept
+        assert [data async for data in custody.read_chunks(store, recording.id, stored)] == kept
         await engine.dispose()
 
     asyncio.run(run())

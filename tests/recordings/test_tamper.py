@@ -16,13 +16,7 @@ from recordings.models import RecordingChunk
 from recordings.service import RECORDINGS
 from safecall import cli
 from safecall.state import DB
-from tests.recordings.conftest import Answered, random_chunks, upload
-
-
-def _flip(path: Path, offset: int) -> None:
-    raw = bytearray(path.read_bytes())
-    raw[offset] ^= 0x01
-    path.write_bytes(bytes(raw))
+from tests.recordings.conftest import Answered, alter_stored_chunk, random_chunks, upload
 
 
 async def _blob(db: async_sessionmaker[AsyncSession], recording_id: str, index: int) -> str:
@@ -50,8 +44,7 @@ async def test_one_flipped_byte_in_a_chunk_is_named(
     store = client.app[RECORDINGS].store
     assert await custody.check(client.app[DB], store, recording_id) is None
 
-    path: Path = store.path(recording_id, await _blob(db, recording_id, 2))
-    await asyncio.to_thread(_flip, path, len(path.name))
+    await alter_stored_chunk(store, db, recording_id, await _blob(db, recording_id, 2), 40)
 
     problem = await custody.check(client.app[DB], store, recording_id)
     assert problem is not None and f"chunk 2 of recording {recording_id}" in problem
@@ -70,9 +63,9 @@ def test_the_verify_command_names_the_first_broken_chunk(
     env: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     from recordings.keys import RecordingsKey
-    from recordings.store import ChunkStore
+    from recordings.store import open_store
 
-    async def setup() -> tuple[str, Path]:
+    async def record() -> str:
         from cases.sessions import open_contact
         from safecall.db import create_engine, session_factory
         from sealing.data_key import DataKey
@@ -80,7 +73,8 @@ def test_the_verify_command_names_the_first_broken_chunk(
 
         engine = create_engine(env.database_url)
         db = session_factory(engine)
-        store = ChunkStore(env.var_dir / "recordings", RecordingsKey.load(env.recordings_key_file))
+        key = RecordingsKey.load(env.recordings_key_file)
+        store = open_store(env.recordings_store, env.var_dir / "recordings", key, db)
         now = FakeClock()()
         async with db() as session, session.begin():
             contact, _ = await open_contact(
@@ -102,20 +96,23 @@ def test_the_verify_command_names_the_first_broken_chunk(
         for index, chunk in enumerate(random_chunks(3, 2000)):
             await custody.add_chunk(db, store, recording.id, index, chunk, now)
         await custody.close(db, store, recording.id, state="complete", now=now)
-        async with db() as session:
-            blob = await session.scalar(
-                select(RecordingChunk.blob).where(
-                    RecordingChunk.recording_id == recording.id, RecordingChunk.index == 1
-                )
-            )
         await engine.dispose()
-        assert blob is not None
-        return recording.id, store.path(recording.id, blob)
+        return recording.id
 
-    recording_id, path = asyncio.run(setup())
+    async def alter(recording_id: str) -> None:
+        from safecall.db import create_engine, session_factory
+
+        engine = create_engine(env.database_url)
+        db = session_factory(engine)
+        key = RecordingsKey.load(env.recordings_key_file)
+        store = open_store(env.recordings_store, env.var_dir / "recordings", key, db)
+        await alter_stored_chunk(store, db, recording_id, await _blob(db, recording_id, 1), -1)
+        await engine.dispose()
+
+    recording_id = asyncio.run(record())
     assert cli.main(["recordings", "verify"]) == 0
     assert "recordings intact: 1 checked" in capsys.readouterr().out
-    _flip(path, -1)
+    asyncio.run(alter(recording_id))
     assert cli.main(["recordings", "verify"]) == 1
     err = capsys.readouterr().err
     assert f"chunk 1 of recording {recording_id}" in err

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.models import TimelineEvent
 from recordings import custody
-from recordings.models import Recording, RecordingChunk
+from recordings.models import Recording, RecordingBlob, RecordingChunk
 from recordings.service import RECORDINGS
+from recordings.store import DirectoryStore
 from safecall.state import DB
 from tests.recordings.conftest import Answered, random_chunks, upload
 from tests.support import FakeClock
@@ -107,8 +108,12 @@ async def test_bad_chunks_are_refused_and_leave_nothing(
     assert missing.status == 404
     async with db() as session:
         assert (await session.scalars(select(RecordingChunk))).all() == []
-    folder = app[RECORDINGS].store.root / recording_id
-    assert not folder.exists() or list(folder.iterdir()) == []
+    store = app[RECORDINGS].store
+    if isinstance(store, DirectoryStore):
+        folder = store.root / recording_id
+        assert not folder.exists() or list(folder.iterdir()) == []
+    async with db() as session:
+        assert (await session.scalars(select(RecordingBlob))).all() == []
 
 
 async def test_only_the_handling_officer_uploads(login_as: Any, answered: Answered) -> None:
