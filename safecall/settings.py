@@ -52,6 +52,10 @@ class Settings:
     """Ed25519 key that signs the audit chain head; kept out of the database."""
     session_hours: float = 12.0
     """How long an officer's login lasts."""
+    call_grace_seconds: float = 30.0
+    """How long a side of a call may be away (a lost socket, a dead process) and come back."""
+    node_ttl_seconds: float = 10.0
+    """A server process silent this long is dead: the others mark its calls' sides away."""
     trust_forwarded: bool = False
     """Take the client address from X-Forwarded-For (only behind your own proxy)."""
     extra_categories: tuple[str, ...] = field(default_factory=tuple)
@@ -129,6 +133,8 @@ class Settings:
             data_key_file=reader.get("DATA_KEY_FILE", Path, var_dir / "data.key"),
             audit_key_file=reader.get("AUDIT_KEY_FILE", Path, var_dir / "audit.key"),
             session_hours=reader.get("SESSION_HOURS", _positive_hours, 12.0),
+            call_grace_seconds=reader.get("CALL_GRACE_SECONDS", _seconds, 30.0),
+            node_ttl_seconds=reader.get("NODE_TTL_SECONDS", _seconds, 10.0),
             trust_forwarded=reader.get("TRUST_FORWARDED", _boolean, False),
             extra_categories=reader.get("EXTRA_CATEGORIES", _names, ()),
             log_level=reader.get("LOG_LEVEL", _log_level, "INFO"),
@@ -190,6 +196,16 @@ def _database_url(raw: str) -> str:
 
 def _redis_url(raw: str) -> str:
     return check_url(raw)
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.1 <= value <= 3600:
+        raise ValueError("a number of seconds from 0.1 to 3600")
+    return value
 
 
 def _positive_hours(raw: str) -> float:

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 class SignalingConfig:
     grace_seconds: float = 30.0
     """How long a side may be away (socket lost) before the session ends as dropped."""
+    node_ttl_seconds: float = 10.0
+    """A process whose heartbeat is this old is dead: the sides its sockets held are marked
+    away (and end as dropped after the grace period) by the processes still alive."""
     sweep_seconds: float = 0.5
     """How often the hub looks for sides away past their grace period."""
     heartbeat_seconds: float = 20.0

@@ -134,6 +134,9 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
+        if self.store.shared:
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await self.store.goodbye(self.bus.node_id)
         await self.bus.close()
         if self._telling:  # what happened is written down before the database closes
             await asyncio.wait(set(self._telling.values()), timeout=self.config.drain_seconds)
@@ -440,11 +443,17 @@ class Hub:
     # ---- endings -----------------------------------------------------------
 
     async def _sweep(self) -> None:
-        """End sessions whose side stayed away past the grace period (on any process)."""
+        """End sessions whose side stayed away past the grace period (on any process); keep
+        this process's heartbeat, and mark away the sides of processes that died."""
+        beat = 0.0
         while self._running:
             await asyncio.sleep(self.config.sweep_seconds)
             try:
                 now = self.clock()
+                if self.store.shared and now - beat >= self.config.node_ttl_seconds / 4:
+                    beat = now
+                    await self.store.heartbeat(self.bus.node_id, self.config.node_ttl_seconds)
+                    await self._orphans(now)
                 for session_id, side in await self.store.due(now, 100):
                     ending = await self.store.expire(session_id, side, now)
                     if ending is not None:
@@ -453,6 +462,17 @@ class Hub:
                 log.warning("signaling: the sweeper could not reach the store; retrying")
             except Exception:
                 log.exception("signaling: the sweeper failed; retrying")
+
+    async def _orphans(self, now: float) -> None:
+        """Sides whose process died (no heartbeat) are away for the grace period, as if their
+        sockets had closed: the peer is told, and a side not back in time ends the call."""
+        grace = self.config.grace_seconds
+        for session_id, side, conn in await self.store.orphans(self.bus.node_id):
+            body = notice_body({"type": "peer-left", "side": side, "grace_seconds": grace})
+            notice = await self.store.leave(session_id, side, conn, now + grace, body)
+            if notice is not None:
+                await self._deliver(session_id, peer_of(side), [notice])
+                self._emit(SideLeft(session_id, side))
 
     def _emit(self, event: HubEvent) -> None:
         if not self._listeners:

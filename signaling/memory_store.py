@@ -289,6 +289,15 @@ class MemoryStore:
         await self.end(session_id, reason, side, now)
         return session.ending
 
+    async def heartbeat(self, node_id: str, ttl: float) -> None:
+        """One process holds every side here: nothing to tell anyone."""
+
+    async def orphans(self, node_id: str) -> list[tuple[str, Side, str]]:
+        return []
+
+    async def goodbye(self, node_id: str) -> None:
+        """Nothing to tell anyone."""
+
     async def close(self) -> None:
         self._sessions.clear()
 

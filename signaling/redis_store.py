@@ -4,7 +4,10 @@ Same rules as :class:`~signaling.memory_store.MemoryStore` (see
 :mod:`signaling.store`). Each step that changes state is one Lua script in
 ``signaling/lua/`` whose header documents its KEYS and ARGV, so it is atomic
 across processes. Keys: ``sig:{<session>}`` (hash), ``sig:{<session>}:citizen``
-and ``:officer`` (mailboxes), and ``sig:deadlines`` (sides away, by deadline).
+and ``:officer`` (mailboxes), ``sig:deadlines`` (sides away, by deadline), and
+for node liveness ``sig:nodes`` (the processes), ``sig:node:<id>`` (each one's
+heartbeat, expiring) and ``sig:node:<id>:sides`` (the sides it holds): when a
+process dies without letting go of its sockets, the others mark its sides away.
 Session keys expire after ``idle_ttl`` without a write, and ``ended_ttl``
 after the session ended.
 """
@@ -38,6 +41,23 @@ DEADLINES = "sig:deadlines"
 
 def session_key(session_id: str) -> str:
     return f"sig:{{{session_id}}}"
+
+
+NODES = "sig:nodes"
+"""The server processes that hold (or held) sides, each with a heartbeat key."""
+
+
+def node_key(node_id: str) -> str:
+    return f"sig:node:{node_id}"
+
+
+def node_sides_key(node_id: str) -> str:
+    return f"sig:node:{node_id}:sides"
+
+
+def node_of(conn: str) -> str:
+    """The process a connection id belongs to (``<node>/<hex>``)."""
+    return conn.split("/", 1)[0]
 
 
 def mailbox_key(session_id: str, side: Side) -> str:
@@ -129,6 +149,7 @@ class RedisStore:
             mailbox_key(session_id, side),
             mailbox_key(session_id, peer),
             DEADLINES,
+            node_sides_key(node_of(conn)),
         ]
         args = [
             side,
@@ -141,6 +162,7 @@ class RedisStore:
             notice_body,
             self.idle_ttl,
             session_id,
+            self.idle_ttl,
         ]
         reply = await self._run("take", keys, args)
         outcome = TakeOutcome(reply[0])
@@ -209,7 +231,12 @@ class RedisStore:
         self, session_id: str, side: Side, conn: str, deadline: float, notice_body: str
     ) -> Entry | None:
         peer = peer_of(side)
-        keys = [session_key(session_id), mailbox_key(session_id, peer), DEADLINES]
+        keys = [
+            session_key(session_id),
+            mailbox_key(session_id, peer),
+            DEADLINES,
+            node_sides_key(node_of(conn)),
+        ]
         args = [side, peer, conn, repr(deadline), notice_body, session_id, self.idle_ttl]
         reply = await self._run("leave", keys, args)
         return Entry(int(reply[0]), reply[1]) if reply else None
@@ -248,6 +275,38 @@ class RedisStore:
     async def expire(self, session_id: str, side: Side, now: float) -> Ending | None:
         reason = await self._end(session_id, "expire", side, now)
         return Ending(reason, side) if reason else None
+
+    # ---- node liveness ---------------------------------------------------
+
+    async def heartbeat(self, node_id: str, ttl: float) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(node_key(node_id), "1", px=int(ttl * 1000))
+            pipe.sadd(NODES, node_id)
+            await pipe.execute()
+
+    async def orphans(self, node_id: str) -> list[tuple[str, Side, str]]:
+        nodes = [str(n) for n in await self.client.smembers(NODES) if str(n) != node_id]
+        found: list[tuple[str, Side, str]] = []
+        for node in nodes:
+            if await self.client.exists(node_key(node)):
+                continue
+            for member in await self.client.smembers(node_sides_key(node)):
+                session_id, side, conn = str(member).split("|", 2)
+                if side in _SIDES:
+                    found.append((session_id, _SIDES[side], conn))
+            # Every surviving process may do this at once: marking a side away is
+            # conditional on the connection still holding it, so it happens once.
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.srem(NODES, node)
+                pipe.delete(node_sides_key(node))
+                await pipe.execute()
+        return found
+
+    async def goodbye(self, node_id: str) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(node_key(node_id))
+            pipe.srem(NODES, node_id)
+            await pipe.execute()
 
     async def close(self) -> None:
         """The client belongs to the caller, who closes it."""

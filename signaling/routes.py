@@ -46,7 +46,10 @@ CONNECTION_LIMIT = web.AppKey("signaling_connection_limit", ConnectionLimit)
 
 
 def setup(app: web.Application) -> None:
-    app[CONFIG] = SignalingConfig()
+    settings = app[SETTINGS]
+    app[CONFIG] = SignalingConfig(
+        grace_seconds=settings.call_grace_seconds, node_ttl_seconds=settings.node_ttl_seconds
+    )
     app.router.add_get("/ws", websocket)
     app.router.add_get("/api/ice-servers", get_ice_servers)
 

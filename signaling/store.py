@@ -215,4 +215,18 @@ class SessionStore(Protocol):
         """
         ...
 
+    async def heartbeat(self, node_id: str, ttl: float) -> None:
+        """This process is alive for ``ttl`` more seconds (node liveness)."""
+        ...
+
+    async def orphans(self, node_id: str) -> list[tuple[str, Side, str]]:
+        """The sides held by processes whose heartbeat stopped (other than ``node_id``), as
+        ``(session, side, conn)``; those processes are forgotten. Mark each away (:meth:`leave`
+        with its conn): only a side its conn still holds is changed."""
+        ...
+
+    async def goodbye(self, node_id: str) -> None:
+        """This process stops (its sockets were closed, each side marked away)."""
+        ...
+
     async def close(self) -> None: ...

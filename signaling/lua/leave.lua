@@ -7,10 +7,12 @@
 -- ARGV[3]  connection id    ARGV[4]  deadline (unix seconds)
 -- ARGV[5]  peer-left body (JSON without the opening brace and seq)
 -- ARGV[6]  session id       ARGV[7]  idle time to live, seconds
+-- KEYS[4]  the sides held by the connection's process (it no longer holds this one)
 -- Returns {seq, text} of peer-left, or {} when the connection no longer held the side
 -- or the peer never joined.
 local side, peer = ARGV[1], ARGV[2]
 local s = redis.call('HMGET', KEYS[1], 'status', side .. ':conn', peer .. ':state')
+redis.call('SREM', KEYS[4], ARGV[6] .. '|' .. side .. '|' .. ARGV[3])
 if s[1] ~= 'open' or s[2] ~= ARGV[3] then return {} end
 redis.call('HSET', KEYS[1], side .. ':conn', '', side .. ':state', 'away',
   side .. ':deadline', ARGV[4])

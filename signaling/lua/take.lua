@@ -12,6 +12,9 @@
 -- ARGV[8]  peer-joined body (JSON without the opening brace and seq)
 -- ARGV[9]  idle time to live, seconds
 -- ARGV[10] session id
+-- KEYS[5]  the sides held by the taking process (a set of "<session>|<side>|<conn>"):
+--          when that process dies, the others mark them away (node liveness)
+-- ARGV[11] idle time to live of that set, seconds
 -- Returns {outcome, last_in, peer_state, previous_conn, notice_seq (0: none), notice_text,
 --          reason, ended_by, first_pending_seq, pending texts...}
 -- The page is taken to hold every seq before first_pending_seq. A join token opens the
@@ -56,6 +59,8 @@ end
 redis.call('HSET', KEYS[1], side .. ':conn', ARGV[3], side .. ':state', 'connected',
   side .. ':deadline', 0)
 redis.call('ZREM', KEYS[4], ARGV[10] .. '|' .. side)
+redis.call('SADD', KEYS[5], ARGV[10] .. '|' .. side .. '|' .. ARGV[3])
+redis.call('EXPIRE', KEYS[5], ARGV[11])
 local notice_seq, notice = 0, ''
 if s[7] ~= 'not_joined' then  -- a side that never joined learns the state from its joined
   notice_seq = redis.call('HINCRBY', KEYS[1], peer .. ':out', 1)

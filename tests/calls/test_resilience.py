@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,41 @@ async def servers() -> AsyncIterator[list[Served]]:
         served.stop()
 
 
+@pytest.fixture
+async def login_as_on(db: Db) -> AsyncIterator[Callable[[Served], Awaitable[Any]]]:
+    """``officer = await login_as_on(server)``: an officer logged in on a served process (a
+    browser: a client session with her login cookie, on that process's address)."""
+    from officers.auth import COOKIE, start_login
+    from officers.models import Officer
+    from safecall.db import utcnow
+
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def login(server: Served) -> aiohttp.ClientSession:
+        async with db() as session:
+            officer = Officer(
+                badge=f"R-{len(sessions) + 1}",
+                name="Resilience officer",
+                role="officer",
+                gender="female",
+                languages=["ur", "en"],
+                skills={},
+                lines=["women", "child"],
+                password_hash="not-a-hash",
+            )
+            session.add(officer)
+            await session.flush()
+            token = await start_login(session, officer, "127.0.0.1", utcnow(), 12)
+            await session.commit()
+        page = aiohttp.ClientSession(base_url=server.url, cookies={COOKIE: token})
+        sessions.append(page)
+        return page
+
+    yield login
+    for page in sessions:
+        await page.close()
+
+
 async def start_contact(http: aiohttp.ClientSession, server: Served) -> dict[str, Any]:
     async with http.post(server.url + "/api/contacts", json=INTAKE) as response:
         assert response.status == 201, await response.text()
@@ -80,10 +115,12 @@ async def send(ws: aiohttp.ClientWebSocketResponse, type: str, **fields: Any) ->
     await ws.send_str(json.dumps({"v": 1, "type": type, **fields}))
 
 
-async def expect(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+async def expect(
+    ws: aiohttp.ClientWebSocketResponse, kind: str, wait: float = 10
+) -> dict[str, Any]:
     """The next frame of type ``kind``, skipping acks and queue news."""
     while True:
-        frame = await ws.receive(timeout=10)
+        frame = await ws.receive(timeout=wait)
         assert frame.type is aiohttp.WSMsgType.TEXT, f"expected {kind}, got {frame}"
         message: dict[str, Any] = json.loads(frame.data)
         if message["type"] == kind:
@@ -195,6 +232,50 @@ async def test_sigterm_with_redis_sends_pages_away_and_another_process_takes_the
     async with db() as session:
         assert await session.scalar(select(func.count()).select_from(ContactSession)) == 1
     await ws.close()
+
+
+async def test_a_killed_process_s_sides_are_marked_away_by_another_and_the_call_ends_dropped(
+    settings: Settings,
+    tmp_path: Path,
+    db: Db,
+    http: aiohttp.ClientSession,
+    servers: list[Served],
+    redis_url: str,
+    login_as_on: Any,
+) -> None:
+    """Issue 14, D3: her socket died with its process (SIGKILL). The process still alive
+    sees its heartbeat stop, marks her side away (the officer is told), and when she does
+    not come back the call ends as dropped: not "connected" forever."""
+    quick = {"call_grace_seconds": "1", "node_ttl_seconds": "1"}
+    first = await serve(settings, tmp_path, redis_url, **quick)
+    second = await serve(settings, tmp_path, redis_url, **quick)
+    servers += [first, second]
+    her = await start_contact(http, first)
+    ws = await http.ws_connect(first.url + "/ws")
+    await send(ws, "join", session=her["session_id"], token=her["token"])
+    await expect(ws, "joined")
+
+    officer = await login_as_on(second)
+    await officer.post("/api/queues/me/state", json={"state": "available"})
+    accepted = await officer.post(f"/api/queues/offers/{her['session_id']}/accept")
+    assert accepted.status == 200, await accepted.text()
+    answer = await (await officer.post(f"/api/contacts/{her['session_id']}/answer")).json()
+    seat = await officer.ws_connect("/ws")
+    await send(seat, "join", session=her["session_id"], token=answer["token"])
+    assert (await expect(seat, "joined"))["peer"] == "connected"
+
+    first.stop()  # SIGKILL: her socket dies with the process, nobody marks her away there
+    left = await expect(seat, "peer-left", wait=30)
+    assert left["side"] == "citizen"
+    ended = await expect(seat, "session-ended", wait=30)
+    assert ended["reason"] == "dropped"
+    for _ in range(300):
+        (contact,) = await contacts(db)
+        if contact.ended_at is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert contact.disposition == "dropped"
+    await seat.close()
 
 
 # ---- in the browser ---------------------------------------------------------------------
