@@ -188,7 +188,9 @@ async def list_officers(request: web.Request) -> web.Response:
 async def _set_disabled(request: web.Request, disabled: bool) -> web.Response:
     actor = current_officer(request)
     raw = request.match_info["officer_id"]
-    target_id = int(raw) if raw.isdigit() and len(raw) < 12 else None
+    if raw.isdigit() and not raw.isascii():  # Urdu digits (۱۲) look like an id to a person
+        raise ApiError(400, "invalid_officer_id", "Write the officer id with the digits 0-9.")
+    target_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
     if disabled and target_id == actor.id:
         raise ApiError(409, "cannot_disable_self", "You cannot disable your own account.")
     async with request.app[DB].begin() as session:
@@ -213,7 +215,7 @@ async def _set_disabled(request: web.Request, disabled: bool) -> web.Response:
     "Disable an officer: every login of theirs ends and they cannot log in.",
     roles=[ADMIN],
     response=OfficerProfile,
-    errors=["officer_not_found", "cannot_disable_self", "bad_origin"],
+    errors=["officer_not_found", "invalid_officer_id", "cannot_disable_self", "bad_origin"],
     tags=TAGS,
 )
 async def disable(request: web.Request) -> web.Response:
@@ -224,7 +226,7 @@ async def disable(request: web.Request) -> web.Response:
     "Enable a disabled officer again.",
     roles=[ADMIN],
     response=OfficerProfile,
-    errors=["officer_not_found", "bad_origin"],
+    errors=["officer_not_found", "invalid_officer_id", "bad_origin"],
     tags=TAGS,
 )
 async def enable(request: web.Request) -> web.Response:

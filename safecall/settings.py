@@ -157,7 +157,7 @@ def _host(raw: str) -> str:
 
 
 def _port(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
         raise ValueError("a whole number from 1 to 65535")
     return int(raw)
 
@@ -264,7 +264,8 @@ def _twilio_auth_token(env: Mapping[str, str]) -> str | None:
 
 
 def _e164(raw: str) -> str:
-    if not (raw.startswith("+") and raw[1:].isdigit() and 8 <= len(raw) <= 16):
+    digits = raw[1:]
+    if not (raw.startswith("+") and digits.isascii() and digits.isdigit() and 8 <= len(raw) <= 16):
         raise ValueError("a phone number in E.164 form such as +924212345678")
     return raw
 

@@ -53,6 +53,8 @@ def test_var_dir_moves_the_sqlite_file() -> None:
     [
         ("PORT", "eighty", "a whole number from 1 to 65535"),
         ("PORT", "70000", "a whole number from 1 to 65535"),
+        ("PORT", "8080²", "a whole number from 1 to 65535"),  # isdigit() alone says yes
+        ("PORT", "۸۰۸۰", "a whole number from 1 to 65535"),
         ("PUBLIC_URL", "ftp://x", "an http:// or https:// base URL"),
         ("DATABASE_URL", "mysql://x", "a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL"),
         ("REDIS_URL", "127.0.0.1:6379", "a redis:// URL"),
@@ -63,6 +65,7 @@ def test_var_dir_moves_the_sqlite_file() -> None:
         ("HOST", "a b", "a host name or IP address"),
         ("TWILIO_API_BASE", "api.twilio.com", "an http:// or https:// base URL"),
         ("TWILIO_CALLER_ID", "0300 1234567", "a phone number in E.164 form"),
+        ("TWILIO_CALLER_ID", "+۹۲۴۲۱۲۳۴۵۶۷۸", "a phone number in E.164 form"),
         ("MEDIA_ICE_HOSTS", "127.0.0.1, eth0", "a comma-separated list of IP addresses"),
     ],
 )
