@@ -218,7 +218,8 @@ async def test_an_officer_cannot_take_a_case_a_colleague_holds(login_as, openapi
     browser, me = await login_as("officer", lines=["women"])
     supervisor, _ = await login_as("supervisor", lines=["women"])
     url = f"/api/cases/{case.id}"
-    await _send(holder_browser, openapi, "PATCH", url, CASE, {"assigned_officer_id": holder.id}, 200)
+    hers = {"assigned_officer_id": holder.id}
+    await _send(holder_browser, openapi, "PATCH", url, CASE, hers, 200)
 
     body = await _send(browser, openapi, "PATCH", url, CASE, {"assigned_officer_id": me.id}, 403)
 
@@ -226,7 +227,7 @@ async def test_an_officer_cannot_take_a_case_a_colleague_holds(login_as, openapi
     assert "supervisor" in body["error"]["message"]
     assert (await _case(db, case.id)).assigned_officer_id == holder.id
     # Her own again is no change; a supervisor may move it; then it is hers.
-    await _send(holder_browser, openapi, "PATCH", url, CASE, {"assigned_officer_id": holder.id}, 200)
+    await _send(holder_browser, openapi, "PATCH", url, CASE, hers, 200)
     await _send(supervisor, openapi, "PATCH", url, CASE, {"assigned_officer_id": me.id}, 200)
     assert (await _case(db, case.id)).assigned_officer_id == me.id
 
