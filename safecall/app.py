@@ -24,7 +24,7 @@ import signaling.place_in_line
 import signaling.routes
 from audit.log import AuditLog
 from officers.auth import auth_middleware
-from safecall import health, pages
+from safecall import health, pages, response_headers
 from safecall.db import create_engine, session_factory, utcnow
 from safecall.errors import error_middleware
 from safecall.settings import Settings
@@ -45,6 +45,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(queues.service.router_context)
 
+    response_headers.setup(app)
     health.setup(app)
     officers.routes.setup(app)
     cases.api.setup(app)

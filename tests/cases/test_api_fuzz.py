@@ -135,7 +135,7 @@ def test_the_case_api_survives_fuzzing(live_server: LiveServer) -> None:
         .exclude(path_regex="recording")
     )
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7
+    assert len(operations) == 8
     for operation in operations:
         for mode in GenerationMode:
             _fuzz(live_server, operation, mode)
