@@ -52,7 +52,8 @@ class Settings:
     log_level: str = "INFO"
     """Python logging level."""
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
-    """Pages on these origins may open the signaling WebSocket, besides the public URL's own."""
+    """Pages on these origins may call this server (writes and the signaling WebSocket),
+    besides the public URL's own; no other origin is trusted (never the Host header)."""
     stun_urls: tuple[str, ...] = field(default_factory=tuple)
     """STUN servers given to the pages, e.g. ``stun:turn.example.org:3478``."""
     turn_urls: tuple[str, ...] = field(default_factory=tuple)
@@ -75,6 +76,8 @@ class Settings:
     """Ed25519 key that signs evidence bundles; publish its public half separately."""
     recording_off_lines: tuple[str, ...] = field(default_factory=tuple)
     """Service lines whose calls are not recorded (phone bridge and console), e.g. ``child``."""
+    metrics_token: str | None = None
+    """Bearer token a scraper on another host sends for ``/metrics`` (unset: this host only)."""
 
     @property
     def ivr_enabled(self) -> bool:
@@ -124,15 +127,16 @@ class Settings:
             allowed_origins=reader.get("ALLOWED_ORIGINS", _origins, ()),
             stun_urls=reader.get("STUN_URLS", _ice_urls("stun"), ()),
             turn_urls=reader.get("TURN_URLS", _ice_urls("turn"), ()),
-            turn_secret=_turn_secret(env),
+            turn_secret=_secret(env, "TURN_SECRET"),
             twilio_account_sid=reader.get("TWILIO_ACCOUNT_SID", _account_sid, None),
-            twilio_auth_token=_twilio_auth_token(env),
+            twilio_auth_token=_secret(env, "TWILIO_AUTH_TOKEN"),
             twilio_api_base=reader.get("TWILIO_API_BASE", _base_url, "https://api.twilio.com"),
             twilio_caller_id=reader.get("TWILIO_CALLER_ID", _e164, None),
             media_ice_hosts=reader.get("MEDIA_ICE_HOSTS", _addresses, ()),
             recordings_key_file=reader.get("RECORDINGS_KEY_FILE", Path, var_dir / "recordings.key"),
             evidence_key_file=reader.get("EVIDENCE_KEY_FILE", Path, var_dir / "evidence.key"),
             recording_off_lines=reader.get("RECORDING_OFF_LINES", _names, ()),
+            metrics_token=_secret(env, "METRICS_TOKEN"),
         )
 
 
@@ -239,27 +243,18 @@ def _ice_urls(kind: str) -> Callable[[str], tuple[str, ...]]:
     return cast
 
 
-def _turn_secret(env: Mapping[str, str]) -> str | None:
-    raw = env.get(PREFIX + "TURN_SECRET", "").strip()
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(PREFIX + name, "").strip()
     if not raw:
         return None
     if len(raw) < 16:  # the message must not repeat the secret
-        raise SettingsError(f"{PREFIX}TURN_SECRET must be at least 16 characters long.")
+        raise SettingsError(f"{PREFIX}{name} must be at least 16 characters long.")
     return raw
 
 
 def _account_sid(raw: str) -> str:
     if not (raw.startswith("AC") and len(raw) == 34 and raw[2:].isalnum()):
         raise ValueError("a Twilio account SID: AC followed by 32 letters and digits")
-    return raw
-
-
-def _twilio_auth_token(env: Mapping[str, str]) -> str | None:
-    raw = env.get(PREFIX + "TWILIO_AUTH_TOKEN", "").strip()
-    if not raw:
-        return None
-    if len(raw) < 16:  # the message must not repeat the token
-        raise SettingsError(f"{PREFIX}TWILIO_AUTH_TOKEN must be at least 16 characters long.")
     return raw
 
 

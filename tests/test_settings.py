@@ -133,6 +133,14 @@ def test_twilio_settings_are_checked(env: dict[str, str], expected: str) -> None
     assert "short-token" not in str(info.value)
 
 
+def test_the_metrics_token_is_a_secret_of_16_characters_or_more() -> None:
+    assert Settings.from_env({}).metrics_token is None
+    assert Settings.from_env({"SAFECALL_METRICS_TOKEN": "t" * 16}).metrics_token == "t" * 16
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"SAFECALL_METRICS_TOKEN": "short-token"})
+    assert str(info.value) == "SAFECALL_METRICS_TOKEN must be at least 16 characters long."
+
+
 def test_a_service_line_can_turn_recording_off() -> None:
     assert Settings.from_env({}).recording_off_lines == ()
     s = Settings.from_env({"SAFECALL_RECORDING_OFF_LINES": "child, women"})

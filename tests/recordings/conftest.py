@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,13 @@ from cases.models import Case, ContactSession
 from recordings.keys import RecordingsKey
 from safecall.settings import Settings
 from sealing.data_key import DataKey
-from tests.support import FakeClock
+from tests.support import FakeClock, origin_of
 
 Answered = Callable[..., Awaitable[tuple[ContactSession, Case]]]
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(tmp_path: Path, database_url: str, page_socket: socket.socket) -> Settings:
     var = tmp_path / "var"
     var.mkdir(exist_ok=True)
     for name in ("audit.key", "evidence.key"):
@@ -37,6 +38,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         audit_key_file=var / "audit.key",
         recordings_key_file=var / "recordings.key",
         evidence_key_file=var / "evidence.key",
+        allowed_origins=(origin_of(page_socket),),
     )
 
 
