@@ -43,11 +43,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "  then log in at the console with badge B-101 and the password you chose.",
             flush=True,
         )
-    asyncio.run(_run(app, settings.host, settings.port))
+    asyncio.run(_run(app, settings))
     return 0
 
 
-async def _run(app: web.Application, host: str, port: int) -> None:
+async def _run(app: web.Application, settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT; then drain the calls, then shut down.
 
     aiohttp's own shutdown stops reading every socket before anything else, so
@@ -55,17 +55,29 @@ async def _run(app: web.Application, host: str, port: int) -> None:
     ``going_away``), calls held only here get up to ``drain_seconds`` to end,
     then every socket closes with going-away (1001) and its page reconnects,
     to another process when there is one. A second signal stops the wait.
+
+    Connections are watched (:mod:`safecall.connections`): a request's head and body
+    must arrive in time, and one address may hold only so many open.
     """
     from aiohttp import web
 
     from safecall.app import settle_heap
+    from safecall.connections import ConnectionLimits, GuardedSite
     from signaling.routes import HUB
 
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    limits = ConnectionLimits(
+        header_seconds=settings.header_timeout,
+        body_seconds=settings.body_timeout,
+        keepalive_seconds=settings.keepalive_timeout,
+        per_address=settings.max_connections_per_address,
+    )
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, keepalive_timeout=limits.keepalive_seconds
+    )
     await runner.setup()
     settle_heap()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await GuardedSite(runner, settings.host, settings.port, limits).start()
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         draining: asyncio.Task[None] | None = None

@@ -119,6 +119,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code, message = _HTTP_CODES[exc.status]
         return error_response(exc.status, code, message)
+    except ConnectionResetError:
+        # The client went away mid-request, or sent its body too slowly and was cut off
+        # (safecall.connections): nobody is left to read a 500, and nothing is wrong here.
+        log.info("%s %s: the connection broke off", request.method, request.path)
+        return error_response(
+            400, "request_incomplete", "The request broke off before it was whole; send it again."
+        )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "Something went wrong on our side; try again.")

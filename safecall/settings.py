@@ -78,6 +78,14 @@ class Settings:
     """Service lines whose calls are not recorded (phone bridge and console), e.g. ``child``."""
     metrics_token: str | None = None
     """Bearer token a scraper on another host sends for ``/metrics`` (unset: this host only)."""
+    header_timeout: float = 10.0
+    """Seconds a request's head (request line and headers) may take to arrive."""
+    body_timeout: float = 60.0
+    """Seconds a request's body may take to arrive once its head is read."""
+    keepalive_timeout: float = 75.0
+    """Seconds an idle connection stays open between requests."""
+    max_connections_per_address: int = 256
+    """Connections one address (an IPv6 /64) may hold open at once; 0 for no cap."""
 
     @property
     def ivr_enabled(self) -> bool:
@@ -109,6 +117,7 @@ class Settings:
         ):
             raise SettingsError(f"{PREFIX}TURN_SECRET must be set when {PREFIX}TURN_URLS is.")
         var_dir = reader.get("VAR_DIR", Path, Path("var"))
+        trust_forwarded = reader.get("TRUST_FORWARDED", _boolean, False)
         default_db = f"sqlite+aiosqlite:///{var_dir / 'safecall.db'}"
         return cls(
             host=reader.get("HOST", _host, "127.0.0.1"),
@@ -121,7 +130,7 @@ class Settings:
             data_key_file=reader.get("DATA_KEY_FILE", Path, var_dir / "data.key"),
             audit_key_file=reader.get("AUDIT_KEY_FILE", Path, var_dir / "audit.key"),
             session_hours=reader.get("SESSION_HOURS", _positive_hours, 12.0),
-            trust_forwarded=reader.get("TRUST_FORWARDED", _boolean, False),
+            trust_forwarded=trust_forwarded,
             extra_categories=reader.get("EXTRA_CATEGORIES", _names, ()),
             log_level=reader.get("LOG_LEVEL", _log_level, "INFO"),
             allowed_origins=reader.get("ALLOWED_ORIGINS", _origins, ()),
@@ -137,6 +146,13 @@ class Settings:
             evidence_key_file=reader.get("EVIDENCE_KEY_FILE", Path, var_dir / "evidence.key"),
             recording_off_lines=reader.get("RECORDING_OFF_LINES", _names, ()),
             metrics_token=_secret(env, "METRICS_TOKEN"),
+            header_timeout=reader.get("HEADER_TIMEOUT", _seconds, 10.0),
+            body_timeout=reader.get("BODY_TIMEOUT", _seconds, 60.0),
+            keepalive_timeout=reader.get("KEEPALIVE_TIMEOUT", _seconds, 75.0),
+            # Behind a proxy every connection is the proxy's: it limits per client there.
+            max_connections_per_address=reader.get(
+                "MAX_CONNECTIONS_PER_ADDRESS", _count, 0 if trust_forwarded else 256
+            ),
         )
 
 
@@ -193,6 +209,22 @@ def _positive_hours(raw: str) -> float:
     if not 0 < value <= 24 * 30:
         raise ValueError("a number of hours above 0 and at most 720")
     return value
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise ValueError("a number of seconds above 0 and at most 3600")
+    return value
+
+
+def _count(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 1_000_000:
+        raise ValueError("a whole number from 0 to 1000000")
+    return int(raw)
 
 
 def _boolean(raw: str) -> bool:
