@@ -8,7 +8,9 @@ all. So each connection is watched from outside aiohttp's own protocol:
 
 * its request head (request line and headers) must arrive within
   ``header_seconds`` of the connection opening, or of the first byte after the
-  previous answer; else it is answered 408 ``request_timeout`` and closed;
+  previous answer; else it is answered 408 ``request_timeout`` and closed (closed
+  without a word when not a byte came: browsers open sockets ahead of need and
+  retry on a fresh one);
 * once the head is read, the body must arrive within ``body_seconds``; else the
   connection is closed (the handler reading it sees it break off);
 * an address (an IPv6 one by its /64) may hold ``per_address`` connections at
@@ -91,6 +93,7 @@ class _Watch(asyncio.Protocol):
         """``head`` (a head may be on its way), ``busy`` (a request is handled: a
         WebSocket's lasts as long as the socket) or ``idle`` (between requests)."""
         self._bytes_while_busy = False
+        self._head_begun = False
         self._payload: Any = None
 
     # --- asyncio.Protocol, passed on to aiohttp's handler -----------------------------
@@ -116,6 +119,8 @@ class _Watch(asyncio.Protocol):
         if self._state == "idle":
             self._state = "head"
             self._arm(self._guard.limits.header_seconds, self._head_late)
+        if self._state == "head":
+            self._head_begun = self._head_begun or bool(data)
         elif self._state == "busy" and self._payload is None:
             self._bytes_while_busy = True
         self._inner.data_received(data)
@@ -150,6 +155,7 @@ class _Watch(asyncio.Protocol):
     def head_read(self, payload: Any) -> None:
         self._disarm()
         self._state = "busy"
+        self._head_begun = False
         self._bytes_while_busy = False
         if payload.is_eof():
             self._payload = None
@@ -185,7 +191,8 @@ class _Watch(asyncio.Protocol):
     def _head_late(self) -> None:
         self._timer = None
         if self._state == "head" and self._transport is not None:
-            self._transport.write(TIMED_OUT)
+            if self._head_begun:
+                self._transport.write(TIMED_OUT)
             self._transport.close()
 
     def _body_late(self) -> None:

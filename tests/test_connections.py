@@ -86,7 +86,7 @@ async def test_a_half_sent_head_is_answered_408_and_closed(served: Served) -> No
 async def test_a_connection_that_sends_nothing_is_closed(served: Served) -> None:
     reader, writer = await open_connection(served)
     answer = await read_to_the_end(reader)
-    assert status_and_body(answer)[0] == 408
+    assert answer == b""  # closed without a word: a browser's spare socket is retried
     writer.close()
 
 
