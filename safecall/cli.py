@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -22,6 +23,9 @@ Command = Callable[[argparse.Namespace, Settings], int]
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from safecall.app import create_app
 
+    # What the server makes (the database, recordings, their folders) is its user's only.
+    os.umask(0o077)
+    _private_var(settings)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -115,9 +119,19 @@ async def _has_officers(settings: Settings) -> bool:
         await engine.dispose()
 
 
+def _private_var(settings: Settings) -> None:
+    """``var/`` 0700 and the SQLite files 0600, also when an earlier version made them
+    readable by every user."""
+    from safecall.private_files import private_dir, private_sqlite
+
+    private_dir(settings.var_dir)
+    private_sqlite(settings.database_url)
+
+
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from safecall.migrate import upgrade
 
+    _private_var(settings)
     upgrade(settings.database_url)
     print("database is up to date")
     return 0
@@ -126,8 +140,10 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
     from audit.log import ensure_signing_key
     from recordings.keys import RecordingsKey
+    from safecall.private_files import private_dir
     from sealing.data_key import DataKey
 
+    private_dir(settings.var_dir)
     for path, made in (
         (settings.data_key_file, DataKey.ensure_file(settings.data_key_file)),
         (settings.audit_key_file, ensure_signing_key(settings.audit_key_file)),

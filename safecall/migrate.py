@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from safecall.private_files import private_sqlite
+
 HERE = Path(__file__).parent
 
 
@@ -19,8 +21,5 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database to ``revision`` (blocking; run it outside the event loop)."""
-    if database_url.startswith("sqlite"):
-        path = database_url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite(database_url)
     command.upgrade(alembic_config(database_url), revision)
