@@ -10,12 +10,9 @@ derandomized examples per operation (``HYPOTHESIS_PROFILE=long`` runs many more)
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,6 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
-from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given
 from schemathesis import GenerationMode
 
@@ -33,9 +29,10 @@ from safecall.app import create_app
 from safecall.settings import Settings
 from safecall.state import CLOCK, DB
 from tests.support import copy_sqlite
+from tests.threaded_server import threaded_server
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
-EXAMPLES = 100 if LONG else 4
+EXAMPLES = 100 if LONG else 3
 """Per operation and mode; derandomized (the same every run) unless ``long``."""
 
 STREAMS = "^/api/(console|wallboard)/events$"
@@ -65,42 +62,27 @@ def live(settings: Settings) -> Iterator[Live]:
         twilio_api_base="http://127.0.0.1:9",
         twilio_caller_id="+924200000000",
     )
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    with threaded_server(create_app(settings)) as (server, run):
 
-    def run(coro: Any) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, loop)
-        return future.result(timeout=60)
+        async def start() -> Live:
+            app = server.app
+            async with app[DB]() as session, session.begin():
+                officer = Officer(
+                    badge="FUZZ-2",
+                    name="Fuzz officer",
+                    role="officer",
+                    gender="female",
+                    languages=["ur", "en"],
+                    skills={},
+                    lines=["women", "child"],
+                    password_hash="not-a-hash",
+                )
+                session.add(officer)
+                await session.flush()
+                token = await start_login(session, officer, "127.0.0.1", app[CLOCK](), 1)
+            return Live(str(server.make_url("")).rstrip("/"), token)
 
-    server = TestServer(create_app(settings), host="127.0.0.1")
-
-    async def start() -> Live:
-        await server.start_server()
-        app = server.app
-        async with app[DB]() as session, session.begin():
-            officer = Officer(
-                badge="FUZZ-2",
-                name="Fuzz officer",
-                role="officer",
-                gender="female",
-                languages=["ur", "en"],
-                skills={},
-                lines=["women", "child"],
-                password_hash="not-a-hash",
-            )
-            session.add(officer)
-            await session.flush()
-            token = await start_login(session, officer, "127.0.0.1", app[CLOCK](), 1)
-        return Live(str(server.make_url("")).rstrip("/"), token)
-
-    try:
         yield run(start())
-    finally:
-        run(server.close())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
 
 
 def _fuzz(live: Live, operation: Any, cookies: dict[str, str]) -> list[str]:
@@ -138,11 +120,7 @@ def test_no_request_gets_a_server_error(live: Live) -> None:
     )
     operations = [result.ok() for result in schema.get_all_operations()]
     public = [op for op in operations if "x-roles" not in op.definition.raw]
-    staff = [
-        op
-        for op in operations
-        if "x-roles" in op.definition.raw and op.path != "/api/logout"
-    ]
+    staff = [op for op in operations if "x-roles" in op.definition.raw and op.path != "/api/logout"]
     assert len(public) >= 15 and len(staff) >= 35
     found: list[str] = []
     for operation in public:
