@@ -206,7 +206,11 @@ async def end_attempt(
             await clear(session, key)
             continue
         row = await _lock(session, key, now)
-        values: dict[str, object] = {"pending": max(_pending(row, now) - 1, 0)}
+        pending = max(_pending(row, now) - 1, 0)
+        if outcome is not Outcome.FAILED and not pending and not _forgiven(row, policy, now):
+            await clear(session, key)  # nothing left to remember about this key
+            continue
+        values: dict[str, object] = {"pending": pending}
         if outcome is Outcome.FAILED:
             failures = _forgiven(row, policy, now) + 1
             delay = policy.delay(failures)
