@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.models import AuditCheckpoint, AuditEvent
 from safecall.background import Periodic
+from safecall.private_files import new_dir
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def ensure_signing_key(path: Path) -> bool:
 
     Returns True when it created the file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    new_dir(path.parent)
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )

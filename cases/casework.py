@@ -235,14 +235,20 @@ async def assign_officer(
 ) -> None:
     """Assign the case to an officer (or unassign it, with ``None``).
 
-    An officer may assign a case only to herself or unassign herself;
-    supervisors and admins may assign anyone. The assignee must be an
+    An officer may take a case only when no one holds it (assign it to herself)
+    and may unassign only herself: taking a colleague's case is for a supervisor.
+    Supervisors and admins may assign anyone. The assignee must be an
     enabled officer on the case's service line (admins are on every line),
     and a women's-line case goes only to a female officer.
     """
     if officer_id is not None:
         if actor.role not in MANAGER_ROLES and officer_id != actor.id:
             raise NotAllowed("assign_forbidden", "You can assign a case only to yourself.")
+        if actor.role not in MANAGER_ROLES and case.assigned_officer_id not in (None, actor.id):
+            raise NotAllowed(
+                "assign_forbidden",
+                "Another officer holds this case; ask a supervisor to reassign it.",
+            )
         assignee = await session.get(Officer, officer_id)
         if assignee is None or assignee.disabled:
             raise CaseworkError("unknown_officer", f"There is no active officer {officer_id}.")

@@ -90,11 +90,29 @@ class CaseListQuery(_Query):
 
 
 class CaseReadQuery(_Query):
-    """``reveal=phone`` with a ``reason`` shows her number in full for a callback
-    (only when she agreed to be called back); the reveal is audited."""
+    """Deprecated: ``reveal=phone`` with a ``reason`` shows her number in full for a
+    callback. The reason then travels in the URL (proxy and browser logs, history);
+    use ``POST /api/cases/{case_id}/reveal-phone`` with the reason in the body."""
 
-    reveal: Literal["phone"] | None = None
-    reason: str | None = Field(None, min_length=3, max_length=200)
+    # Documented as deprecated only: pydantic's own ``deprecated=`` warns on every read.
+    reveal: Literal["phone"] | None = Field(
+        None,
+        description="Deprecated: POST .../reveal-phone instead.",
+        json_schema_extra={"deprecated": True},
+    )
+    reason: str | None = Field(
+        None,
+        min_length=3,
+        max_length=200,
+        description="Deprecated: POST .../reveal-phone instead.",
+        json_schema_extra={"deprecated": True},
+    )
+
+
+class RevealIn(_Request):
+    """Why she must be called back now: kept in the audit log, never in a URL."""
+
+    reason: StrictStr = Field(min_length=3, max_length=200)
 
 
 class ComplainantIn(_Request):

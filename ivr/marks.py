@@ -1,5 +1,9 @@
 """Irrelevant and prank calls: an officer marks a phone contact; a supervisor may clear the marks.
 
+Only the officer who handled the call marks it (or a supervisor of its line, or an
+admin): a mark pushes a number's later calls down the line, so a curious officer
+must not be able to do that to any caller (:func:`may_mark`).
+
 A mark is kept against the calling number's keyed hash (never the number).
 A number with ``prank_marks`` marks not cleared is put lower in line and
 hears a short notice first (:func:`ivr.calls.queue_call`); the emergency
@@ -13,11 +17,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from cases.models import ContactSession, Leg
 from ivr import calls
 from ivr.models import NumberMark, PhoneCall
 from ivr.twiml import MENU
 from officers.auth import current_officer
-from safecall.endpoint import MANAGERS, STAFF, endpoint
+from officers.models import Officer
+from safecall.endpoint import ADMIN, MANAGERS, STAFF, SUPERVISOR, endpoint
 from safecall.errors import ApiError
 from safecall.state import AUDIT, CLOCK, DB, client_address
 
@@ -35,7 +41,18 @@ class ClearedOut(BaseModel):
     cleared: int = Field(description="Marks cleared on the calling number.")
 
 
-async def _number_of(request: web.Request) -> tuple[str, str]:
+def may_mark(officer: Officer, contact: ContactSession, handlers: set[int]) -> bool:
+    """Whether ``officer`` may mark (or clear) this contact: the officer who handled it
+    (answered it, or took a leg of it), a supervisor of its service line, or an admin."""
+    if officer.role == ADMIN:
+        return True
+    if officer.role == SUPERVISOR and contact.service_line in officer.lines:
+        return True
+    return officer.id in handlers
+
+
+async def _number_of(request: web.Request, officer: Officer) -> tuple[str, str]:
+    """The contact's id and calling number's hash, once ``officer`` may mark it."""
     session_id = request.match_info["session_id"]
     async with request.app[DB]() as session:
         phone_hash = await session.scalar(
@@ -43,25 +60,37 @@ async def _number_of(request: web.Request) -> tuple[str, str]:
                 PhoneCall.session_id == session_id, PhoneCall.direction == "inbound"
             )
         )
-    if phone_hash is None:
+        contact = await session.get(ContactSession, session_id) if phone_hash else None
+        if phone_hash is None or contact is None:
+            raise ApiError(
+                404,
+                "no_calling_number",
+                "This contact is not a phone call with a known number; nothing to mark.",
+            )
+        legs = await session.scalars(
+            select(Leg.officer_id).where(Leg.session_id == session_id, Leg.officer_id.is_not(None))
+        )
+        handlers = {h for h in (contact.officer_id, *legs) if h is not None}
+    if not may_mark(officer, contact, handlers):
         raise ApiError(
-            404,
-            "no_calling_number",
-            "This contact is not a phone call with a known number; nothing to mark.",
+            403,
+            "not_handling_officer",
+            "Only the officer who handled this call, or a supervisor of its line, may mark it.",
         )
     return session_id, phone_hash
 
 
 @endpoint(
-    "Mark a phone contact irrelevant (a prank or a wrong number): counts against its number.",
+    "Mark a phone contact irrelevant (a prank or a wrong number): counts against its number. "
+    "Only the officer who handled the call, a supervisor of its line, or an admin.",
     roles=STAFF,
     response=MarkOut,
-    errors=["no_calling_number"],
+    errors=["no_calling_number", "not_handling_officer"],
     tags=TAGS,
 )
 async def mark_irrelevant(request: web.Request) -> web.Response:
-    session_id, phone_hash = await _number_of(request)
     officer = current_officer(request)
+    session_id, phone_hash = await _number_of(request, officer)
     app = request.app
     try:
         async with app[DB]() as session, session.begin():
@@ -90,16 +119,16 @@ async def mark_irrelevant(request: web.Request) -> web.Response:
 
 
 @endpoint(
-    "Supervisor: clear the irrelevant marks on a phone contact's number (it is no longer "
-    "deprioritised).",
+    "Supervisor of the call's line (or admin): clear the irrelevant marks on a phone "
+    "contact's number (it is no longer deprioritised).",
     roles=MANAGERS,
     response=ClearedOut,
-    errors=["no_calling_number"],
+    errors=["no_calling_number", "not_handling_officer"],
     tags=TAGS,
 )
 async def clear_marks(request: web.Request) -> web.Response:
-    session_id, phone_hash = await _number_of(request)
     officer = current_officer(request)
+    session_id, phone_hash = await _number_of(request, officer)
     app = request.app
     async with app[DB]() as session, session.begin():
         result = await session.execute(

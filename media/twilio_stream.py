@@ -68,7 +68,7 @@ def read_event(text: str) -> Event | None:
     """The message in ``text``; None for what the bridge does not use or cannot read."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting raises RecursionError
         return None
     if not isinstance(data, dict):
         return None

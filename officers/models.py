@@ -64,7 +64,7 @@ class OfficerLogin(Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins per key (``badge:B-101`` or ``addr:203.0.113.7``).
+    """Failed logins per key (``badge:B-101``, ``device:…`` or ``addr:203.0.113.7``).
 
     Growing delays, never a hard lockout: a lockout would let anyone lock
     every officer out by typing wrong passwords.
@@ -76,3 +76,7 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Attempts admitted and still being checked (counted before the password is)."""
+    pending_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the pending attempts stop counting (a process that died mid-check)."""

@@ -1,11 +1,13 @@
 """Refusing cross-site writes: a state-changing request from another site's page.
 
 Browsers send ``Origin`` on every cross-site POST (and on same-site fetch
-POSTs); a page elsewhere cannot forge it. When it is present it must be this
-server's own origin: the configured public URL, or the scheme and host the
-request was sent to. Requests without ``Origin`` (curl, Twilio, older
-same-site form posts) pass: the SameSite=Strict cookie already keeps other
-sites' requests from being logged in.
+POSTs); a page elsewhere cannot forge it. When it is present it must be one of
+the origins configured: the public URL's (``SAFECALL_PUBLIC_URL``) or one of
+``SAFECALL_ALLOWED_ORIGINS``. The Host header is never trusted for this: a page
+on a name the attacker points at this server (DNS rebinding) sends a Host and an
+Origin that agree. Requests without ``Origin`` (curl, Twilio, older same-site
+form posts) pass: the SameSite=Strict cookie already keeps other sites'
+requests from being logged in.
 """
 
 from __future__ import annotations
@@ -26,11 +28,9 @@ def _origin_of(url: str) -> str:
 
 
 def own_origins(request: web.Request) -> set[str]:
-    """The origins this request may come from."""
-    return {
-        _origin_of(request.app[SETTINGS].public_url),
-        f"{request.scheme}://{request.host}".lower(),
-    }
+    """The origins this request may come from: the public URL's and the allowed ones."""
+    settings = request.app[SETTINGS]
+    return {_origin_of(settings.public_url), *settings.allowed_origins}
 
 
 def check_origin(request: web.Request) -> None:

@@ -3,15 +3,19 @@
 A failed login gets one answer whatever went wrong (unknown badge, wrong
 password, disabled officer), and an unknown badge costs the same argon2
 verify as a known one, so neither the answer nor its timing tells which
-badges exist. Failures are throttled (:mod:`officers.throttle`).
+badges exist. Each attempt is admitted by the throttle before its password is
+checked (:mod:`officers.throttle`); a browser she has logged in from before is
+counted apart from strangers (:mod:`officers.devices`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiohttp import web
 from sqlalchemy import select
 
-from officers import throttle, totp
+from officers import devices, throttle, totp
 from officers.auth import (
     COOKIE,
     current_officer,
@@ -47,11 +51,19 @@ def _wait_words(seconds: int) -> str:
 
 
 @endpoint(
-    "Log in with badge and password (and the TOTP code when enrolled); sets the session cookie.",
+    "Log in with badge and password (and the TOTP code when enrolled); sets the session cookie "
+    "and the device cookie that keeps strangers' wrong passwords from delaying this browser.",
     public=True,
     body=LoginBody,
     response=OfficerProfile,
-    errors=["login_failed", "login_throttled", "totp_required", "totp_invalid", "bad_origin"],
+    errors=[
+        "login_failed",
+        "login_throttled",
+        "login_busy",
+        "totp_required",
+        "totp_invalid",
+        "bad_origin",
+    ],
     statuses=[401],
     tags=TAGS,
 )
@@ -60,44 +72,33 @@ async def login(request: web.Request) -> web.Response:
     badge = normalise_badge(body.badge)
     address = client_address(request)
     now = request.app[CLOCK]()
-    account, place = throttle.account_key(badge), throttle.address_key(address)
+    secret = devices.signing_key(request.app[DATA_KEY])
+    device = devices.recognised(request.cookies.get(devices.COOKIE), badge, secret, now)
+    account = throttle.device_key(device) if device else throttle.account_key(badge)
+    keys = [(account, throttle.ACCOUNT), (throttle.address_key(address), throttle.ADDRESS)]
 
-    async with request.app[DB]() as session:
-        wait = await throttle.retry_after(session, [account, place], now)
-        officer = (
-            await session.execute(select(Officer).where(Officer.badge == badge))
-        ).scalar_one_or_none()
-    if wait:
+    async with request.app[DB].begin() as session:
+        refused = await throttle.begin_attempt(session, keys, now)
+    if refused is not None:
+        raise _throttled(refused)
+    outcome = throttle.Outcome.FAILED
+    try:
+        officer = await _check(request, body, badge, now)
+        outcome = throttle.Outcome.SUCCEEDED
+    except _PasswordRight:
+        outcome = throttle.Outcome.NOT_FAILED
         raise ApiError(
-            429,
-            "login_throttled",
-            f"Too many failed logins; wait {_wait_words(wait)} and try again.",
-            headers={"Retry-After": str(wait)},
-        )
-
-    password_ok = await check_password(officer.password_hash if officer else None, body.password)
-    if officer is None or not password_ok or officer.disabled:
-        reason = "unknown_badge" if officer is None else "disabled" if password_ok else "password"
-        await _failed(request, badge, account, place, reason)
-        raise ApiError(401, "login_failed", "Badge or password is wrong.")
-
-    if officer.totp_sealed is not None:
-        if not body.totp:
-            raise ApiError(401, "totp_required", "Enter the 6-digit code from your authenticator.")
+            401, "totp_required", "Enter the 6-digit code from your authenticator."
+        ) from None
+    finally:
         async with request.app[DB].begin() as session:
-            accepted = await totp.accept(session, officer, request.app[DATA_KEY], body.totp, now)
-        if not accepted:
-            await _failed(request, badge, account, place, "totp")
-            raise ApiError(
-                401, "totp_invalid", "That code is wrong or already used; wait for the next one."
-            )
+            await throttle.end_attempt(session, keys, outcome, now)
 
     new_hash = None
     if needs_rehash(officer.password_hash):
         new_hash = await hash_password_async(body.password)
     settings = request.app[SETTINGS]
     async with request.app[DB].begin() as session:
-        await throttle.clear(session, account)
         await forget_expired(session, officer.id, now)
         if new_hash is not None:
             stored = await session.get(Officer, officer.id)
@@ -123,14 +124,65 @@ async def login(request: web.Request) -> web.Response:
         samesite="Strict",
         secure=settings.secure_cookies,
     )
+    response.set_cookie(
+        devices.COOKIE,
+        devices.remember(request.cookies.get(devices.COOKIE), badge, secret, now),
+        max_age=devices.MAX_AGE_DAYS * 86_400,
+        path=devices.COOKIE_PATH,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.secure_cookies,
+    )
     return response
 
 
-async def _failed(request: web.Request, badge: str, account: str, place: str, reason: str) -> None:
-    now = request.app[CLOCK]()
-    async with request.app[DB].begin() as session:
-        await throttle.record_failure(session, account, throttle.ACCOUNT, now)
-        await throttle.record_failure(session, place, throttle.ADDRESS, now)
+class _PasswordRight(Exception):
+    """The password was right and the second factor is still to come (not a failure)."""
+
+
+def _throttled(refused: throttle.Refused) -> ApiError:
+    headers = {"Retry-After": str(refused.retry_after)}
+    if refused.busy:
+        return ApiError(
+            429,
+            "login_busy",
+            "Another login for this badge is being checked; try again in a moment.",
+            headers=headers,
+        )
+    return ApiError(
+        429,
+        "login_throttled",
+        f"Too many failed logins; wait {_wait_words(refused.retry_after)} and try again.",
+        headers=headers,
+    )
+
+
+async def _check(request: web.Request, body: LoginBody, badge: str, now: datetime) -> Officer:
+    """The officer whose badge, password and (when enrolled) code these are; otherwise the
+    401 to answer (audited), or :class:`_PasswordRight` when only the code is missing."""
+    async with request.app[DB]() as session:
+        officer = (
+            await session.execute(select(Officer).where(Officer.badge == badge))
+        ).scalar_one_or_none()
+    password_ok = await check_password(officer.password_hash if officer else None, body.password)
+    if officer is None or not password_ok or officer.disabled:
+        reason = "unknown_badge" if officer is None else "disabled" if password_ok else "password"
+        await _failed(request, badge, reason)
+        raise ApiError(401, "login_failed", "Badge or password is wrong.")
+    if officer.totp_sealed is not None:
+        if not body.totp:
+            raise _PasswordRight()
+        async with request.app[DB].begin() as session:
+            accepted = await totp.accept(session, officer, request.app[DATA_KEY], body.totp, now)
+        if not accepted:
+            await _failed(request, badge, "totp")
+            raise ApiError(
+                401, "totp_invalid", "That code is wrong or already used; wait for the next one."
+            )
+    return officer
+
+
+async def _failed(request: web.Request, badge: str, reason: str) -> None:
     await request.app[AUDIT].record(
         actor_kind="public",
         officer_id=None,
@@ -188,7 +240,9 @@ async def list_officers(request: web.Request) -> web.Response:
 async def _set_disabled(request: web.Request, disabled: bool) -> web.Response:
     actor = current_officer(request)
     raw = request.match_info["officer_id"]
-    target_id = int(raw) if raw.isdigit() and len(raw) < 12 else None
+    if raw.isdigit() and not raw.isascii():  # Urdu digits (۱۲) look like an id to a person
+        raise ApiError(400, "invalid_officer_id", "Write the officer id with the digits 0-9.")
+    target_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
     if disabled and target_id == actor.id:
         raise ApiError(409, "cannot_disable_self", "You cannot disable your own account.")
     async with request.app[DB].begin() as session:
@@ -213,7 +267,7 @@ async def _set_disabled(request: web.Request, disabled: bool) -> web.Response:
     "Disable an officer: every login of theirs ends and they cannot log in.",
     roles=[ADMIN],
     response=OfficerProfile,
-    errors=["officer_not_found", "cannot_disable_self", "bad_origin"],
+    errors=["officer_not_found", "invalid_officer_id", "cannot_disable_self", "bad_origin"],
     tags=TAGS,
 )
 async def disable(request: web.Request) -> web.Response:
@@ -224,7 +278,7 @@ async def disable(request: web.Request) -> web.Response:
     "Enable a disabled officer again.",
     roles=[ADMIN],
     response=OfficerProfile,
-    errors=["officer_not_found", "bad_origin"],
+    errors=["officer_not_found", "invalid_officer_id", "bad_origin"],
     tags=TAGS,
 )
 async def enable(request: web.Request) -> web.Response:

@@ -40,7 +40,7 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step whose code is ``code`` (within the drift allowance), or None."""
     code = code.replace(" ", "")
     totp = pyotp.TOTP(secret)
-    if len(code) != totp.digits or not code.isdigit():
+    if len(code) != totp.digits or not (code.isascii() and code.isdigit()):
         return None
     current = totp.timecode(now)
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):

@@ -406,6 +406,7 @@ async def list_case_recordings(request: web.Request) -> web.Response:
         "recording_forbidden",
         "recording_purged",
         "range_not_satisfiable",
+        "invalid_range",
         "recording_damaged",
         "recordings_unavailable",
     ],
@@ -427,7 +428,8 @@ async def recording_media(request: web.Request) -> web.StreamResponse:
     try:
         wanted = parse_range(request.headers.get("Range"), size)
     except ApiError as exc:
-        exc.headers["Content-Range"] = f"bytes */{size}"
+        if exc.status == 416:
+            exc.headers["Content-Range"] = f"bytes */{size}"
         raise
     span = None if wanted is None else f"{wanted.start}-{wanted.end}"
     await _audit(request, f"recording.{action}", recording.id, {"range": span, "size": size})

@@ -82,7 +82,7 @@ def register(sub: Any) -> None:
 
 
 def _whole(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 2**31 - 1:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 2**31 - 1:
         raise argparse.ArgumentTypeError("must be a whole number from 1")
     return int(raw)
 
@@ -174,7 +174,7 @@ def _policy(args: argparse.Namespace) -> RetentionPolicy:
     categories: dict[str, int] = {}
     for item in args.category_days:
         name, _, days = item.partition("=")
-        if not name or not days.isdigit() or int(days) < 1:
+        if not name or not (days.isascii() and days.isdigit()) or int(days) < 1:
             raise ValueError(f"--category-days {item!r}: expected CATEGORY=DAYS")
         categories[name] = int(days)
     return RetentionPolicy(args.default_days, categories, args.fir_days)

@@ -19,7 +19,10 @@ from safecall.errors import ApiError
 
 log = logging.getLogger(__name__)
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+MAX_DIGITS = 18
+"""A byte position fits in 18 digits (an exabyte); Python refuses to read an int of more
+than 4,300 digits, so a longer one must be refused before it is read."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class ByteRange:
 
 
 def parse_range(header: str | None, size: int) -> ByteRange | None:
-    """The single byte range asked for, None for the whole; 416 when it cannot be served."""
+    """The single byte range asked for, None for the whole; 416 when it cannot be served,
+    400 ``invalid_range`` for a position too long to be a byte offset."""
     if header is None:
         return None
     match = _RANGE.match(header.strip())
@@ -42,6 +46,12 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if match is None or match.group(1) == match.group(2) == "":
         raise unsatisfiable
     first, last = match.group(1), match.group(2)
+    if len(first) > MAX_DIGITS or len(last) > MAX_DIGITS:
+        raise ApiError(
+            400,
+            "invalid_range",
+            f"A byte position has at most {MAX_DIGITS} digits; ask e.g. for bytes=0-1023.",
+        )
     if first == "":
         length = int(last)
         if length == 0 or size == 0:

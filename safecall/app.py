@@ -42,7 +42,7 @@ from cases.vocabulary import load_districts
 from contacts.vocabulary import Vocabulary
 from officers.auth import auth_middleware
 from queues import config as routing_config
-from safecall import health, pages
+from safecall import health, pages, response_headers
 from safecall.db import create_engine, session_factory, utcnow
 from safecall.errors import error_middleware
 from safecall.redis_client import redis_client
@@ -69,6 +69,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
         extra_categories=settings.extra_categories,
     )
 
+    response_headers.setup(app)
     health.setup(app)
     officers.routes.setup(app)
     cases.api.setup(app)

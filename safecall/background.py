@@ -28,6 +28,9 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 log = logging.getLogger(__name__)
+_JITTER = random.Random()
+"""Its own generator: the module's shared one is left to others (tests that replay
+random draws, such as hypothesis in the same process, notice when it moves)."""
 
 
 def describe(exc: BaseException) -> str:
@@ -119,6 +122,6 @@ class Periodic:
             await self._wait()
 
     async def _wait(self) -> None:
-        seconds = self.every * (1 + self.jitter * (2 * random.random() - 1))
+        seconds = self.every * (1 + self.jitter * (2 * _JITTER.random() - 1))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)

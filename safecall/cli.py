@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -23,6 +24,9 @@ Command = Callable[[argparse.Namespace, Settings], int]
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from safecall.app import create_app
 
+    # What the server makes (the database, recordings, their folders) is its user's only.
+    os.umask(0o077)
+    _private_var(settings)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -44,11 +48,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "  then log in at the console with badge B-101 and the password you chose.",
             flush=True,
         )
-    asyncio.run(_run(app, settings.host, settings.port))
+    asyncio.run(_run(app, settings))
     return 0
 
 
-async def _run(app: web.Application, host: str, port: int) -> None:
+async def _run(app: web.Application, settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT; then drain the calls, then shut down.
 
     aiohttp's own shutdown stops reading every socket before anything else, so
@@ -56,17 +60,29 @@ async def _run(app: web.Application, host: str, port: int) -> None:
     ``going_away``), calls held only here get up to ``drain_seconds`` to end,
     then every socket closes with going-away (1001) and its page reconnects,
     to another process when there is one. A second signal stops the wait.
+
+    Connections are watched (:mod:`safecall.connections`): a request's head and body
+    must arrive in time, and one address may hold only so many open.
     """
     from aiohttp import web
 
     from safecall.app import settle_heap
+    from safecall.connections import ConnectionLimits, GuardedSite
     from signaling.routes import HUB
 
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    limits = ConnectionLimits(
+        header_seconds=settings.header_timeout,
+        body_seconds=settings.body_timeout,
+        keepalive_seconds=settings.keepalive_timeout,
+        per_address=settings.max_connections_per_address,
+    )
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, keepalive_timeout=limits.keepalive_seconds
+    )
     await runner.setup()
     settle_heap()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await GuardedSite(runner, settings.host, settings.port, limits).start()
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         draining: asyncio.Task[None] | None = None
@@ -104,9 +120,19 @@ async def _has_officers(settings: Settings) -> bool:
         await engine.dispose()
 
 
+def _private_var(settings: Settings) -> None:
+    """``var/`` 0700 and the SQLite files 0600, also when an earlier version made them
+    readable by every user."""
+    from safecall.private_files import private_dir, private_sqlite
+
+    private_dir(settings.var_dir)
+    private_sqlite(settings.database_url)
+
+
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from safecall.migrate import upgrade
 
+    _private_var(settings)
     key_file = settings.data_key_file if settings.data_key_file.exists() else None
     upgrade(settings.database_url, data_key_file=key_file)
     print("database is up to date")
@@ -115,7 +141,9 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _keys(args: argparse.Namespace, settings: Settings) -> int:
     from safecall.node_keys import ensure
+    from safecall.private_files import private_dir
 
+    private_dir(settings.var_dir)
     return ensure(settings, new=args.new)
 
 

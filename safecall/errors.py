@@ -10,6 +10,7 @@ refused request leaves nothing behind.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -153,6 +154,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code, message = _HTTP_CODES[exc.status]
         return error_response(exc.status, code, message)
+    except ConnectionResetError:
+        # The client went away mid-request, or sent its body too slowly and was cut off
+        # (safecall.connections): nobody is left to read a 500, and nothing is wrong here.
+        log.info("%s %s: the connection broke off", request.method, request.path)
+        return error_response(
+            400, "request_incomplete", "The request broke off before it was whole; send it again."
+        )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "Something went wrong on our side; try again.")
@@ -172,12 +180,61 @@ def parse_model(model: type[M], data: Any, code: str = "invalid_request") -> M:
         raise ApiError(400, code, _describe(exc)) from None
 
 
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects read from a stranger; ours need a handful."""
+
+
+def too_deep(data: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``data`` (parsed JSON) nests arrays and objects more than ``limit`` deep.
+
+    Walked with a stack of its own: a recursive walk is what the attacker wants.
+    """
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((item, depth + 1) for item in value)
+    return False
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than :data:`MAX_JSON_DEPTH`."""
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON sent by a stranger; ValueError when it is not JSON, :class:`TooDeep` when it
+    nests too deeply.
+
+    ``json.loads`` raises RecursionError (not ValueError) on deep nesting, and a
+    value just below that depth would trip whatever walks it next.
+    """
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise TooDeep() from None
+    if too_deep(data):
+        raise TooDeep()
+    return data
+
+
 async def read_body(request: web.Request, model: type[M]) -> M:
     """The JSON body as ``model``; a 400 with a clear sentence otherwise."""
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
     try:
-        data = await request.json()
+        data = parse_json(await request.text())
+    except TooDeep:
+        raise ApiError(
+            400,
+            "invalid_json",
+            f"The body is nested too deeply (at most {MAX_JSON_DEPTH} levels of arrays and "
+            "objects).",
+        ) from None
     except ValueError:
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
     return parse_model(model, data, "invalid_body")

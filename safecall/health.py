@@ -1,8 +1,15 @@
-"""Liveness, readiness, metrics and the OpenAPI document."""
+"""Liveness, readiness, metrics and the OpenAPI document.
+
+``/healthz`` and ``/readyz`` say only whether the process serves (no process id,
+no versions). ``/metrics`` holds staffing per service line, so it answers only
+a scraper on this host (loopback, not through a proxy) or one that sends
+``SAFECALL_METRICS_TOKEN`` as a bearer token.
+"""
 
 from __future__ import annotations
 
-import os
+import hmac
+import ipaddress
 
 import prometheus_client
 from aiohttp import web
@@ -12,12 +19,11 @@ from sqlalchemy import text
 from safecall import openapi
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError
-from safecall.state import ENGINE, REDIS
+from safecall.state import ENGINE, REDIS, SETTINGS
 
 
 class Health(BaseModel):
     status: str
-    pid: int
 
 
 class Ready(BaseModel):
@@ -28,7 +34,7 @@ class Ready(BaseModel):
 
 @endpoint("Liveness: the process answers.", public=True, response=Health, tags=["health"])
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "pid": os.getpid()})
+    return web.json_response({"status": "ok"})
 
 
 @endpoint(
@@ -56,13 +62,43 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": database, "redis": redis_state})
 
 
+def _from_this_host(request: web.Request) -> bool:
+    """The peer is loopback and no proxy forwarded the request (a proxy on this host
+    adds X-Forwarded-For; what it passes on is not from this host)."""
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+def may_scrape(request: web.Request) -> bool:
+    """A scraper on this host, or one with the metrics token."""
+    if _from_this_host(request):
+        return True
+    token = request.app[SETTINGS].metrics_token
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if token is None or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 @endpoint(
-    "Prometheus metrics.",
+    "Prometheus metrics: to this host, or with SAFECALL_METRICS_TOKEN as a bearer token.",
     public=True,
     content_type="text/plain",
+    errors=["metrics_forbidden"],
     document=False,
 )
 async def metrics(request: web.Request) -> web.Response:
+    if not may_scrape(request):
+        raise ApiError(
+            403,
+            "metrics_forbidden",
+            "Metrics are served to this host only, or with the metrics token "
+            "(SAFECALL_METRICS_TOKEN) as 'Authorization: Bearer <token>'.",
+        )
     body = prometheus_client.generate_latest()
     return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 

@@ -12,6 +12,8 @@ import re
 import secrets
 from pathlib import Path
 
+from safecall.private_files import new_dir
+
 KID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 
 
@@ -41,7 +43,7 @@ def read_keys(path: Path, what: str) -> list[tuple[str, bytes]]:
 
 def create(path: Path, kid: str) -> bool:
     """Create the key file (mode 0600) with one new key when it is missing; True when created."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    new_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

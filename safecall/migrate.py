@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from safecall.private_files import private_sqlite
+
 HERE = Path(__file__).parent
 
 
@@ -23,10 +25,7 @@ def upgrade(
     """Bring the database to ``revision`` (blocking; run it outside the event loop).
 
     ``data_key_file`` lets a migration seal values that were kept in clear before."""
-    if database_url.startswith("sqlite"):
-        path = database_url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite(database_url)
     config = alembic_config(database_url)
     if data_key_file is not None:
         config.attributes["data_key_file"] = data_key_file

@@ -71,9 +71,10 @@ def build(app: web.Application, title: str = "safecall", version: str = "1") -> 
             target = schemas[schema["$ref"].rsplit("/", 1)[1]]
             required = set(target.get("required", []))
             for name, prop in target.get("properties", {}).items():
-                params.append(
-                    {"name": name, "in": "query", "required": name in required, "schema": prop}
-                )
+                param = {"name": name, "in": "query", "required": name in required, "schema": prop}
+                if prop.get("deprecated"):
+                    param["deprecated"] = True
+                params.append(param)
         if params:
             op["parameters"] = params
         if meta.body is not None:

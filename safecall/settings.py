@@ -63,7 +63,8 @@ class Settings:
     log_level: str = "INFO"
     """Python logging level."""
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
-    """Pages on these origins may open the signaling WebSocket, besides the public URL's own."""
+    """Pages on these origins may call this server (writes and the signaling WebSocket),
+    besides the public URL's own; no other origin is trusted (never the Host header)."""
     stun_urls: tuple[str, ...] = field(default_factory=tuple)
     """STUN servers given to the pages, e.g. ``stun:turn.example.org:3478``."""
     turn_urls: tuple[str, ...] = field(default_factory=tuple)
@@ -89,6 +90,16 @@ class Settings:
     recordings_store: str = "local"
     """Where sealed chunks live: ``local`` (files under the var dir) or ``database``
     (rows in the shared database, for several nodes)."""
+    metrics_token: str | None = None
+    """Bearer token a scraper on another host sends for ``/metrics`` (unset: this host only)."""
+    header_timeout: float = 10.0
+    """Seconds a request's head (request line and headers) may take to arrive."""
+    body_timeout: float = 60.0
+    """Seconds a request's body may take to arrive once its head is read."""
+    keepalive_timeout: float = 75.0
+    """Seconds an idle connection stays open between requests."""
+    max_connections_per_address: int = 256
+    """Connections one address (an IPv6 /64) may hold open at once; 0 for no cap."""
 
     @property
     def ivr_enabled(self) -> bool:
@@ -120,6 +131,7 @@ class Settings:
         ):
             raise SettingsError(f"{PREFIX}TURN_SECRET must be set when {PREFIX}TURN_URLS is.")
         var_dir = reader.get("VAR_DIR", Path, Path("var"))
+        trust_forwarded = reader.get("TRUST_FORWARDED", _boolean, False)
         default_db = f"sqlite+aiosqlite:///{var_dir / 'safecall.db'}"
         return cls(
             host=reader.get("HOST", _host, "127.0.0.1"),
@@ -135,15 +147,15 @@ class Settings:
             session_hours=reader.get("SESSION_HOURS", _positive_hours, 12.0),
             call_grace_seconds=reader.get("CALL_GRACE_SECONDS", _seconds, 30.0),
             node_ttl_seconds=reader.get("NODE_TTL_SECONDS", _seconds, 10.0),
-            trust_forwarded=reader.get("TRUST_FORWARDED", _boolean, False),
+            trust_forwarded=trust_forwarded,
             extra_categories=reader.get("EXTRA_CATEGORIES", _names, ()),
             log_level=reader.get("LOG_LEVEL", _log_level, "INFO"),
             allowed_origins=reader.get("ALLOWED_ORIGINS", _origins, ()),
             stun_urls=reader.get("STUN_URLS", _ice_urls("stun"), ()),
             turn_urls=reader.get("TURN_URLS", _ice_urls("turn"), ()),
-            turn_secret=_turn_secret(env),
+            turn_secret=_secret(env, "TURN_SECRET"),
             twilio_account_sid=reader.get("TWILIO_ACCOUNT_SID", _account_sid, None),
-            twilio_auth_token=_twilio_auth_token(env),
+            twilio_auth_token=_secret(env, "TWILIO_AUTH_TOKEN"),
             twilio_api_base=reader.get("TWILIO_API_BASE", _base_url, "https://api.twilio.com"),
             twilio_caller_id=reader.get("TWILIO_CALLER_ID", _e164, None),
             media_ice_hosts=reader.get("MEDIA_ICE_HOSTS", _addresses, ()),
@@ -151,6 +163,14 @@ class Settings:
             evidence_key_file=reader.get("EVIDENCE_KEY_FILE", Path, var_dir / "evidence.key"),
             recording_off_lines=reader.get("RECORDING_OFF_LINES", _names, ()),
             recordings_store=reader.get("RECORDINGS_STORE", _recordings_store, "local"),
+            metrics_token=_secret(env, "METRICS_TOKEN"),
+            header_timeout=reader.get("HEADER_TIMEOUT", _seconds, 10.0),
+            body_timeout=reader.get("BODY_TIMEOUT", _seconds, 60.0),
+            keepalive_timeout=reader.get("KEEPALIVE_TIMEOUT", _seconds, 75.0),
+            # Behind a proxy every connection is the proxy's: it limits per client there.
+            max_connections_per_address=reader.get(
+                "MAX_CONNECTIONS_PER_ADDRESS", _count, 0 if trust_forwarded else 256
+            ),
         )
 
 
@@ -176,7 +196,7 @@ def _host(raw: str) -> str:
 
 
 def _port(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
         raise ValueError("a whole number from 1 to 65535")
     return int(raw)
 
@@ -198,16 +218,6 @@ def _redis_url(raw: str) -> str:
     return check_url(raw)
 
 
-def _seconds(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0.1 <= value <= 3600:
-        raise ValueError("a number of seconds from 0.1 to 3600")
-    return value
-
-
 def _positive_hours(raw: str) -> float:
     try:
         value = float(raw)
@@ -216,6 +226,22 @@ def _positive_hours(raw: str) -> float:
     if not 0 < value <= 24 * 30:
         raise ValueError("a number of hours above 0 and at most 720")
     return value
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise ValueError("a number of seconds above 0 and at most 3600")
+    return value
+
+
+def _count(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 1_000_000:
+        raise ValueError("a whole number from 0 to 1000000")
+    return int(raw)
 
 
 def _boolean(raw: str) -> bool:
@@ -266,12 +292,12 @@ def _ice_urls(kind: str) -> Callable[[str], tuple[str, ...]]:
     return cast
 
 
-def _turn_secret(env: Mapping[str, str]) -> str | None:
-    raw = env.get(PREFIX + "TURN_SECRET", "").strip()
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(PREFIX + name, "").strip()
     if not raw:
         return None
     if len(raw) < 16:  # the message must not repeat the secret
-        raise SettingsError(f"{PREFIX}TURN_SECRET must be at least 16 characters long.")
+        raise SettingsError(f"{PREFIX}{name} must be at least 16 characters long.")
     return raw
 
 
@@ -281,17 +307,9 @@ def _account_sid(raw: str) -> str:
     return raw
 
 
-def _twilio_auth_token(env: Mapping[str, str]) -> str | None:
-    raw = env.get(PREFIX + "TWILIO_AUTH_TOKEN", "").strip()
-    if not raw:
-        return None
-    if len(raw) < 16:  # the message must not repeat the token
-        raise SettingsError(f"{PREFIX}TWILIO_AUTH_TOKEN must be at least 16 characters long.")
-    return raw
-
-
 def _e164(raw: str) -> str:
-    if not (raw.startswith("+") and raw[1:].isdigit() and 8 <= len(raw) <= 16):
+    digits = raw[1:]
+    if not (raw.startswith("+") and digits.isascii() and digits.isdigit() and 8 <= len(raw) <= 16):
         raise ValueError("a phone number in E.164 form such as +924212345678")
     return raw
 

@@ -31,10 +31,15 @@ CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 
 
 def client_address(request: web.Request) -> str:
-    """Where a request came from: the peer, or X-Forwarded-For behind a trusted proxy."""
+    """Where a request came from: the peer, or X-Forwarded-For behind a trusted proxy.
+
+    The *last* address of X-Forwarded-For is the one our proxy saw: a client may send
+    the header itself, and a proxy that appends (nginx's ``$proxy_add_x_forwarded_for``)
+    keeps what she sent in front, so the first one is hers to choose.
+    """
     if request.app[SETTINGS].trust_forwarded:
         forwarded = request.headers.get("X-Forwarded-For", "")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first[:64]
+        last = forwarded.split(",")[-1].strip()
+        if last:
+            return last[:64]
     return (request.remote or "unknown")[:64]

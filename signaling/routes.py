@@ -112,8 +112,7 @@ def _allowed_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser page (browsers always send Origin on a WebSocket)
-    allowed = own_origins(request) | set(request.app[SETTINGS].allowed_origins)
-    return origin.strip().lower() in allowed
+    return origin.strip().lower() in own_origins(request)
 
 
 def _officer_check(request: web.Request) -> Authorize:

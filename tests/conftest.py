@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -30,7 +31,15 @@ from safecall.db import Base, create_engine, session_factory
 from safecall.migrate import upgrade
 from safecall.settings import Settings
 from sealing.data_key import DataKey
-from tests.support import POSTGRES_ADMIN_URL, FakeClock, OpenAPIChecker, copy_sqlite
+from tests.support import (
+    POSTGRES_ADMIN_URL,
+    FakeClock,
+    OpenAPIChecker,
+    copy_sqlite,
+    listen_on,
+    listening_socket,
+    origin_of,
+)
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -99,7 +108,16 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def page_socket() -> Iterator[socket.socket]:
+    """The socket the ``client`` fixture's server listens on; its origin is allowed in the
+    ``settings``, so pages a browser test opens there pass the Origin check."""
+    sock = listening_socket()
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, page_socket: socket.socket) -> Settings:
     var = tmp_path / "var"
     var.mkdir(exist_ok=True)
     data_key = var / "data.key"
@@ -114,6 +132,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         audit_key_file=audit_key,
         recordings_key_file=var / "recordings.key",
         evidence_key_file=var / "evidence.key",
+        allowed_origins=(origin_of(page_socket),),
     )
 
 
@@ -136,8 +155,10 @@ def app(settings: Settings, clock: FakeClock) -> web.Application:
 
 
 @pytest.fixture
-async def client(aiohttp_client: ClientFactory, app: web.Application) -> TestClient[Any, Any]:
-    return await aiohttp_client(app)
+async def client(
+    aiohttp_client: ClientFactory, app: web.Application, page_socket: socket.socket
+) -> TestClient[Any, Any]:
+    return await aiohttp_client(app, server_kwargs=listen_on(page_socket))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,27 @@ lets two checkouts run their tests side by side."""
 def redis_db(db: int) -> str:
     """The tests' Redis, database ``db``."""
     return f"{REDIS_BASE}/{db}"
+
+
+def listening_socket() -> socket.socket:
+    """A loopback socket bound to a free port, for a test server to listen on: its origin
+    is known before the app is made (the Origin check trusts configured origins only)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def origin_of(sock: socket.socket) -> str:
+    """``http://127.0.0.1:<port>``: the origin of pages served from ``sock``."""
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+def listen_on(sock: socket.socket) -> dict[str, Any]:
+    """``server_kwargs`` for ``aiohttp_client`` that make its server listen on ``sock``
+    (on a duplicate, which the server closes; the fixture that made ``sock`` closes it)."""
+    return {"socket_factory": lambda *_: sock.dup()}
 
 
 class FakeClock:

@@ -53,6 +53,8 @@ def test_var_dir_moves_the_sqlite_file() -> None:
     [
         ("PORT", "eighty", "a whole number from 1 to 65535"),
         ("PORT", "70000", "a whole number from 1 to 65535"),
+        ("PORT", "8080²", "a whole number from 1 to 65535"),  # isdigit() alone says yes
+        ("PORT", "۸۰۸۰", "a whole number from 1 to 65535"),
         ("PUBLIC_URL", "ftp://x", "an http:// or https:// base URL"),
         ("DATABASE_URL", "mysql://x", "a sqlite+aiosqlite:/// or postgresql+asyncpg:// URL"),
         ("REDIS_URL", "127.0.0.1:6379", "a redis:// URL"),
@@ -63,7 +65,13 @@ def test_var_dir_moves_the_sqlite_file() -> None:
         ("HOST", "a b", "a host name or IP address"),
         ("TWILIO_API_BASE", "api.twilio.com", "an http:// or https:// base URL"),
         ("TWILIO_CALLER_ID", "0300 1234567", "a phone number in E.164 form"),
+        ("TWILIO_CALLER_ID", "+۹۲۴۲۱۲۳۴۵۶۷۸", "a phone number in E.164 form"),
         ("MEDIA_ICE_HOSTS", "127.0.0.1, eth0", "a comma-separated list of IP addresses"),
+        ("HEADER_TIMEOUT", "0", "a number of seconds above 0 and at most 3600"),
+        ("BODY_TIMEOUT", "soon", "a number of seconds above 0 and at most 3600"),
+        ("KEEPALIVE_TIMEOUT", "7200", "a number of seconds above 0 and at most 3600"),
+        ("MAX_CONNECTIONS_PER_ADDRESS", "-1", "a whole number from 0 to 1000000"),
+        ("MAX_CONNECTIONS_PER_ADDRESS", "²", "a whole number from 0 to 1000000"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str, expected: str) -> None:
@@ -128,6 +136,26 @@ def test_twilio_settings_are_checked(env: dict[str, str], expected: str) -> None
         Settings.from_env(env)
     assert str(info.value) == expected
     assert "short-token" not in str(info.value)
+
+
+def test_connection_limits_and_the_cap_behind_a_proxy() -> None:
+    s = Settings.from_env({})
+    assert (s.header_timeout, s.body_timeout, s.keepalive_timeout) == (10.0, 60.0, 75.0)
+    assert s.max_connections_per_address == 256
+    # Behind a proxy every connection is the proxy's: the cap is off unless set.
+    assert Settings.from_env({"SAFECALL_TRUST_FORWARDED": "true"}).max_connections_per_address == 0
+    s = Settings.from_env(
+        {"SAFECALL_TRUST_FORWARDED": "true", "SAFECALL_MAX_CONNECTIONS_PER_ADDRESS": "5000"}
+    )
+    assert s.max_connections_per_address == 5000
+
+
+def test_the_metrics_token_is_a_secret_of_16_characters_or_more() -> None:
+    assert Settings.from_env({}).metrics_token is None
+    assert Settings.from_env({"SAFECALL_METRICS_TOKEN": "t" * 16}).metrics_token == "t" * 16
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"SAFECALL_METRICS_TOKEN": "short-token"})
+    assert str(info.value) == "SAFECALL_METRICS_TOKEN must be at least 16 characters long."
 
 
 def test_a_service_line_can_turn_recording_off() -> None:

@@ -44,7 +44,7 @@ from tests.media.conftest import (
     incoming_call,
     twilio_cloud,
 )
-from tests.support import copy_sqlite
+from tests.support import copy_sqlite, listen_on
 from tests.twilio.call import Call
 
 pytestmark = [
@@ -72,10 +72,9 @@ def database_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 
 @pytest.fixture
-def port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def port(page_socket: socket.socket) -> int:
+    """The port the pages come from: the socket whose origin the settings allow."""
+    return int(page_socket.getsockname()[1])
 
 
 @pytest.fixture
@@ -96,9 +95,13 @@ def settings(
 
 @pytest.fixture
 async def server(
-    calls_resource: tuple[CallsResource, str], aiohttp_client: Any, app: web.Application, port: int
+    calls_resource: tuple[CallsResource, str],
+    aiohttp_client: Any,
+    app: web.Application,
+    port: int,
+    page_socket: socket.socket,
 ) -> Any:
-    client = await aiohttp_client(app, server_kwargs={"port": port})
+    client = await aiohttp_client(app, server_kwargs=listen_on(page_socket))
     calls_resource[0].cloud.proxies[f"127.0.0.1:{port}"] = f"127.0.0.1:{port}"
     return client
 

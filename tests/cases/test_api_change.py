@@ -211,6 +211,27 @@ async def test_an_officer_assigns_only_herself(login_as, openapi, db, new_case):
     assert body["assigned_officer_id"] == me.id
 
 
+async def test_an_officer_cannot_take_a_case_a_colleague_holds(login_as, openapi, db, new_case):
+    """Issue 13 item 8: assigning a held case to herself took it from her colleague."""
+    case = await new_case()
+    holder_browser, holder = await login_as("officer", lines=["women"])
+    browser, me = await login_as("officer", lines=["women"])
+    supervisor, _ = await login_as("supervisor", lines=["women"])
+    url = f"/api/cases/{case.id}"
+    hers = {"assigned_officer_id": holder.id}
+    await _send(holder_browser, openapi, "PATCH", url, CASE, hers, 200)
+
+    body = await _send(browser, openapi, "PATCH", url, CASE, {"assigned_officer_id": me.id}, 403)
+
+    assert body["error"]["code"] == "assign_forbidden"
+    assert "supervisor" in body["error"]["message"]
+    assert (await _case(db, case.id)).assigned_officer_id == holder.id
+    # Her own again is no change; a supervisor may move it; then it is hers.
+    await _send(holder_browser, openapi, "PATCH", url, CASE, hers, 200)
+    await _send(supervisor, openapi, "PATCH", url, CASE, {"assigned_officer_id": me.id}, 200)
+    assert (await _case(db, case.id)).assigned_officer_id == me.id
+
+
 async def test_bad_case_ids_in_the_path(login_as, openapi):
     browser, _ = await login_as("officer")
     body = await _send(browser, openapi, "PATCH", "/api/cases/1x", CASE, {"priority": 1}, 400)

@@ -9,18 +9,14 @@ be refused.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import hypothesis
 import pytest
 import schemathesis
-from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -37,6 +33,7 @@ from officers.models import Officer
 from safecall.app import create_app
 from safecall.settings import Settings
 from safecall.state import CLOCK, DATA_KEY, DB
+from tests.threaded_server import threaded_server
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 EXAMPLES = 150 if LONG else 8
@@ -60,52 +57,37 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[LiveServer]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    with threaded_server(create_app(settings)) as (server, run):
 
-    def run(coro: Any) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, loop)
-        return future.result(timeout=60)
+        async def start() -> LiveServer:
+            app = server.app
+            now = app[CLOCK]()
+            async with app[DB]() as session, session.begin():
+                supervisor = Officer(
+                    badge="FUZZ-1",
+                    name="Fuzz supervisor",
+                    role="supervisor",
+                    gender="female",
+                    languages=["ur"],
+                    skills={},
+                    lines=["women", "child"],
+                    password_hash="not-a-hash",
+                )
+                session.add(supervisor)
+                await session.flush()
+                token = await start_login(session, supervisor, "127.0.0.1", now, 1)
+                contact, case = await open_contact(
+                    session,
+                    app[DATA_KEY],
+                    service_line="women",
+                    channel="phone",
+                    now=now,
+                    anonymous=False,
+                    complainant=ComplainantDetails(phone="+92 300 1234567", callback_safe=True),
+                )
+            return LiveServer(str(server.make_url("")).rstrip("/"), token, case.id, contact.id)
 
-    server = TestServer(create_app(settings), host="127.0.0.1")
-
-    async def start() -> LiveServer:
-        await server.start_server()
-        app = server.app
-        now = app[CLOCK]()
-        async with app[DB]() as session, session.begin():
-            supervisor = Officer(
-                badge="FUZZ-1",
-                name="Fuzz supervisor",
-                role="supervisor",
-                gender="female",
-                languages=["ur"],
-                skills={},
-                lines=["women", "child"],
-                password_hash="not-a-hash",
-            )
-            session.add(supervisor)
-            await session.flush()
-            token = await start_login(session, supervisor, "127.0.0.1", now, 1)
-            contact, case = await open_contact(
-                session,
-                app[DATA_KEY],
-                service_line="women",
-                channel="phone",
-                now=now,
-                anonymous=False,
-                complainant=ComplainantDetails(phone="+92 300 1234567", callback_safe=True),
-            )
-        return LiveServer(str(server.make_url("")).rstrip("/"), token, case.id, contact.id)
-
-    try:
         yield run(start())
-    finally:
-        run(server.close())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
 
 
 def _fuzz(live: LiveServer, operation: Any, mode: GenerationMode, **fixed: Any) -> None:
@@ -135,7 +117,7 @@ def test_the_case_api_survives_fuzzing(live_server: LiveServer) -> None:
         .exclude(path_regex="recording")
     )
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7
+    assert len(operations) == 8
     for operation in operations:
         for mode in GenerationMode:
             _fuzz(live_server, operation, mode)

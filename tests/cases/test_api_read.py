@@ -367,6 +367,69 @@ async def test_no_reveal_without_her_consent(login_as, openapi, db, new_case):
         assert await session.scalar(select(Complainant.callback_safe)) is False
 
 
+REVEAL = "/api/cases/{case_id}/reveal-phone"
+
+
+async def test_the_reveal_reason_travels_in_the_body_and_answers_are_never_cached(
+    login_as, openapi, db, new_case
+):
+    """Issue 13 item 12: the reason was in the URL (proxy logs, history) and her details
+    could stay in a shared computer's cache."""
+    case = await new_case(anonymous=False, complainant=DETAILS)
+    browser, officer = await login_as("officer")
+    url = f"/api/cases/{case.id}/reveal-phone"
+
+    response = await browser.post(url, json={"reason": "callback as agreed"})
+
+    body = await response.json()
+    assert response.status == 200, body
+    openapi.check("POST", REVEAL, 200, body)
+    assert body["complainant"]["phone"] == "+92 300 1234567"
+    assert body["complainant"]["phone_revealed"] is True
+    assert "reason" not in str(response.url)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    [revealed] = await _audit(db, "case.reveal_phone")
+    assert (revealed.officer_id, revealed.detail) == (officer.id, {"reason": "callback as agreed"})
+    read = await browser.get(f"/api/cases/{case.id}")
+    assert read.headers["Cache-Control"] == "no-store"
+    assert read.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_the_reveal_in_the_body_keeps_every_rule(login_as, openapi, db, new_case):
+    browser, _ = await login_as("officer", lines=["child"])
+    no_consent = await new_case(
+        anonymous=False, complainant=ComplainantDetails(phone="0300 1112223")
+    )
+    anonymous = await new_case(anonymous=True)
+    unseen = await new_case(anonymous=False, complainant=DETAILS)  # the women's line
+    mine = await new_case(service_line="child", anonymous=False, complainant=DETAILS)
+    for case_id, payload, status, code in [
+        (mine.id, {}, 400, "invalid_body"),
+        (mine.id, {"reason": "x"}, 400, "invalid_body"),
+        (mine.id, {"reason": "\u0000\u0000\u0000"}, 400, "invalid_reason"),
+        (mine.id, {"reason": "callback", "extra": 1}, 400, "invalid_body"),
+        (unseen.id, {"reason": "callback"}, 404, "case_not_found"),
+    ]:
+        body = await _post(
+            browser, openapi, f"/api/cases/{case_id}/reveal-phone", REVEAL, payload, status
+        )
+        assert body["error"]["code"] == code
+    supervisor, _ = await login_as("supervisor")
+    for case_id, code in [(no_consent.id, "no_callback_consent"), (anonymous.id, "no_phone")]:
+        url = f"/api/cases/{case_id}/reveal-phone"
+        body = await _post(supervisor, openapi, url, REVEAL, {"reason": "callback"}, 409)
+        assert body["error"]["code"] == code
+    assert await _audit(db, "case.reveal_phone") == []
+
+
+async def test_the_query_form_of_the_reveal_is_documented_as_deprecated(openapi):
+    operation = openapi.document["paths"]["/api/cases/{case_id}"]["get"]
+    params = {p["name"]: p for p in operation["parameters"]}
+    assert params["reveal"]["deprecated"] is True and params["reason"]["deprecated"] is True
+    assert "reveal-phone" in operation["summary"]
+
+
 BAD_READS = [
     ("/api/cases/999999", 404, "case_not_found"),
     ("/api/cases/99999999999999999999", 404, "case_not_found"),

@@ -11,7 +11,7 @@ from cases.casework import set_pin
 from cases.models import ContactSession
 from cases.sessions import open_case
 from cases.tracking_code import new_code
-from ivr.models import PhoneCall
+from ivr.models import NumberMark, PhoneCall
 from queues.service import ROUTER
 from tests.ivr.conftest import Phone
 
@@ -106,25 +106,35 @@ async def test_pins_from_many_numbers_are_counted_on_the_case(
 # --- prank marks --------------------------------------------------------------------------
 
 
-async def call_and_mark(new_phone: Any, db: Any, officer_client: Any) -> str:
+async def a_phone_contact(new_phone: Any, db: Any, handled_by: Any = None) -> tuple[Phone, str]:
+    """A call on the women's line, queued; ``handled_by`` (an officer) answered it."""
     phone = new_phone()
     await phone.press_through("1", "1", "9", "1")
-    async with db() as session:
+    async with db() as session, session.begin():
         call = await session.get(PhoneCall, phone.call_sid)
-    assert call is not None
-    response = await officer_client.post(f"/api/phone/contacts/{call.session_id}/irrelevant")
+        assert call is not None
+        if handled_by is not None:
+            contact = await session.get(ContactSession, call.session_id)
+            assert contact is not None
+            contact.officer_id = handled_by.id
+    return phone, str(call.session_id)
+
+
+async def call_and_mark(new_phone: Any, db: Any, officer_client: Any, officer: Any) -> str:
+    phone, session_id = await a_phone_contact(new_phone, db, handled_by=officer)
+    response = await officer_client.post(f"/api/phone/contacts/{session_id}/irrelevant")
     assert response.status == 200, await response.text()
     await phone.status("completed")
-    return str(call.session_id)
+    return session_id
 
 
 async def test_a_number_marked_often_goes_lower_but_is_never_refused(
     new_phone: Any, db: Any, app: Any, login_as: Any, openapi: Any
 ) -> None:
-    officer_client, _ = await login_as("officer")
+    officer_client, officer = await login_as("officer")
     supervisor, _ = await login_as("supervisor")
     for _ in range(3):
-        session_id = await call_and_mark(new_phone, db, officer_client)
+        session_id = await call_and_mark(new_phone, db, officer_client, officer)
     again = await officer_client.post(f"/api/phone/contacts/{session_id}/irrelevant")
     body = await again.json()
     openapi.check("POST", "/api/phone/contacts/{session_id}/irrelevant", 200, body)
@@ -155,6 +165,36 @@ async def test_a_number_marked_often_goes_lower_but_is_never_refused(
     later = new_phone()
     reply = await later.press_through("1", "1", "9", "1")
     assert reply.texts("Play")[0].endswith("/ur/queued.wav")
+
+
+async def test_only_her_officer_or_a_supervisor_of_the_line_marks_a_caller(
+    new_phone: Any, db: Any, login_as: Any, openapi: Any
+) -> None:
+    """Issue 13 item 5: any officer could mark any caller as a prank, pushing her calls down."""
+    handler_client, handler = await login_as("officer", lines=["women"])
+    curious, _ = await login_as("officer", lines=["women"])
+    other_line, _ = await login_as("supervisor", lines=["child"])
+    line_supervisor, _ = await login_as("supervisor", lines=["women"])
+    admin, _ = await login_as("admin", lines=[])
+    _, session_id = await a_phone_contact(new_phone, db, handled_by=handler)
+    url = f"/api/phone/contacts/{session_id}/irrelevant"
+
+    for stranger in (curious, other_line):
+        refused = await stranger.post(url)
+        body = await refused.json()
+        assert refused.status == 403, body
+        assert body["error"]["code"] == "not_handling_officer"
+        openapi.check("POST", "/api/phone/contacts/{session_id}/irrelevant", 403, body)
+        assert (await other_line.post(url.replace("irrelevant", "clear-marks"))).status == 403
+    async with db() as session:
+        assert (await session.scalars(select(NumberMark))).all() == []
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert "session.mark_irrelevant" not in actions
+
+    for allowed in (handler_client, line_supervisor, admin):
+        response = await allowed.post(url)
+        assert response.status == 200, await response.text()
+        assert (await response.json())["marks"] == 1  # one mark per contact, whoever marks
 
 
 async def test_marking_needs_a_phone_contact(login_as: Any, client: Any, db: Any) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from officers.auth import start_login
 from officers.models import Officer
 from safecall.app import create_app
 from safecall.settings import Settings
-from tests.support import FakeClock, copy_sqlite, redis_db
+from tests.support import FakeClock, copy_sqlite, listen_on, origin_of, redis_db
 from tests.twilio.call import Call, Document
 from tests.twilio.cloud import TwilioCloud
 from tests.twilio.stream import MediaStream
@@ -146,7 +147,11 @@ def auth_token() -> str:
 
 @pytest.fixture
 def settings(
-    tmp_path: Path, database_url: str, calls_resource: tuple[CallsResource, str], auth_token: str
+    tmp_path: Path,
+    database_url: str,
+    calls_resource: tuple[CallsResource, str],
+    auth_token: str,
+    page_socket: socket.socket,
 ) -> Settings:
     from audit.log import ensure_signing_key
     from sealing.data_key import DataKey
@@ -167,6 +172,7 @@ def settings(
         twilio_auth_token=auth_token,
         twilio_api_base=calls_resource[1],
         media_ice_hosts=("127.0.0.1",),
+        allowed_origins=(origin_of(page_socket),),  # the console the browser tests open
     )
 
 
@@ -202,10 +208,13 @@ def app(settings: Settings, clock: FakeClock) -> web.Application:
 
 @pytest.fixture
 async def server(
-    calls_resource: tuple[CallsResource, str], aiohttp_client: Any, app: web.Application
+    calls_resource: tuple[CallsResource, str],
+    aiohttp_client: Any,
+    app: web.Application,
+    page_socket: socket.socket,
 ) -> TestClient[Any, Any]:
     # calls_resource first: it must outlive the app, whose bridges hang up calls as it stops
-    client: TestClient[Any, Any] = await aiohttp_client(app)
+    client: TestClient[Any, Any] = await aiohttp_client(app, server_kwargs=listen_on(page_socket))
     cloud = calls_resource[0].cloud
     cloud.proxies[urlsplit(PUBLIC_URL).netloc] = f"{client.host}:{client.port}"
     return client

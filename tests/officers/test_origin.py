@@ -22,17 +22,33 @@ async def test_login_from_another_site_is_refused(client, add_officer, openapi):
         assert "Set-Cookie" not in response.headers
 
 
-async def test_login_from_the_server_s_own_page_is_allowed(client, add_officer, settings):
+async def test_login_from_a_configured_origin_is_allowed(client, add_officer, settings):
     await add_officer("B-101")
-    own = str(client.make_url("/")).rstrip("/")
 
-    for origin in (own, settings.public_url):
+    for origin in (settings.public_url, *settings.allowed_origins):
         response = await client.post(
             "/api/login",
             json={"badge": "B-101", "password": PASSWORD},
             headers={"Origin": origin},
         )
         assert response.status == 200, origin
+
+
+async def test_the_host_header_is_not_trusted_for_the_origin(client, add_officer, openapi):
+    """Issue 13 item 13, DNS rebinding: a page on the attacker's name, pointed at this
+    server, sends a Host and an Origin that agree; neither is a configured origin."""
+    await add_officer("B-101")
+    for host in ("rebound.example", f"rebound.example:{client.port}"):
+        response = await client.post(
+            "/api/login",
+            json={"badge": "B-101", "password": PASSWORD},
+            headers={"Origin": f"http://{host}", "Host": host},
+        )
+        assert response.status == 403, host
+        body = await response.json()
+        assert body["error"]["code"] == "bad_origin"
+        openapi.check("POST", "/api/login", 403, body)
+        assert "Set-Cookie" not in response.headers
 
 
 async def test_an_officer_endpoint_refuses_another_site_even_when_logged_in(login_as, db):

@@ -95,3 +95,13 @@ async def test_the_secret_is_stored_sealed(add_officer, data_key):
     assert officer.totp_sealed is not None
     assert officer.totp_secret.encode() not in officer.totp_sealed
     assert data_key.open(officer.totp_sealed, "officer.totp") == officer.totp_secret
+
+
+async def test_a_code_in_non_ascii_digits_is_a_wrong_code_not_a_crash(client, add_officer):
+    """Urdu keyboards type ۱۲۳: str.isdigit() accepts them, hmac.compare_digest does not."""
+    await add_officer("B-101", with_totp=True)
+
+    for code in ("۱۲۳۴۵۶", "١٢٣٤٥٦", "１２３４５６"):
+        response = await login(client, totp=code)
+        assert response.status == 401, await response.text()
+        assert (await response.json())["error"]["code"] == "totp_invalid"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,13 @@ from recordings.models import RecordingBlob
 from recordings.store import ChunkStore, DirectoryStore
 from safecall.settings import Settings
 from sealing.data_key import DataKey
-from tests.support import FakeClock, put_in_env
+from tests.support import FakeClock, origin_of, put_in_env
 
 Answered = Callable[..., Awaitable[tuple[ContactSession, Case]]]
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(tmp_path: Path, database_url: str, page_socket: socket.socket) -> Settings:
     """Both chunk stores run here, each with the database it serves: the directory
     (the embedded default) with SQLite, the shared database store with PostgreSQL."""
     var = tmp_path / "var"
@@ -43,6 +44,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         recordings_key_file=var / "recordings.key",
         evidence_key_file=var / "evidence.key",
         recordings_store="local" if database_url.startswith("sqlite") else "database",
+        allowed_origins=(origin_of(page_socket),),
     )
 
 

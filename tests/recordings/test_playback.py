@@ -57,6 +57,27 @@ async def test_bad_ranges_answer_416(recorded: tuple[Any, str, bytes], header: s
     assert (await response.json())["error"]["code"] == "range_not_satisfiable"
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=" + "9" * 5000 + "-",
+        "bytes=0-" + "9" * 5000,
+        "bytes=-" + "9" * 5000,
+        "bytes=" + "1" * 19 + "-",
+    ],
+)
+async def test_a_range_with_thousands_of_digits_answers_400(
+    recorded: tuple[Any, str, bytes], header: str
+) -> None:
+    """Python will not read an int of more than 4,300 digits: this was a 500 with a traceback."""
+    browser, recording_id, _ = recorded
+    response = await browser.get(f"/api/recordings/{recording_id}/media", headers={"Range": header})
+    assert response.status == 400, await response.text()
+    body = await response.json()
+    assert body["error"]["code"] == "invalid_range"
+    assert "18 digits" in body["error"]["message"]
+
+
 async def test_download_is_an_attachment_and_audited(
     recorded: tuple[Any, str, bytes], db: async_sessionmaker[AsyncSession]
 ) -> None:

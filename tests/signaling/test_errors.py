@@ -276,9 +276,15 @@ async def test_origin_allowlist(make_app, aiohttp_client, connect, origin, allow
     assert (await response.json())["error"]["code"] == "bad_origin"
 
 
-async def test_the_page_s_own_host_is_an_allowed_origin(server, connect):
-    page = await connect(server, headers={"Origin": f"http://{server.host}:{server.port}"})
-    await still_open(page)
+async def test_the_host_header_is_not_an_allowed_origin(server, connect):
+    """DNS rebinding: a page on the attacker's name pointed at this server sends a Host
+    and an Origin that agree; only configured origins may open a socket."""
+    rebound = "rebound.example"
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await connect(server, headers={"Origin": f"http://{rebound}", "Host": rebound})
+    assert refused.value.status == 403
+    response = await server.get("/ws", headers={"Origin": f"http://{rebound}", "Host": rebound})
+    assert (await response.json())["error"]["code"] == "bad_origin"
 
 
 async def test_new_connections_per_address_are_limited(make_app, aiohttp_client, connect):
