@@ -31,6 +31,7 @@ from contacts.service import DESK, SWEEP, VOCABULARY
 from ivr import twilio_api
 from ivr.menu import Menu
 from ivr.models import NumberMark, PhoneCall
+from ivr.progress import Intake
 from queues.router import Contact
 from safecall.db import reader
 from safecall.refusals import Invalid
@@ -42,19 +43,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "phone"
 ENDED_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 """Twilio's final CallStatus values."""
-
-
-@dataclass(frozen=True)
-class Intake:
-    """What the menu learned from her."""
-
-    language: str
-    line: str
-    category: str | None = None
-    anonymous: bool = True
-    callback_safe: bool = False
-    emergency: bool = False
-    silent: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
-from ivr.calls import Intake
 from ivr.menu import Choice, Menu
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What the menu learned from her."""
+
+    language: str
+    line: str
+    category: str | None = None
+    anonymous: bool = True
+    callback_safe: bool = False
+    emergency: bool = False
+    silent: bool = False
+
 
 _FIELDS = {"language": "lang", "line": "line", "category": "cat", "anonymous": "anon"}
 
