@@ -24,7 +24,7 @@ from contacts.vocabulary import Vocabulary
 from queues.events import Kind
 from queues.service import ROUTER
 from safecall.background import Periodic, describe
-from safecall.errors import OUTAGES
+from safecall.errors import OUTAGES, is_outage
 from safecall.ratelimit import InProcessTrackingLimiter, RedisTrackingLimiter, TrackingLimiter
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ENGINE, REDIS
 from signaling.console_feed import ALARM_SOURCES
@@ -132,16 +132,17 @@ async def _durably(step: Callable[[], Awaitable[object]], what: str) -> None:
         try:
             await step()
             return
-        except RETRIED as exc:  # each write is named once: trying it again is safe
+        except Exception as exc:
+            if not isinstance(exc, RETRIED) and not is_outage(exc):
+                log.error("contacts: could not record %s (%s)", what, describe(exc))
+                return
+            # each write is named once: trying it again is safe
             if loop.time() >= give_up:
                 log.error("contacts: could not record %s (%s); the sweep will", what, describe(exc))
                 return
             log.warning("contacts: could not record %s yet (%s); trying again", what, describe(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-        except Exception as exc:
-            log.error("contacts: could not record %s (%s)", what, describe(exc))
-            return
 
 
 async def _missed(app: web.Application, desk: Desk) -> None:

@@ -21,10 +21,40 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from officers.models import Officer, OfficerLogin
 from officers.origin import check_origin
 from safecall.endpoint import endpoint_of
-from safecall.errors import ApiError, Handler
+from safecall.errors import ApiError, Handler, is_outage
 from safecall.state import CLOCK, DB
 
 COOKIE = "safecall_session"
+
+
+class RecentLogins:
+    """Logins seen in the last few minutes, used only while the database cannot be
+    reached (a restart, a failover): the officer's console keeps working, and what it
+    asks of the queues (in Redis) still is hers. A logout or a disabled account reaches
+    every process as soon as the database answers again."""
+
+    def __init__(self, keep_seconds: float = 300.0, most: int = 5_000) -> None:
+        self.keep = timedelta(seconds=keep_seconds)
+        self.most = most
+        self._logins: dict[str, tuple[Officer, datetime]] = {}
+
+    def seen(self, token: str, officer: Officer | None, now: datetime) -> None:
+        key = token_hash(token)
+        if officer is None:
+            self._logins.pop(key, None)
+            return
+        if len(self._logins) >= self.most and key not in self._logins:
+            self._logins.pop(next(iter(self._logins)))
+        self._logins[key] = (officer, now)
+
+    def recent(self, token: str, now: datetime) -> Officer | None:
+        found = self._logins.get(token_hash(token))
+        if found is None or now - found[1] > self.keep:
+            return None
+        return found[0]
+
+
+LOGINS: web.AppKey[RecentLogins] = web.AppKey("recent_logins")
 OFFICER_KEY = web.RequestKey("officer", Officer)
 
 
@@ -107,8 +137,20 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     token = request.cookies.get(COOKIE)
     if not token:
         raise ApiError(401, "not_logged_in", "Log in first.")
-    async with request.app[DB]() as session:
-        officer = await officer_for_token(session, token, request.app[CLOCK]())
+    now = request.app[CLOCK]()
+    try:
+        async with request.app[DB]() as session:
+            officer = await officer_for_token(session, token, now)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        # The database is down for a moment: an officer on duty is not logged out for it.
+        # Only a login seen a moment ago, still unexpired, is taken; otherwise a 503.
+        officer = request.app[LOGINS].recent(token, now)
+        if officer is None:
+            raise
+    else:
+        request.app[LOGINS].seen(token, officer, now)
     if officer is None:
         raise ApiError(401, "not_logged_in", "Your login has ended; log in again.")
     if officer.role not in meta.roles:

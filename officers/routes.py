@@ -18,6 +18,8 @@ from sqlalchemy import select
 from officers import devices, throttle, totp
 from officers.auth import (
     COOKIE,
+    LOGINS,
+    RecentLogins,
     current_officer,
     end_all_logins,
     end_login,
@@ -286,6 +288,7 @@ async def enable(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[LOGINS] = RecentLogins()
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)

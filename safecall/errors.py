@@ -17,9 +17,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
+from asyncpg.exceptions import (
+    OperatorInterventionError,
+    PostgresConnectionError,
+    TooManyConnectionsError,
+)
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from safecall.refusals import (
@@ -118,6 +123,26 @@ UNAVAILABLE_MESSAGE = (
 )
 
 
+_DOWN = (
+    PostgresConnectionError,  # the connection went away mid-statement
+    OperatorInterventionError,  # the server is shutting down or starting up
+    TooManyConnectionsError,
+    OSError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """``exc`` says a database or Redis is down or overloaded (not that a statement was wrong):
+    answered 503 with Retry-After, not 500."""
+    if isinstance(exc, OUTAGES):
+        return True
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(exc.orig, _DOWN)
+    return isinstance(exc, _DOWN)
+
+
 def _kind(exc: BaseException) -> str:
     # The type only: a database error's message can carry values (phone numbers).
     return type(exc).__name__
@@ -141,14 +166,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(exc.status, exc.code, exc.message, exc.headers)
     except Refusal as exc:
         return error_response(status_of(exc), exc.code, exc.message, refusal_headers(exc))
-    except OUTAGES as exc:
-        # A part we depend on is down: say so, and when to try again (never a 500).
-        log.warning(
-            "%s %s: a dependency is unavailable (%s)", request.method, request.path, _kind(exc)
-        )
-        return error_response(
-            503, "unavailable", UNAVAILABLE_MESSAGE, {"Retry-After": str(OUTAGE_RETRY_SECONDS)}
-        )
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status not in _HTTP_CODES:
             raise
@@ -161,7 +178,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(
             400, "request_incomplete", "The request broke off before it was whole; send it again."
         )
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            # A part we depend on is down: say so, and when to try again (never a 500).
+            log.warning(
+                "%s %s: a dependency is unavailable (%s)", request.method, request.path, _kind(exc)
+            )
+            return error_response(
+                503, "unavailable", UNAVAILABLE_MESSAGE, {"Retry-After": str(OUTAGE_RETRY_SECONDS)}
+            )
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "Something went wrong on our side; try again.")
 
