@@ -8,8 +8,12 @@ a scraper on this host (loopback, not through a proxy) or one that sends
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import prometheus_client
 from aiohttp import web
@@ -45,21 +49,70 @@ async def healthz(request: web.Request) -> web.Response:
     tags=["health"],
 )
 async def readyz(request: web.Request) -> web.Response:
-    database = redis_state = "not_configured"
-    try:
-        async with request.app[ENGINE].connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        database = "ok"
-    except Exception:
-        raise ApiError(503, "not_ready", "The database is not reachable.") from None
-    client = request.app.get(REDIS)
-    if client is not None:
+    checked = await request.app[READINESS].check(request.app)
+    if checked.problem is not None:
+        raise ApiError(503, "not_ready", checked.problem, {"Retry-After": "1"})
+    return web.json_response({"status": "ok", "database": checked.database, "redis": checked.redis})
+
+
+@dataclass(frozen=True)
+class Checked:
+    database: str
+    redis: str
+    problem: str | None
+    """Why the node cannot serve, in a sentence; None when it can."""
+
+
+class Readiness:
+    """The readiness checks, cached for ``keep`` seconds and run by one request at a time:
+    a load balancer asking often, under load, costs one database and one Redis round trip
+    a second, and is answered at once (a slow check must not get a healthy node ejected)."""
+
+    def __init__(self, keep: float = 1.0, wait: float = 2.0) -> None:
+        self.keep = keep
+        self.wait = wait
+        self._last: tuple[float, Checked] | None = None
+        self._lock = asyncio.Lock()
+
+    async def check(self, app: web.Application) -> Checked:
+        now = time.monotonic()
+        if self._last is not None and now - self._last[0] < self.keep:
+            return self._last[1]
+        async with self._lock:
+            if self._last is not None and time.monotonic() - self._last[0] < self.keep:
+                return self._last[1]
+            checked = await self._run(app)
+            self._last = (time.monotonic(), checked)
+            return checked
+
+    async def _run(self, app: web.Application) -> Checked:
+        database = redis_state = "not_configured"
         try:
-            await client.ping()
-            redis_state = "ok"
+            async with asyncio.timeout(self.wait):
+                async with app[ENGINE].connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            database = "ok"
         except Exception:
-            raise ApiError(503, "not_ready", "Redis is not reachable.") from None
-    return web.json_response({"status": "ok", "database": database, "redis": redis_state})
+            return Checked("unreachable", redis_state, "The database is not reachable.")
+        client = app.get(REDIS)
+        if client is not None:
+            try:
+                async with asyncio.timeout(self.wait):
+                    await client.ping()
+                redis_state = "ok"
+            except Exception:
+                return Checked(database, "unreachable", "Redis is not reachable.")
+        for why in app[READINESS_CHECKS]:
+            problem = why()
+            if problem is not None:
+                return Checked(database, redis_state, problem)
+        return Checked(database, redis_state, None)
+
+
+READINESS = web.AppKey("readiness", Readiness)
+READINESS_CHECKS: web.AppKey[list[Callable[[], str | None]]] = web.AppKey("readiness_checks")
+"""More reasons a node is not ready, from the packages that know them (the router while it
+rebuilds after Redis lost its data): each gives a sentence, or None."""
 
 
 def _from_this_host(request: web.Request) -> bool:
@@ -109,6 +162,8 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[READINESS] = Readiness()
+    app[READINESS_CHECKS] = []
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
