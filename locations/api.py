@@ -29,7 +29,7 @@ from officers.auth import current_officer
 from safecall.endpoint import STAFF, endpoint
 from safecall.errors import ApiError, read_body, read_query
 from safecall.refusals import Conflict, NotFound, TooMany
-from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, client_address
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
 from signaling.hub import token_hash
 from signaling.routes import HUB
 
@@ -58,6 +58,11 @@ class PlaceOut(BaseModel):
 class PlaceQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     after: int = Field(default=0, ge=0, description="The `updates` you show: 204 if unchanged.")
+
+
+class MapOut(BaseModel):
+    tiles: str = Field(description="Tile URL template with {z}, {x} and {y}.")
+    attribution: str
 
 
 class SharedOut(BaseModel):
@@ -158,6 +163,19 @@ async def latest(request: web.Request) -> web.StreamResponse:
     return web.json_response(body.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
+@endpoint(
+    "Where the console's map tiles come from (SAFECALL_MAP_TILES) and whom to credit.",
+    roles=STAFF,
+    response=MapOut,
+    tags=TAGS,
+)
+async def map_tiles(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    body = MapOut(tiles=settings.map_tiles, attribution=settings.map_attribution)
+    return web.json_response(body.model_dump())
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_get("/api/map", map_tiles)
     app.router.add_post("/api/contacts/{session_id}/location", share)
     app.router.add_get("/api/contacts/{session_id}/location", latest)
