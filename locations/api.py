@@ -21,6 +21,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from cases.casework import can_read
 from cases.models import Case, ContactSession
@@ -96,29 +97,37 @@ async def share(request: web.Request) -> web.Response:
     place = await read_body(request, PlaceIn)
     now = request.app[CLOCK]()
     sealed = request.app[DATA_KEY].seal(json.dumps(place.model_dump()), FIELD)
-    async with request.app[DB]() as session, session.begin():
-        contact = await session.get(ContactSession, session_id, with_for_update=True)
-        if contact is None:
-            raise ApiError(401, "invalid_session_token", "Send your contact's token.")
-        if contact.ended_at is not None:
-            raise Conflict("session_ended", "This contact has ended; your location is not sent.")
-        row = await session.get(SessionLocation, session_id)
-        if row is None:
-            row = SessionLocation(
-                session_id=session_id, place_sealed=sealed, updates=1, updated_at=now
-            )
-            session.add(row)
-        else:
-            waited = (now - row.updated_at).total_seconds()
-            if waited < MIN_INTERVAL:
-                raise TooMany(
-                    "location_too_often",
-                    f"Send your location at most once every {MIN_INTERVAL:g} seconds.",
-                    retry_after=MIN_INTERVAL - waited,
+    too_often = TooMany(
+        "location_too_often",
+        f"Send your location at most once every {MIN_INTERVAL:g} seconds.",
+        retry_after=MIN_INTERVAL,
+    )
+    try:
+        async with request.app[DB]() as session, session.begin():
+            contact = await session.get(ContactSession, session_id, with_for_update=True)
+            if contact is None:
+                raise ApiError(401, "invalid_session_token", "Send your contact's token.")
+            if contact.ended_at is not None:
+                raise Conflict(
+                    "session_ended", "This contact has ended; your location is not sent."
                 )
-            row.place_sealed, row.updated_at = sealed, now
-            row.updates += 1
-        updates = row.updates
+            row = await session.get(SessionLocation, session_id, with_for_update=True)
+            if row is None:
+                row = SessionLocation(
+                    session_id=session_id, place_sealed=sealed, updates=1, updated_at=now
+                )
+                session.add(row)
+            else:
+                waited = (now - row.updated_at).total_seconds()
+                if waited < MIN_INTERVAL:
+                    too_often.retry_after = MIN_INTERVAL - waited
+                    raise too_often
+                row.place_sealed, row.updated_at = sealed, now
+                row.updates += 1
+            updates = row.updates
+    except IntegrityError:
+        # Two first places at once: the other one was taken, and this one is too soon.
+        raise too_often from None
     return web.json_response(SharedOut(updates=updates).model_dump())
 
 

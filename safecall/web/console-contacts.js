@@ -166,6 +166,7 @@ function renderTabs() {
     const tab = el("button", null, {
       type: "button", role: "tab", class: "contact-tab" + (contact.ended ? " ended" : ""),
       testid: "contact-tab", "aria-selected": String(selected), "data-session": contact.id,
+      "aria-controls": "call-view", tabindex: selected ? "0" : "-1",
     });
     const what = contact.callback ? "Callback" : words(contact.channel);
     tab.append(el("span", what, { class: "tab-what" }),
@@ -178,9 +179,7 @@ function renderTabs() {
       }));
     }
     tab.addEventListener("click", () => select(contact.id));
-    const item = el("li");
-    item.append(tab);
-    TABS.append(item);
+    TABS.append(tab);
   }
   $("held-empty").hidden = held.size > 0;
   $("held-count").textContent = held.size ? "(" + held.size + ")" : "";

@@ -129,8 +129,7 @@ hear("reopen", async (taskId) => {
     show($("status-note"), refusal(answered, "The contact you hold could not be opened again."));
     return;
   }
-  const serverNow = Date.parse(answered.date || "");
-  if (!isNaN(serverNow)) session.skew = serverNow - Date.now();
+  // (her wrap-up is timed on the server's clock: the feed's `server_time` set the skew)
   contacts.open(answered.data);
 });
 

@@ -118,3 +118,13 @@ async def test_an_officer_off_her_line_sees_nothing_and_an_ended_contact_takes_n
             break
         await asyncio.sleep(0.05)
     assert response.status in (401, 409)
+
+
+async def test_two_first_places_at_once_take_one_and_refuse_the_other(client) -> None:
+    her = await open_contact(client)
+    url = SHARE.format(id=her["session_id"])
+    place = {"latitude": 31.5, "longitude": 74.3}
+    answers = await asyncio.gather(
+        *(client.post(url, json=place, headers=bearer(her)) for _ in range(2))
+    )
+    assert sorted(a.status for a in answers) == [200, 429]
