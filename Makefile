@@ -22,16 +22,22 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install --quiet --config-settings editable_mode=compat -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The browser code's tools (ESLint, axe-core, puppeteer-core), pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/safecall keys
 	$(BIN)/safecall migrate
 	$(BIN)/safecall serve
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test node_modules/.installed
 	bash scripts/test-services.sh
 	scripts/test.sh
 
-check: $(VENV)/.installed-test
+check: $(VENV)/.installed-test node_modules/.installed
+	npm run --silent lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
@@ -47,4 +53,4 @@ migration: $(VENV)/.installed
 	$(BIN)/ruff format --quiet safecall/migrations/versions
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules

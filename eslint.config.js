@@ -23,7 +23,7 @@ export default [
     languageOptions: { sourceType: "script" },
   },
   {
-    files: ["tests/js/**/*.js", "eslint.config.js"],
+    files: ["tests/js/**/*.js", "tests/calls/*.js", "eslint.config.js"],
     languageOptions: {
       ecmaVersion: 2022, sourceType: "module",
       globals: { ...browser, process: "readonly" },

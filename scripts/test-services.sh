@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Make sure the real services the tests talk to are installed and running:
-# Redis, PostgreSQL (started as its own user), Chromium and coturn.
+# Redis, PostgreSQL (started as its own user), Chromium, Firefox ESR and coturn.
 set -euo pipefail
 
 need=()
-for pkg in redis-server postgresql chromium coturn iproute2 util-linux; do
+for pkg in redis-server postgresql chromium firefox-esr coturn iproute2 util-linux; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -40,4 +40,5 @@ DO $$ BEGIN
 END $$;
 SQL
 for _ in $(seq 1 10); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.5; done
-echo "services ready: redis, postgresql $version, chromium, coturn"
+command -v node >/dev/null || { echo "node (20 or later) is missing: the JS tests need it" >&2; exit 1; }
+echo "services ready: redis, postgresql $version, chromium, firefox-esr, coturn"

@@ -18,6 +18,9 @@ for path in tests/*; do
     [[ "$path" == tests/test_*.py ]] && rest+=("$path")
 done
 
+# The browser code's pure modules first (node's own test runner; a second or two).
+node --test tests/js/ || { echo "JS unit tests failed" >&2; exit 1; }
+
 log=$(mktemp /tmp/safecall-tests.XXXXXX)
 trap 'rm -f "$log"' EXIT
 "$bin/pytest" -p no:cacheprovider "${first[@]}" >"$log" 2>&1 &
