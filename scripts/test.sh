@@ -14,7 +14,7 @@ first=(tests/media tests/ivr tests/twilio tests/cases tests/audit)
 rest=()
 for path in tests/*; do
     case " ${first[*]} " in *" $path "*) continue ;; esac
-    [[ -d "$path" && "$path" != tests/__pycache__ && "$path" != tests/artifacts ]] && rest+=("$path")
+    [[ -d "$path" && "$path" != tests/__pycache__ && "$path" != tests/artifacts && "$path" != tests/js ]] && rest+=("$path")
     [[ "$path" == tests/test_*.py ]] && rest+=("$path")
 done
 

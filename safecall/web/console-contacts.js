@@ -28,6 +28,7 @@ export function open(info, { media, socket, callback, select = true } = {}) {
   announce("contact", contact);  // the case panel, the map, the video leg
   if (info.ended_at) {  // re-opened in its wrap-up: the timer runs from the server's end
     if (socket) socket.close();
+    // (timed on the server's clock: the feed's `server_time` says how this one stands to it)
     ended(contact, info.ended_at * 1000 - (session.skew || 0));
     return contact;
   }

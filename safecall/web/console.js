@@ -129,7 +129,6 @@ hear("reopen", async (taskId) => {
     show($("status-note"), refusal(answered, "The contact you hold could not be opened again."));
     return;
   }
-  // (her wrap-up is timed on the server's clock: the feed's `server_time` set the skew)
   contacts.open(answered.data);
 });
 

@@ -25,6 +25,7 @@ from recordings.models import Recording
 from tests.browser import browser
 from tests.calls.media import media_flows, poll, recordings_of
 from tests.calls.test_call import DESKTOP, PHONE, log_in, make_officer, open_page, wait_for_end
+from tests.support import FakeClock
 
 __all__ = ["browser"]
 
@@ -179,7 +180,7 @@ async def test_a_recording_restarted_after_a_reload_continues_the_earlier_one(
 @pytest.mark.browser
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # pages: one database will do
 async def test_a_video_call_comes_back_after_the_console_reloads(
-    client: Any, db: Db, browser: Browser
+    client: Any, db: Db, browser: Browser, clock: FakeClock
 ) -> None:
     officer = await make_officer(db, "RLD-101")
     citizen_ctx, citizen, citizen_problems = await open_page(
@@ -240,7 +241,7 @@ async def test_a_video_call_comes_back_after_the_console_reloads(
 
     # A reload in the wrap-up keeps it, timed from the server's end (not from the reload).
     await console.get_by_test_id("wrapup").wait_for(state="visible")
-    await console.wait_for_timeout(2000)
+    clock.advance(2)  # the server's clock (the test's) says 2 s have passed since the end
     await console.reload()
     await console.get_by_test_id("wrapup").wait_for(state="visible")
     timer = await console.get_by_test_id("wrapup-timer").text_content() or "0:00"
