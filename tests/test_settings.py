@@ -64,6 +64,10 @@ def test_var_dir_moves_the_sqlite_file() -> None:
         ("TWILIO_API_BASE", "api.twilio.com", "an http:// or https:// base URL"),
         ("TWILIO_CALLER_ID", "0300 1234567", "a phone number in E.164 form"),
         ("MEDIA_ICE_HOSTS", "127.0.0.1, eth0", "a comma-separated list of IP addresses"),
+        ("MAP_TILES", "https://tiles.example/{z}/{x}.png", "an http(s) URL template"),
+        ("MAP_TILES", "javascript:alert(1)/{z}/{x}/{y}", "an http(s) URL template"),
+        ("MAP_TILES", "https://a.example;'x'/{z}/{x}/{y}.png", "an http(s) URL template"),
+        ("MAP_ATTRIBUTION", "x" * 201, "one line of at most 200 characters"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str, expected: str) -> None:

@@ -53,7 +53,9 @@ async function ask() {
 function place(where) {
   map.place = where;
   map.updates = Math.max(map.updates, where.updates || 0);
-  map.receivedAt = where.at ? Date.parse(where.at) : Date.now();
+  // Its age from when this console got it (the server's `at` is the same moment give or
+  // take one poll, and this computer's clock may differ from the server's).
+  map.receivedAt = Date.now();
   $("location").hidden = false;
   draw();
 }

@@ -347,7 +347,9 @@ async def test_a_case_worked_to_its_outcome_located_found_and_reported(
     await citizen.goto(pages.base + "/track")
     await citizen.get_by_test_id("code").fill(code)
     await citizen.get_by_test_id("track").click()
-    answered = citizen.locator("[data-testid=result]:not([hidden]), [data-testid=message]:not([hidden])")
+    answered = citizen.locator(
+        "[data-testid=result]:not([hidden]), [data-testid=message]:not([hidden])"
+    )
     await answered.first.wait_for()
     shown = await citizen.get_by_test_id("result").text_content() or ""
     said = await citizen.get_by_test_id("message").text_content()
@@ -409,7 +411,7 @@ async def test_a_case_worked_to_its_outcome_located_found_and_reported(
             f"[data-testid=report-table][data-dimension={dimension}] [data-testid=report-row]"
         )
         shown_counts = await rows.evaluate_all(
-            "rows => Object.fromEntries(rows.map((r) => [r.dataset.value, Number(r.dataset.count)]))"
+            "rows => Object.fromEntries(rows.map((r) => [r.dataset.value, +r.dataset.count]))"
         )
         assert shown_counts == counts
     csv = await console.get_by_test_id("reports-csv").get_attribute("href")

@@ -48,9 +48,12 @@ async def next_step(process: asyncio.subprocess.Process, wait: float = 60.0) -> 
     return step
 
 
+NEEDED = (Path(FIREFOX), ROOT / "node_modules" / "puppeteer-core")
+
+
 async def test_a_video_call_from_firefox(client: Any, db: Db, browser: Browser) -> None:
-    for needed in (FIREFOX, str(ROOT / "node_modules" / "puppeteer-core")):
-        assert Path(needed).exists(), f"{needed} is missing: make test installs it"
+    missing = [str(path) for path in NEEDED if not path.exists()]
+    assert not missing, f"{missing} missing: make test installs them"
     officer = await make_officer(db, "FFX-1")
     process = await asyncio.create_subprocess_exec(
         shutil.which("node") or "node",
