@@ -144,6 +144,8 @@ function health(pc, state) {
     ? "Connected: no video is getting through; the call goes on with sound only." : SAID[state], state);
   show($("call-fallback-text"), state === "failed" ? FALLBACK : "");
   $("call-fallback").hidden = state !== "failed";
+  // Failed: the chat takes the room (the call keeps trying; its video comes back with it).
+  $("media").hidden = state === "failed";
   if (state !== "connected") $("call-quality").textContent = "";
   document.dispatchEvent(new CustomEvent("safecall:call-state", { detail: { state } }));
 }

@@ -202,7 +202,7 @@ export function render() {
   $("call-channel").textContent = contact.callback ? "Callback: you are ringing her back"
     : words(contact.channel) + " · " + words(info.service_line);
   const media = isVoice(contact.channel) && contact.id === call.taskId && !contact.ended;
-  $("media").hidden = !media;
+  $("media").hidden = !media || call.health === "failed";
   $("mute").hidden = !media;
   $("send-video-link").hidden = contact.channel !== "phone" || contact.ended;
   $("transfer").hidden = contact.ended || Boolean(contact.callback);
@@ -216,6 +216,7 @@ export function render() {
   renderState(contact);
   $("chat-log").replaceChildren();
   contact.messages.forEach(appendMessage);
+  $("chat-log").hidden = contact.ended && !contact.messages.length;
   $("wrapup").hidden = !contact.ended;
   if (contact.ended) {
     // (a ring-back is not told its case's tracking code)
