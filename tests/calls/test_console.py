@@ -27,6 +27,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.models import Case
+from cases.tracking_code import check_digit
 from officers.models import Officer
 from officers.passwords import hash_password
 from safecall.settings import Settings
@@ -144,9 +145,17 @@ async def pages(browser: Browser, client: Any) -> AsyncIterator[Pages]:
     await opened.close()
 
 
-async def her_chat(pages: Pages) -> Page:
-    """A citizen starts a text chat; her page once she holds her tracking code."""
+async def her_chat(pages: Pages, code: str | None = None, name: str | None = None) -> Page:
+    """A citizen starts a text chat (giving an earlier tracking code, her name); her page
+    once she holds her tracking code."""
     citizen = await pages.open("/", PHONE)
+    if code or name:
+        await citizen.locator("summary").click()  # more choices
+    if code:
+        await citizen.get_by_test_id("earlier-code").fill(code)
+    if name:
+        await citizen.get_by_test_id("anonymous").uncheck()
+        await citizen.locator("#name").fill(name)
     await citizen.get_by_test_id("start-chat").click()
     await citizen.get_by_test_id("tracking-code").wait_for(state="visible")
     return citizen
@@ -186,21 +195,37 @@ async def test_three_chats_at_once_an_offer_during_a_chat_and_a_transfer(
     )
     await look(console, "available")
 
-    first = await her_chat(pages)
+    # She gives a code that matches no case: the officer is told to give her the new one.
+    nowhere = "1234567890" + "1"
+    nowhere += check_digit(nowhere)
+    first = await her_chat(pages, code=nowhere)
     await console.get_by_test_id("offer").wait_for(state="visible")
     await look(console, "offer")
     await accept(console)
+    # (her page shows the code she gave, as for one that matched: nobody watching learns)
+    await expect(console.get_by_test_id("case-code")).not_to_have_text("")
+    first_code = (await console.get_by_test_id("case-code").text_content() or "").strip()
+    assert first_code.replace(" ", "") != nowhere
+    await expect(console.get_by_test_id("code-unmatched")).to_be_visible()
+    await expect(console.get_by_test_id("code-unmatched")).to_contain_text(first_code)
     await say(first, console, "first: I need help")
     await say(console, first, "I am here, first")
 
-    # A second chat rings while she is in the first, and is taken with the keyboard.
-    second = await her_chat(pages)
+    # A second chat rings while she is in the first, and is taken with the keyboard. She
+    # names the first's case by its code and gives a name: a statement for the officer to
+    # confirm, never written on the case by itself.
+    second = await her_chat(pages, code=first_code, name="Ayesha")
     await console.get_by_test_id("offer").wait_for(state="visible")
     assert await console.get_by_test_id("call-view").is_visible()
     await console.keyboard.press("Alt+KeyA")
     await expect(console.get_by_test_id("contact-tab")).to_have_count(2)
     await expect(tab(console, 1)).to_have_attribute("aria-selected", "true")
     await say(second, console, "second: are you there?")
+    statement = console.get_by_test_id("statement")
+    await expect(statement).to_contain_text("Ayesha")
+    await statement.get_by_test_id("statement-field").first.check()
+    await console.get_by_test_id("statement-confirm").click()
+    await expect(console.get_by_test_id("statement-said")).to_contain_text("On her case now: Name")
     # A ready reply: tapped into the box, read, sent.
     await console.get_by_test_id("ready-reply").first.click()
     reply = await console.get_by_test_id("chat-input").input_value()
@@ -372,6 +397,11 @@ async def test_a_case_worked_to_its_outcome_located_found_and_reported(
     assert "contact.arrived" in kinds and "contact.answered" in kinds, kinds
     await expect(console.get_by_test_id("case-view-notes")).to_contain_text("Visit on Monday")
     await expect(console.get_by_test_id("case-session")).to_have_count(1)
+    # Her call's recording plays from the recordings API.
+    await console.get_by_test_id("recording-play").first.click()
+    await console.wait_for_function(
+        "() => document.querySelector('[data-testid=recording-player]').readyState >= 1"
+    )
     # A supervisor reassigns it.
     await console.get_by_test_id("case-assign-officer").select_option(str(colleague.id))
     await console.get_by_test_id("case-assign-save").click()
