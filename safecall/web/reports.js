@@ -4,6 +4,7 @@
 import { api, query, refusal } from "./api.js";
 import { show, words, el } from "./console-dom.js";
 import { headline, lastDays, tables } from "./reports-model.js";
+import { format, parse } from "./replies-text.js";
 
 const $ = (id) => document.getElementById(id);
 const page = { summary: null, districts: new Map() };
@@ -85,6 +86,27 @@ function draw(summary) {
 
 $("reports-form").addEventListener("submit", (event) => { event.preventDefault(); run(); });
 
+async function loadReplies() {
+  const result = await api("GET", "/api/ready-replies");
+  if (result.status === 200) $("replies-text").value = format(result.data.replies);
+}
+
+$("replies-save").addEventListener("click", async () => {
+  const parsed = parse($("replies-text").value);
+  if (parsed.error) {
+    $("replies-said").textContent = parsed.error;
+    return;
+  }
+  const result = await api("PUT", "/api/ready-replies", { replies: parsed.replies });
+  if (result.status !== 200) {
+    $("replies-said").textContent = refusal(result, "The replies could not be saved.");
+    return;
+  }
+  $("replies-text").value = format(result.data.replies);
+  $("replies-said").textContent = result.data.defaults ? "Saved: the shipped replies are back."
+    : "Saved: " + result.data.replies.length + " replies.";
+});
+
 (async function start() {
   const period = lastDays(new Date(), 30);
   $("reports-from").value = period.from;
@@ -92,4 +114,5 @@ $("reports-form").addEventListener("submit", (event) => { event.preventDefault()
   const districts = await api("GET", "/api/districts");
   if (districts.status === 200) for (const d of districts.data.districts) page.districts.set(d.code, d.names.en);
   run();
+  loadReplies();
 })();

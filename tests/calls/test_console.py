@@ -447,5 +447,17 @@ async def test_a_case_worked_to_its_outcome_located_found_and_reported(
     csv = await console.get_by_test_id("reports-csv").get_attribute("href")
     assert csv == "/api/reports/summary.csv?from=2026-11-01&to=2026-11-30"
     await look(console, "reports")
+
+    # Supervisors keep the ready replies; officers' consoles offer theirs.
+    editor = console.get_by_test_id("replies-text")
+    await expect(editor).to_have_value(re.compile(r"en \| Greeting"))
+    await console.get_by_test_id("replies-text").fill("en | Hello | I am an officer here to help.")
+    await console.get_by_test_id("replies-save").click()
+    await expect(console.get_by_test_id("replies-said")).to_have_text("Saved: 1 replies.")
+    await console.get_by_test_id("replies-text").fill("fr | Bonjour | Salut")
+    await console.get_by_test_id("replies-save").click()
+    await expect(console.get_by_test_id("replies-said")).to_contain_text("Line 1")
+    replies = await console.evaluate("async () => (await fetch('/api/ready-replies')).json()")
+    assert [r["title"] for r in replies["replies"]] == ["Hello"]
     assert pages.problems == []
     await asyncio.sleep(0)
