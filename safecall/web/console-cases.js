@@ -13,8 +13,13 @@ window.safecallCases = list;
 let loginEnded = () => {};
 export function onLoginEnded(handler) { loginEnded = handler; }
 
-/** Once after login: the words to choose from (categories, districts). */
+/** Once after login: the words to choose from (statuses and categories as the case panel
+ * has them, districts from the server). */
 export async function prepare() {
+  const statuses = $("cases-status");
+  if (statuses.options.length <= 2) {
+    for (const option of $("case-status").options) statuses.append(option.cloneNode(true));
+  }
   const categories = $("cases-category");
   if (!categories.options.length) {
     categories.append(el("option", "Any", { value: "" }));
