@@ -55,15 +55,20 @@ export function begin(voiceContact, media) {
                         health: "connecting", connectedAt: null });
   call.settled = new Promise((done) => { call.settle = done; });
   if (contact.channel === "phone" || contact.info.ended_at) call.settle();
-  say(contact.callback ? "Ringing her phone (ring " + contact.callback.attempt + " of " +
-      contact.callback.attempts + ")…" : SAID.connecting, "connecting");
+  // A ring-back says it rings until her phone answers (a note, over the call's state).
+  contact.said = contact.callback ? "Ringing her phone (ring " + contact.callback.attempt + " of " +
+    contact.callback.attempts + ")…" : "";
+  say(contact.said || SAID.connecting, "connecting");
   call.media = (media || localMedia(contact.channel)).then((got) => {
     if (call.taskId !== contact.id || contact.ended) {  // over before they came
       stopStream(got.stream);
       return null;
     }
     call.local = got.stream;
-    if (got.note && !contact.callback) say(got.note);
+    if (got.note && !contact.callback) {
+      contact.said = got.note;
+      say(got.note);
+    }
     $("self-video").srcObject = call.local;
     return call.local;
   });
@@ -133,10 +138,20 @@ function watch(pc, video) {
   });
 }
 
+/** The call's state in words again (after a note of the contact's, or another tab). */
+export function showState() {
+  if (!contact || contact.ended) return;
+  const audioOnly = $("remote-video").dataset.audioOnly === "true";
+  say(call.health === "connected" && audioOnly
+    ? "Connected: no video is getting through; the call goes on with sound only."
+    : SAID[call.health] || SAID.connecting, call.health);
+}
+
 function health(pc, state) {
   if (pc !== call.pc || !contact || contact.ended) return;
   call.health = state;
   if (state === "connected") {
+    contact.said = "";
     call.settle();
     if (!call.connectedAt) call.connectedAt = Date.now();
   }

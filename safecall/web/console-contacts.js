@@ -42,6 +42,7 @@ function connect(contact, socket) {
     .on("reconnecting", () => note(contact, "Reconnecting…"))
     .on("joined", async (message, { resumed }) => {
       if (!spoken) note(contact, message.peer === "connected" ? "" : "Waiting for her page…");
+      else if (resumed) note(contact, "");  // "Reconnecting…" is over
       if (spoken) await voice.handlers.joined(message, resumed);
     })
     .on("peer-joined", async (message) => {
@@ -69,7 +70,7 @@ function connect(contact, socket) {
 /** A line of the contact's state (a chat's; a call's comes from its media). */
 function note(contact, text) {
   contact.said = text;
-  if (contact.id === view.selected && !(isVoice(contact.channel) && !text)) renderState(contact);
+  if (contact.id === view.selected) renderState(contact);
 }
 
 /** A message in a contact's chat; counted unread unless it is the one on screen. */
@@ -187,7 +188,12 @@ function renderTabs() {
 }
 
 function renderState(contact) {
-  if (isVoice(contact.channel) && contact.id === call.taskId && !contact.ended) return;
+  if (isVoice(contact.channel) && contact.id === call.taskId && !contact.ended) {
+    // A note of the contact's (her connection lost, reconnecting) over the call's state.
+    if (contact.said) $("call-state").textContent = contact.said;
+    else voice.showState();
+    return;
+  }
   $("call-state").textContent = contact.ended ? "Ended" : contact.said || "Chat open";
   $("call-state").dataset.state = contact.ended ? "ended" : "chat";
 }
