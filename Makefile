@@ -22,25 +22,32 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install --quiet --config-settings editable_mode=compat -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The browser code's tools (ESLint, axe-core, puppeteer-core), pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/safecall keys
 	$(BIN)/safecall migrate
 	$(BIN)/safecall serve
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test node_modules/.installed
 	bash scripts/test-services.sh
 	scripts/test.sh
 
 # The deployment, whole (minutes; not part of `make test`): the images built from
 # Debian's packages, the compose stack started with podman in a loopback-only
 # namespace, a browser call through the TLS proxy, one node crashed mid-call.
-deploy-check: $(VENV)/.installed-test
+deploy-check: $(VENV)/.installed-test node_modules/.installed
+	npm run --silent lint
 	bash scripts/test-services.sh
 	bash scripts/deploy-services.sh
 	scripts/build-images.sh
 	scripts/in-netns.sh $(BIN)/pytest -p no:cacheprovider -m deploy tests/deploy
 
-check: $(VENV)/.installed-test
+check: $(VENV)/.installed-test node_modules/.installed
+	npm run --silent lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
@@ -56,4 +63,4 @@ migration: $(VENV)/.installed
 	$(BIN)/ruff format --quiet safecall/migrations/versions
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache node_modules

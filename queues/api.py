@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from officers.auth import current_officer
 from officers.models import Officer as OfficerRow
@@ -21,7 +22,7 @@ from queues.service import ROUTER
 from queues.stats import LineStats
 from safecall.endpoint import MANAGERS, STAFF, endpoint
 from safecall.errors import ApiError, read_body
-from safecall.state import AUDIT, client_address
+from safecall.state import AUDIT, DB, client_address
 
 TAGS = ["queues"]
 TASK_ERRORS = ["unknown_task", "ended", "answered", "not_offered", "offer_expired", "not_yours"]
@@ -81,6 +82,19 @@ class MeOut(BaseModel):
     offer: OfferOut | None
     tasks: list[str] = Field(description="Tasks she holds (session ids).")
     server_time: float = Field(description="The server's clock, seconds since the epoch.")
+
+
+class ColleagueOut(BaseModel):
+    officer_id: int
+    name: str
+    badge: str
+    state: str = Field(description="available, busy, wrap_up, offered or break.")
+    lines: list[str]
+    gender: str = Field(description="A women's-line contact goes only to a female officer.")
+
+
+class ColleaguesOut(BaseModel):
+    officers: list[ColleagueOut]
 
 
 class StateIn(BaseModel):
@@ -399,7 +413,44 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@endpoint(
+    "Officers on duty (not offline) other than you: whom a console may transfer a contact to.",
+    roles=STAFF,
+    response=ColleaguesOut,
+    tags=TAGS,
+)
+async def colleagues(request: web.Request) -> web.Response:
+    router = _router(request)
+    me_id = current_officer(request).id
+    now = router.clock().timestamp()
+    present = {
+        o.id: o
+        for o in router.board.officers.values()
+        if o.presence != Presence.OFFLINE and o.id != me_id
+    }
+    listed: list[dict[str, Any]] = []
+    if present:
+        async with request.app[DB]() as session:
+            rows = await session.scalars(
+                select(OfficerRow).where(OfficerRow.id.in_(present)).order_by(OfficerRow.name)
+            )
+            for row in rows:
+                officer = present[row.id]
+                listed.append(
+                    {
+                        "officer_id": row.id,
+                        "name": row.name,
+                        "badge": row.badge,
+                        "state": str(officer.state(now)),
+                        "lines": sorted(officer.profile.lines),
+                        "gender": officer.profile.gender,
+                    }
+                )
+    return web.json_response({"officers": listed}, headers={"Cache-Control": "no-store"})
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_get("/api/queues/officers", colleagues)
     app.router.add_get("/api/queues/stats", stats)
     app.router.add_get("/api/queues/me", me)
     app.router.add_post("/api/queues/me/state", set_state)

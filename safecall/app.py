@@ -27,12 +27,14 @@ import ivr.routes
 import ivr.signature
 import ivr.twilio_api
 import ivr.video_leg
+import locations.api
 import media.routes
 import officers.routes
 import queues.api
 import queues.service
 import recordings.routes
 import recordings.service
+import replies.api
 import signaling.console_feed
 import signaling.intake
 import signaling.place_in_line
@@ -83,6 +85,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     ivr.routes.setup(app)  # checks its menu against the vocabulary
     media.routes.setup(app)
     recordings.routes.setup(app)
+    locations.api.setup(app)
+    replies.api.setup(app)
     pages.setup(app)
 
     app.cleanup_ctx.extend(LIFESPAN)

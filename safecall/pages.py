@@ -12,6 +12,7 @@ from aiohttp import web
 
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, Handler
+from safecall.state import SETTINGS
 
 WEB = Path(__file__).parent / "web"
 
@@ -36,12 +37,20 @@ SECURITY_HEADERS = {
 }
 
 
-def page(filename: str, summary: str) -> Handler:
+def page(filename: str, summary: str, *, map_tiles: bool = False) -> Handler:
+    """A page; ``map_tiles``: its images may also come from the map tile server."""
     path = WEB / filename
 
     @endpoint(summary, public=True, content_type="text/html", document=False)
     async def handler(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(path, headers={**SECURITY_HEADERS, "Content-Type": "text/html"})
+        headers = {**SECURITY_HEADERS, "Content-Type": "text/html"}
+        if map_tiles:
+            origin = request.app[SETTINGS].map_origin
+            policy = headers["Content-Security-Policy"]
+            headers["Content-Security-Policy"] = policy.replace(
+                "img-src 'self' data: blob:;", f"img-src 'self' data: blob: {origin};"
+            )
+        return web.FileResponse(path, headers=headers)
 
     return handler
 
@@ -57,7 +66,11 @@ async def static(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/", page("index.html", "The citizen page."))
-    app.router.add_get("/console", page("console.html", "The officer console."))
+    app.router.add_get("/console", page("console.html", "The officer console.", map_tiles=True))
+    app.router.add_get(
+        "/console/reports",
+        page("reports.html", "The supervisors' reports on screen (log in on the console first)."),
+    )
     # The page itself holds nothing: its figures come from /api/wallboard/events, which
     # only supervisors and admins may read; anyone else is told to log in as one.
     app.router.add_get(

@@ -100,6 +100,16 @@ class Settings:
     """Seconds an idle connection stays open between requests."""
     max_connections_per_address: int = 256
     """Connections one address (an IPv6 /64) may hold open at once; 0 for no cap."""
+    map_tiles: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    """The console's map tiles: a URL template with ``{z}``, ``{x}`` and ``{y}``."""
+    map_attribution: str = "© OpenStreetMap contributors"
+    """The words the tile server asks to be shown on its maps."""
+
+    @property
+    def map_origin(self) -> str:
+        """Where the tiles come from (the console page lets its images come from there)."""
+        scheme, _, rest = self.map_tiles.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
 
     @property
     def ivr_enabled(self) -> bool:
@@ -171,6 +181,8 @@ class Settings:
             max_connections_per_address=reader.get(
                 "MAX_CONNECTIONS_PER_ADDRESS", _count, 0 if trust_forwarded else 256
             ),
+            map_tiles=reader.get("MAP_TILES", _tile_template, cls.map_tiles),
+            map_attribution=reader.get("MAP_ATTRIBUTION", _attribution, cls.map_attribution),
         )
 
 
@@ -259,6 +271,23 @@ def _names(raw: str) -> tuple[str, ...]:
         if not name.replace("_", "").isalnum() or not name.islower() or len(name) > 40:
             raise ValueError("a comma-separated list of lower_case names")
     return names
+
+
+def _tile_template(raw: str) -> str:
+    scheme, _, rest = raw.partition("://")
+    host = rest.split("/", 1)[0]
+    fine = scheme in ("http", "https") and host and not any(c.isspace() for c in raw)
+    if not fine or any(part not in raw for part in ("{z}", "{x}", "{y}")):
+        raise ValueError("an http(s) URL template with {z}, {x} and {y}")
+    if any(c in host for c in "'\";{}"):
+        raise ValueError("an http(s) URL template whose host is a plain host name")
+    return raw
+
+
+def _attribution(raw: str) -> str:
+    if len(raw) > 200 or any(ord(c) < 32 for c in raw):
+        raise ValueError("one line of at most 200 characters")
+    return raw
 
 
 def _log_level(raw: str) -> str:

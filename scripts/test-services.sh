@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Make sure the real services the tests talk to are installed and running:
 # Redis (and redis-sentinel, for the failover test), PostgreSQL (started as its own
-# user, with its client tools for the backup test), Chromium and coturn.
+# user, with its client tools for the backup test), Chromium, Firefox ESR and coturn.
 set -euo pipefail
 
 need=()
-for pkg in redis-server redis-sentinel postgresql postgresql-client chromium coturn iproute2 util-linux; do
+for pkg in redis-server redis-sentinel postgresql postgresql-client chromium firefox-esr coturn iproute2 util-linux; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -41,4 +41,5 @@ DO $$ BEGIN
 END $$;
 SQL
 for _ in $(seq 1 10); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.5; done
-echo "services ready: redis, postgresql $version, chromium, coturn"
+command -v node >/dev/null || { echo "node (20 or later) is missing: the JS tests need it" >&2; exit 1; }
+echo "services ready: redis, postgresql $version, chromium, firefox-esr, coturn"

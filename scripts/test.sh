@@ -14,9 +14,12 @@ first=(tests/media tests/ivr tests/twilio tests/cases tests/audit)
 rest=()
 for path in tests/*; do
     case " ${first[*]} " in *" $path "*) continue ;; esac
-    [[ -d "$path" && "$path" != tests/__pycache__ && "$path" != tests/artifacts ]] && rest+=("$path")
+    [[ -d "$path" && "$path" != tests/__pycache__ && "$path" != tests/artifacts && "$path" != tests/js ]] && rest+=("$path")
     [[ "$path" == tests/test_*.py ]] && rest+=("$path")
 done
+
+# The browser code's pure modules first (node's own test runner; a second or two).
+node --test tests/js/ || { echo "JS unit tests failed" >&2; exit 1; }
 
 log=$(mktemp /tmp/safecall-tests.XXXXXX)
 trap 'rm -f "$log"' EXIT

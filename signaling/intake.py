@@ -28,10 +28,9 @@ from contacts.tracking import Asker
 from queues.router import Placement
 from queues.service import ROUTER
 from safecall.endpoint import endpoint
-from safecall.errors import ApiError, read_body
+from safecall.errors import read_body
 from safecall.state import AUDIT, CLOCK, client_address
-from signaling.hub import token_hash
-from signaling.routes import CONFIG, HUB
+from signaling.routes import CONFIG, her_session
 
 TAGS = ["contacts"]
 CHANNELS = {"video": "browser_video", "audio": "browser_audio", "chat": "chat"}
@@ -166,18 +165,6 @@ async def _code_checked(
     return asked if refusal is None else dataclasses.replace(asked, tracking_code=None)
 
 
-async def _her_session(request: web.Request) -> str:
-    session_id = request.match_info["session_id"]
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(session_id) > 64:
-        raise ApiError(401, "invalid_session_token", "Send your contact's token.")
-    seat = await request.app[HUB].store.seat(session_id, token_hash(token))
-    if seat is None or seat.side != "citizen":
-        raise ApiError(401, "invalid_session_token", "Send your contact's token.")
-    return session_id
-
-
 def _place(placement: Placement) -> dict[str, object]:
     return {
         "status": placement.status,
@@ -194,7 +181,7 @@ def _place(placement: Placement) -> dict[str, object]:
     tags=TAGS,
 )
 async def her_place(request: web.Request) -> web.Response:
-    session_id = await _her_session(request)
+    session_id = await her_session(request)
     placement = request.app[ROUTER].placement(session_id)
     return web.json_response(_place(placement), headers={"Cache-Control": "no-store"})
 
@@ -220,7 +207,7 @@ class PinOut(BaseModel):
     tags=TAGS,
 )
 async def set_pin(request: web.Request) -> web.Response:
-    session_id = await _her_session(request)
+    session_id = await her_session(request)
     body = await read_body(request, PinIn)
     case_id = await request.app[DESK].set_pin(session_id, body.pin)
     await request.app[AUDIT].record(

@@ -108,6 +108,21 @@ async def drain(app: web.Application) -> None:
         await app[HUB].drain(wait_for_calls=False)
 
 
+async def her_session(request: web.Request) -> str:
+    """The session in the path, when the request carries its citizen's token
+    (``Authorization: Bearer``: her join or resume token); 401 ``invalid_session_token``
+    otherwise. Her page's own requests about her contact use it."""
+    session_id = request.match_info["session_id"]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(session_id) > 64:
+        raise ApiError(401, "invalid_session_token", "Send your contact's token.")
+    seat = await request.app[HUB].store.seat(session_id, token_hash(token))
+    if seat is None or seat.side != "citizen":
+        raise ApiError(401, "invalid_session_token", "Send your contact's token.")
+    return session_id
+
+
 def _allowed_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:

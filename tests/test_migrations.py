@@ -17,8 +17,10 @@ from sqlalchemy.engine import Connection
 import audit.models  # noqa: F401  (registers the tables)
 import cases.models  # noqa: F401
 import ivr.models  # noqa: F401
+import locations.models  # noqa: F401
 import officers.models  # noqa: F401
 import recordings.models  # noqa: F401
+import replies.models  # noqa: F401
 from safecall.db import Base, create_engine
 
 

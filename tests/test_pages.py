@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("path", ["/", "/console", "/track"])
+@pytest.mark.parametrize("path", ["/", "/console", "/track", "/console/reports"])
 async def test_pages_are_not_cached_and_not_framed(client, path: str) -> None:
     r = await client.get(path)
     assert r.status == 200
@@ -23,11 +23,18 @@ async def test_citizen_page_has_quick_exit_and_service_choice(client) -> None:
     assert "<script>" not in body  # no inline script: the CSP forbids it
 
 
-@pytest.mark.parametrize(("path", "script"), [("/", "citizen.js"), ("/console", "console.js")])
+@pytest.mark.parametrize(
+    ("path", "script"),
+    [
+        ("/", '<script src="/static/citizen.js" defer></script>'),
+        # A module runs after the deferred scripts before it, in order.
+        ("/console", '<script type="module" src="/static/console.js"></script>'),
+    ],
+)
 async def test_pages_load_the_shared_signaling_client_first(client, path: str, script: str) -> None:
     body = await (await client.get(path)).text()
     shared = body.index('<script src="/static/signal.js" defer></script>')
-    assert shared < body.index(f'<script src="/static/{script}" defer></script>')
+    assert shared < body.index(script)
     served = await client.get("/static/signal.js")
     assert served.status == 200
     assert served.headers["Content-Type"].startswith("text/javascript")
@@ -119,3 +126,12 @@ async def test_readyz_fails_when_redis_goes_away(aiohttp_client, settings, clock
         await asyncio.sleep(0.05)
     assert r.status == 503 and r.headers["Retry-After"] == "1"
     assert await r.json() == {"error": {"code": "not_ready", "message": "Redis is not reachable."}}
+
+
+async def test_only_the_console_takes_images_from_the_map_tile_server(client) -> None:
+    """The console's map draws tiles from SAFECALL_MAP_TILES' origin; no other page may."""
+    console = (await client.get("/console")).headers["Content-Security-Policy"]
+    assert "img-src 'self' data: blob: https://tile.openstreetmap.org;" in console
+    for path in ("/", "/track", "/console/reports"):
+        policy = (await client.get(path)).headers["Content-Security-Policy"]
+        assert "img-src 'self' data: blob:;" in policy

@@ -19,6 +19,7 @@ PUBLIC = {
     ("GET", "/"),
     ("GET", "/console"),
     ("GET", "/console/wallboard"),  # the page only; its feed needs a supervisor's login
+    ("GET", "/console/reports"),  # the page only; the figures need a supervisor's login
     ("GET", "/track"),
     ("GET", "/static/{name}"),
     ("GET", "/healthz"),
@@ -34,6 +35,7 @@ PUBLIC = {
     ("GET", "/api/contacts/{session_id}"),  # her place in line, with her contact's token
     ("GET", "/api/districts"),  # the districts her intake and the forms choose from
     ("POST", "/api/contacts/{session_id}/pin"),  # her PIN, at the end of her contact (token)
+    ("POST", "/api/contacts/{session_id}/location"),  # her live location, shared (token)
     ("POST", "/api/track/pin"),  # her PIN changed, with the one she has
     ("POST", "/twilio/voice"),  # Twilio's webhooks: each checks X-Twilio-Signature instead
     ("POST", "/twilio/status"),

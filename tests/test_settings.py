@@ -72,6 +72,10 @@ def test_var_dir_moves_the_sqlite_file() -> None:
         ("KEEPALIVE_TIMEOUT", "7200", "a number of seconds above 0 and at most 3600"),
         ("MAX_CONNECTIONS_PER_ADDRESS", "-1", "a whole number from 0 to 1000000"),
         ("MAX_CONNECTIONS_PER_ADDRESS", "²", "a whole number from 0 to 1000000"),
+        ("MAP_TILES", "https://tiles.example/{z}/{x}.png", "an http(s) URL template"),
+        ("MAP_TILES", "javascript:alert(1)/{z}/{x}/{y}", "an http(s) URL template"),
+        ("MAP_TILES", "https://a.example;'x'/{z}/{x}/{y}.png", "an http(s) URL template"),
+        ("MAP_ATTRIBUTION", "x" * 201, "one line of at most 200 characters"),
     ],
 )
 def test_bad_value_names_the_variable(name: str, value: str, expected: str) -> None:

@@ -11,8 +11,10 @@ from sqlalchemy.engine import Connection
 import audit.models  # noqa: F401  (registers the tables)
 import cases.models  # noqa: F401
 import ivr.models  # noqa: F401
+import locations.models  # noqa: F401
 import officers.models  # noqa: F401
 import recordings.models  # noqa: F401
+import replies.models  # noqa: F401
 from safecall.db import Base, create_engine
 
 MIGRATION_LOCK = 7_206_530_101

@@ -123,9 +123,8 @@ async def test_an_offer_rings_by_push_in_a_background_tab_and_her_place_is_pushe
     # The first leaves: the second moves up without asking.
     await first.page.get_by_test_id("hangup").click()
     await second.page.get_by_test_id("queue-position").filter(has_text="1").wait_for()
-    await (
-        console.page.get_by_test_id("queue-figures").filter(has_text="women: 1 waiting").wait_for()
-    )
+    figures = console.page.get_by_test_id("queue-figures")
+    await figures.filter(has_text="Women's line: 1 waiting").wait_for()
 
     # She goes available: the offer is pushed and rings. (Headless Chromium keeps every tab
     # "visible", so a background tab cannot be made here; the ring does not depend on the
@@ -172,7 +171,8 @@ async def test_the_case_panel_sets_category_adds_notes_and_links_cases(
     await console.page.get_by_test_id("accept").click()
     page = console.page
     await page.get_by_test_id("case-code").filter(has_text=code).wait_for()
-    await page.get_by_test_id("case-current").filter(has_text="new").wait_for()  # read
+    # read (answering moved it from new to in progress)
+    await page.get_by_test_id("case-current").filter(has_text="in progress").wait_for()
     session_id = await citizen.page.evaluate("() => window.safecallCall.id")
 
     await page.get_by_test_id("case-category").select_option("domestic_violence")

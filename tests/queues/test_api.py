@@ -203,3 +203,30 @@ async def test_routing_events_land_once_on_the_sessions_timeline(
     accepted = events[2]
     assert accepted.officer_id == officer.id and accepted.key.startswith("queue:")
     assert accepted.data["task_id"] == contact.id
+
+
+async def test_colleagues_on_duty_to_transfer_to(
+    login_as: Any, openapi: OpenAPIChecker, client: Client
+) -> None:
+    me, _ = await login_as("officer")
+    present, her = await login_as("officer", lines=["child"], gender="male")
+    away, _ = await login_as("officer")
+    assert (await present.post("/api/queues/me/state", json={"state": "break"})).status == 200
+    assert (await away.post("/api/queues/me/state", json={"state": "offline"})).status == 200
+    assert (await me.post("/api/queues/me/state", json={"state": "available"})).status == 200
+    response = await me.get("/api/queues/officers")
+    body = await response.json()
+    assert response.status == 200
+    openapi.check("GET", "/api/queues/officers", 200, body)
+    # Herself and anyone offline are left out; the rest with what a transfer must respect.
+    assert body["officers"] == [
+        {
+            "officer_id": her.id,
+            "name": her.name,
+            "badge": her.badge,
+            "state": "break",
+            "lines": ["child"],
+            "gender": "male",
+        }
+    ]
+    assert (await client.get("/api/queues/officers")).status == 401
