@@ -15,6 +15,7 @@ from datetime import datetime
 from aiohttp import web
 from redis.asyncio import Redis
 
+import attachments.store
 import cases.api
 import cases.reports
 import contacts.routes
@@ -29,10 +30,13 @@ import ivr.twilio_api
 import ivr.video_leg
 import media.routes
 import officers.routes
+import places.routes
 import queues.api
 import queues.service
 import recordings.routes
 import recordings.service
+import referrals.routes
+import referrals.service_key
 import signaling.console_feed
 import signaling.intake
 import signaling.place_in_line
@@ -81,6 +85,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     ivr.routes.setup(app)  # checks its menu against the vocabulary
     media.routes.setup(app)
     recordings.routes.setup(app)
+    places.routes.setup(app)  # the directory of places, checked against the districts
+    attachments.store.setup(app)
+    referrals.routes.setup(app)
     pages.setup(app)
 
     app.cleanup_ctx.extend(LIFESPAN)
@@ -131,6 +138,7 @@ LIFESPAN: list[Context] = [
     ivr.video_leg.link_limiter_context,  # the video-link tries limiter, shared in Redis
     media.routes.media_context,  # stream tokens; bridged calls ended at shutdown
     recordings.service.sweeper_context,  # abandoned recordings closed
+    referrals.service_key.referrals_context,  # referrals; unacknowledged emergencies escalate
 ]
 """What starts, in this order (each after what it uses); aiohttp stops them in reverse."""
 

@@ -77,6 +77,20 @@ class Settings:
     """Ed25519 key that signs evidence bundles; publish its public half separately."""
     recording_off_lines: tuple[str, ...] = field(default_factory=tuple)
     """Service lines whose calls are not recorded (phone bridge and console), e.g. ``child``."""
+    places_file: Path | None = None
+    """The directory of places (GeoJSON, docs/referrals.md); unset means the Lahore sample."""
+    map_tiles: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    """Map tiles for the field page: a URL template with {z}, {x} and {y}."""
+    referral_escalate_seconds: float = 120.0
+    """An emergency referral nobody acknowledged for this long goes to the supervisors."""
+    time_zone: str = "Asia/Karachi"
+    """Where her safe times for messages are read (IANA name)."""
+    twilio_whatsapp_from: str | None = None
+    """The WhatsApp sender (``whatsapp:+1415...``) updates and text contacts use; unset: no
+    WhatsApp."""
+    twilio_whatsapp_template: str | None = None
+    """Content SID (``HX...``) of the approved neutral template for updates sent outside
+    WhatsApp's 24-hour window."""
 
     @property
     def ivr_enabled(self) -> bool:
@@ -136,6 +150,12 @@ class Settings:
             recordings_key_file=reader.get("RECORDINGS_KEY_FILE", Path, var_dir / "recordings.key"),
             evidence_key_file=reader.get("EVIDENCE_KEY_FILE", Path, var_dir / "evidence.key"),
             recording_off_lines=reader.get("RECORDING_OFF_LINES", _names, ()),
+            places_file=reader.get("PLACES_FILE", Path, None),
+            map_tiles=reader.get("MAP_TILES", _tile_template, cls.map_tiles),
+            referral_escalate_seconds=reader.get("REFERRAL_ESCALATE_SECONDS", _seconds, 120.0),
+            time_zone=reader.get("TIME_ZONE", _time_zone, "Asia/Karachi"),
+            twilio_whatsapp_from=reader.get("TWILIO_WHATSAPP_FROM", _whatsapp, None),
+            twilio_whatsapp_template=reader.get("TWILIO_WHATSAPP_TEMPLATE", _content_sid, None),
         )
 
 
@@ -280,3 +300,49 @@ def _addresses(raw: str) -> tuple[str, ...]:
         except ValueError:
             raise ValueError("a comma-separated list of IP addresses such as 203.0.113.7") from None
     return values
+
+
+def _tile_template(raw: str) -> str:
+    parts = urlsplit(raw.replace("{", "").replace("}", ""))
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or not all(f"{{{k}}}" in raw for k in "zxy")
+    ):
+        raise ValueError(
+            "a tile URL template with {z}, {x} and {y}, such as https://tiles.example.org/{z}/{x}/{y}.png"
+        )
+    return raw
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 10 <= value <= 3600:
+        raise ValueError("a number of seconds from 10 to 3600")
+    return value
+
+
+def _time_zone(raw: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("an IANA time zone such as Asia/Karachi") from None
+    return raw
+
+
+def _whatsapp(raw: str) -> str:
+    if not raw.startswith("whatsapp:"):
+        raise ValueError("a WhatsApp sender such as whatsapp:+14155238886")
+    _e164(raw.removeprefix("whatsapp:"))
+    return raw
+
+
+def _content_sid(raw: str) -> str:
+    if not (raw.startswith("HX") and len(raw) == 34 and raw[2:].isalnum()):
+        raise ValueError("a Content SID: HX followed by 32 letters and digits")
+    return raw
