@@ -48,7 +48,7 @@ async def test_a_station_works_a_referral_to_resolved(
     db: async_sessionmaker[AsyncSession],
 ) -> None:
     officer, _ = centre
-    station, station_account = gulberg
+    station, _ = gulberg
     case = await open_case(
         officer, anonymous=False, complainant={"name": "Ayesha B.", "phone": "+923001112233"}
     )
@@ -95,7 +95,12 @@ async def test_a_station_works_a_referral_to_resolved(
     final = await done.json()
     assert final["status"] == "resolved" and final["location"] is None  # closed: no location
     assert [u["status"] for u in final["updates"]] == [
-        "sent", "acknowledged", "dispatched", "en_route", "on_scene", "resolved",
+        "sent",
+        "acknowledged",
+        "dispatched",
+        "en_route",
+        "on_scene",
+        "resolved",
     ]
     assert final["updates"][4]["attachments"] == [photo_id]
 
@@ -113,8 +118,12 @@ async def test_a_station_works_a_referral_to_resolved(
         actions = set(await session.scalars(select(AuditEvent.action)))
     assert stored is not None and stored.size == len(PNG)
     assert kinds == [
-        "referral.sent", "referral.acknowledged", "referral.dispatched", "referral.en_route",
-        "referral.on_scene", "referral.resolved",
+        "referral.sent",
+        "referral.acknowledged",
+        "referral.dispatched",
+        "referral.en_route",
+        "referral.on_scene",
+        "referral.resolved",
     ]
     assert {"referral.create", "referral.read", "attachment.add", "attachment.view"} <= actions
 
