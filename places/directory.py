@@ -79,7 +79,8 @@ class Directory:
         """The 15 control room for ``district`` (its own, else the first there is)."""
         rooms = self.of_kind(Kind.CONTROL)
         own = [p for p in rooms if p.district == district]
-        return (own or rooms or [None])[0]
+        chosen = own or rooms
+        return chosen[0] if chosen else None
 
     # --- where a point belongs ------------------------------------------------------------
 

@@ -86,7 +86,7 @@ def _place(feature: Any, districts: Districts, where: str) -> Place:
     if not isinstance(props, dict):
         raise PlacesError(f"{where}: needs properties.")
     try:
-        kind = Kind(props.get("kind"))
+        kind = Kind(str(props.get("kind")))
     except ValueError:
         kinds = ", ".join(k.value for k in Kind)
         raise PlacesError(f"{where}: kind must be one of {kinds}.") from None

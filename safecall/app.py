@@ -29,6 +29,8 @@ import ivr.signature
 import ivr.twilio_api
 import ivr.video_leg
 import media.routes
+import messaging.inbound
+import messaging.routes
 import officers.routes
 import places.routes
 import queues.api
@@ -88,6 +90,8 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     places.routes.setup(app)  # the directory of places, checked against the districts
     attachments.store.setup(app)
     referrals.routes.setup(app)
+    messaging.routes.setup(app)  # her updates (the texts are checked now)
+    messaging.inbound.setup(app)
     pages.setup(app)
 
     app.cleanup_ctx.extend(LIFESPAN)
@@ -132,6 +136,8 @@ LIFESPAN: list[Context] = [
     signaling.console_feed.feeds_context,  # the consoles' and the wallboard's feeds
     ivr.signature.forgeries_context,  # forged-signature summaries written as windows close
     ivr.twilio_api.client_context,  # Twilio's REST client (when the phone line is on)
+    messaging.routes.messenger_context,  # her updates: written from case steps, sent on time
+    messaging.inbound.text_context,  # texts to the centre: her side held, answers sent on
     ivr.bridge.listen,  # accepted phone calls moved to the media bridge
     ivr.callback_retries.run,  # unanswered callbacks put back in line
     ivr.callbacks.cancel_rings_context,  # a ring stopped when its officer hangs up

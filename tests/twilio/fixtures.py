@@ -79,6 +79,7 @@ async def serve_https(
         cloud.ssl_context = client_ssl
         cloud.voice_url = url + "/twilio/voice"
         cloud.status_callback = url + "/twilio/status"
+        cloud.messaging.url = url + "/twilio/messaging"
         cloud.owned_numbers.add(caller_id)
         yield HttpsApp(url, settings, app, cloud, cert_path, client_ssl)
         await cloud.hang_up_all()
