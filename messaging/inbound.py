@@ -24,7 +24,7 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 
 import aiohttp
-from aiohttp import BasicAuth, web
+from aiohttp import encode_basic_auth, web
 from multidict import MultiDictProxy
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -224,11 +224,11 @@ async def _fetch(app: web.Application, url: str) -> bytes:
     if not url.startswith(TWILIO_BASE + "/"):
         raise ValueError("a media URL outside Twilio's API")
     where = settings.twilio_api_base.rstrip("/") + url[len(TWILIO_BASE) :]
-    auth = BasicAuth(settings.twilio_account_sid or "", settings.twilio_auth_token or "")
+    auth = encode_basic_auth(settings.twilio_account_sid or "", settings.twilio_auth_token or "")
     timeout = aiohttp.ClientTimeout(total=20)
     async with (
         aiohttp.ClientSession(timeout=timeout) as client,
-        client.get(where, headers={"Authorization": auth.encode()}) as response,
+        client.get(where, headers={"Authorization": auth}) as response,
     ):
         response.raise_for_status()
         return await response.read()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -68,3 +70,12 @@ async def officer(
         token = await start_login(session, row, "127.0.0.1", clock(), 72)
         await session.commit()
         return Browser(served, token, row.id)
+
+
+async def until(check: Callable[[], Awaitable[bool]], wait: float = 5.0) -> None:
+    """Wait (bounded) until ``check()`` holds: what the server does after it answered."""
+    async with asyncio.timeout(wait):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.02)
