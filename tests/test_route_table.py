@@ -53,6 +53,8 @@ PUBLIC = {
     ("POST", "/api/track/updates/stop"),  # she stops her updates (her code and PIN)
     ("POST", "/twilio/messaging"),  # texts to the centre (signed by Twilio)
     ("POST", "/twilio/messaging/status"),  # delivery receipts (signed by Twilio)
+    ("POST", "/twilio/handoff/conference"),  # a handoff room's events (signed by Twilio)
+    ("POST", "/twilio/handoff/call"),  # a handoff's receiving call ended (signed by Twilio)
 }
 """Every route reachable without a login. Adding one is a decision: write it here."""
 

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from officers.auth import COOKIE, start_login
 from officers.models import Officer
 from tests.signaling.conftest import Page
-from tests.support import FakeClock
 from tests.twilio.fixtures import HttpsApp
 
 
@@ -48,7 +47,7 @@ class Browser:
 async def officer(
     served: HttpsApp,
     db: async_sessionmaker[AsyncSession],
-    clock: FakeClock,
+    clock: Callable[[], Any],
     badge: str = "C-1",
     **fields: Any,
 ) -> Browser:
