@@ -239,13 +239,14 @@ async def context(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    from referrals import field, handoff, her_location
+    from referrals import field, handoff, her_location, reports
     from referrals.service_key import ESCALATION, EscalationConfig
 
     app[ESCALATION] = EscalationConfig()
     field.setup(app)
     her_location.setup(app)
     handoff.setup(app)
+    reports.setup(app)
     app.router.add_post("/api/referrals", create)
     app.router.add_get("/api/referrals", of_case)
     app.router.add_get("/api/referrals/context", context)

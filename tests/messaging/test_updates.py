@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -116,7 +117,7 @@ async def test_nothing_is_sent_when_she_chose_none_or_never_chose(
 
 
 async def test_stop_ends_her_updates_and_what_was_waiting(
-    texting: HttpsApp, centre: Browser, clock: FakeClock
+    texting: HttpsApp, centre: Browser, clock: FakeClock, db: async_sessionmaker[AsyncSession]
 ) -> None:
     messenger, cloud = texting.app[MESSENGER], texting.cloud
     case_id = await _case(centre, clock)
@@ -140,6 +141,14 @@ async def test_stop_ends_her_updates_and_what_was_waiting(
     clock.advance(24 * 3600)
     assert await messenger.send_due() == 0
     assert [m["to"] for m in cloud.messages if m.get("direction") == "outbound-api"] == []
+
+    boss = await officer(texting, db, clock, "S-1", role="supervisor")
+    day = (clock() - timedelta(days=1)).date().isoformat()
+    code, report = await boss.call("GET", f"/api/reports/referrals?from={day}&to={day}")
+    await boss.close()
+    assert code == 200
+    assert report["stopped"] == {"sms_stop": 1}
+    assert report["messages"] == {"update": {"cancelled": 1}}
 
 
 async def test_named_updates_on_whatsapp_and_stopping_them_from_track(

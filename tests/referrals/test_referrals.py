@@ -224,3 +224,40 @@ async def test_steps_out_of_order_are_refused(
     withdrawn = await officer.post(f"/api/referrals/{referral['id']}/withdraw")
     assert (await withdrawn.json())["status"] == "withdrawn"
     assert (await station.post(path + "/acknowledge")).status == 409
+
+
+async def test_the_report_counts_places_outcomes_and_times(
+    centre: tuple[TestClient[Any, Any], Any],
+    gulberg: tuple[TestClient[Any, Any], Any],
+    login_as: Login,
+    clock: FakeClock,
+) -> None:
+    officer, _ = centre
+    station, _ = gulberg
+    acks = (30, 90, 600)
+    for delay in acks:
+        case = await open_case(officer)
+        referral = await (await refer(officer, case["id"])).json()
+        path = f"/api/field/referrals/{referral['id']}"
+        clock.advance(delay)
+        assert (await station.post(path + "/acknowledge")).ok
+        sent = await station.post(path + "/dispatch", json={"unit": "Dolphin 3"})
+        assert sent.ok
+        clock.advance(delay)
+        await _step(station, referral["id"], "on_scene")
+        await _step(station, referral["id"], "resolved" if delay < 600 else "unable_to_locate")
+    await refer(officer, (await open_case(officer))["id"], place=MODEL_TOWN, urgency="routine")
+    supervisor, _ = await login_as("supervisor")
+    day = clock().date().isoformat()
+    response = await supervisor.get(f"/api/reports/referrals?from={day}&to={day}")
+    assert response.status == 200, await response.text()
+    report = await response.json()
+    assert report["referrals"] == 4
+    places = {p["place"]: p["statuses"] for p in report["by_place"]}
+    assert places == {GULBERG: {"resolved": 2, "unable_to_locate": 1}, MODEL_TOWN: {"sent": 1}}
+    assert report["by_urgency"] == {"emergency": 3, "routine": 1}
+    ack = report["time_to_acknowledge"]
+    assert (ack["count"], ack["median_seconds"], ack["p90_seconds"]) == (3, 90, 600)
+    scene = report["time_to_on_scene"]
+    assert (scene["count"], scene["median_seconds"], scene["p90_seconds"]) == (3, 180, 1200)
+    assert (await officer.get(f"/api/reports/referrals?from={day}&to={day}")).status == 403
