@@ -30,7 +30,7 @@ from cases.tracking_code import display
 from contacts.desk import LOCATION_FIELD
 from officers.models import Officer
 from places.directory import Directory
-from places.model import RECEIVERS, Place
+from places.model import RECEIVERS
 from places.scope import Scope
 from recordings.models import Recording
 from referrals.models import Referral, ReferralUpdate
@@ -580,10 +580,6 @@ class Referrals:
             address=None,
             detail={"case_id": referral.case_id, **detail},
         )
-
-
-def place_of(directory: Directory, code: str) -> Place | None:
-    return directory.get(code)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -95,11 +95,12 @@
     try {
       context = await api("GET", "/api/referrals/context?code=" + encodeURIComponent(code));
     } catch (_) {
-      panel.hidden = true;
+      current = { code, context: null }; // not asked again for this code
+      if (!panel.hidden) panel.hidden = true;
       return;
     }
     current = { code, context };
-    panel.hidden = false;
+    if (panel.hidden) panel.hidden = false;
     const s = context.suggested;
     $("referral-suggested").textContent = s ? "Suggested: " + s.name + " (" + HOW[s.how] + ")." :
       "No location: choose the place from the list.";
@@ -124,7 +125,7 @@
   }
 
   async function list() {
-    if (!current) return;
+    if (!current || !current.context) return;
     try {
       const found = await api("GET", "/api/referrals?case_id=" + current.context.case_id);
       $("referral-list").replaceChildren(...found.referrals.map((r) => el("li", {
@@ -206,12 +207,22 @@
       const code = (codeNode.textContent || "").replace(/\s/g, "");
       const shown = !codeNode.closest("[hidden]");
       if (code.length === 12 && shown && (!current || current.code !== code)) load(code);
-      if ((!code || !shown) && $("referral-panel")) { $("referral-panel").hidden = true; current = null; }
+      const panel = $("referral-panel");
+      if ((!code || !shown) && current) current = null;
+      // Only when it changes: setting the attribute again is itself a mutation we watch.
+      if ((!code || !shown) && panel && !panel.hidden) panel.hidden = true;
     };
-    new MutationObserver(seen).observe(document.body, { subtree: true, childList: true,
+    // The console changes the page often (timers, chat): look once per burst of changes.
+    let pending = false;
+    const soon = () => {
+      if (pending) return;
+      pending = true;
+      setTimeout(() => { pending = false; seen(); }, 100);
+    };
+    new MutationObserver(soon).observe(document.body, { subtree: true, childList: true,
       characterData: true, attributes: true, attributeFilter: ["hidden"] });
     seen();
-    timer = setInterval(() => { if (current) list(); }, REFRESH_MS);
+    timer = setInterval(list, REFRESH_MS);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", follow);
