@@ -199,9 +199,32 @@ class Messenger:
                     .limit(BATCH + LOOKBACK)
                 )
             )
+            # One look for the cases that want messages and the events already made into one,
+            # so that re-reading the lookback costs two queries, not two per event.
+            wanting: set[int] = set()
+            made_keys: set[str] = set()
+            if events:
+                wanting = set(
+                    await session.scalars(
+                        select(UpdateChoice.case_id).where(
+                            UpdateChoice.case_id.in_({e.case_id for e in events}),
+                            UpdateChoice.stopped_at.is_(None),
+                            UpdateChoice.channel.in_(("sms", "whatsapp")),
+                        )
+                    )
+                )
+                made_keys = set(
+                    await session.scalars(
+                        select(OutboundMessage.key).where(
+                            OutboundMessage.key.in_([f"update:{e.id}" for e in events])
+                        )
+                    )
+                )
             for event in events:
                 step = step_of(event.kind, event.data or {})
-                if step is None:
+                if step is None or event.case_id not in wanting:
+                    continue
+                if f"update:{event.id}" in made_keys:
                     continue
                 if await self._make(
                     session, event.id, event.case_id, step, event.at, event.data, now
