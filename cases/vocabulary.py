@@ -34,6 +34,10 @@ class Channel(StrEnum):
     BROWSER_AUDIO = "browser_audio"
     BROWSER_VIDEO = "browser_video"
     PHONE = "phone"
+    SMS = "sms"
+    """Text messages to the centre's number (a silent contact, routed like chat)."""
+    WHATSAPP = "whatsapp"
+    """WhatsApp messages to the centre's WhatsApp sender (routed like chat)."""
 
 
 class Disposition(StrEnum):

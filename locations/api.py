@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cases.casework import can_read
 from cases.models import Case, ContactSession
+from locations.latest import LIVE_FIELD
 from locations.models import SessionLocation
 from officers.auth import current_officer
 from safecall.endpoint import STAFF, endpoint
@@ -34,7 +35,7 @@ from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
 from signaling.routes import her_session
 
 TAGS = ["contacts"]
-FIELD = "session.live_location"
+FIELD = LIVE_FIELD
 """The sealing context of a place (a sealed value opens only under its own field)."""
 MIN_INTERVAL = 2.0
 """Seconds between two places from her page (a phone's GPS gives one a second)."""

@@ -95,6 +95,7 @@ async def _add(args: argparse.Namespace, settings: Settings, sessions: Sessions)
         "skills": _checked(fields.parse_skills, args.skills, settings.extra_categories),
         "lines": _checked(fields.parse_lines, args.lines),
         "district": _checked(fields.parse_district, args.district),
+        "place": _checked(_place, args.role, args.place, settings),
     }
     badge = values["badge"]
     async with sessions() as session:
@@ -113,13 +114,36 @@ async def _add(args: argparse.Namespace, settings: Settings, sessions: Sessions)
     return 0
 
 
+def _place(role: str, place: str | None, settings: Settings) -> str | None:
+    """A station or institution account's place, checked against the directory of places."""
+    from cases.vocabulary import load_districts
+    from places.directory import Directory
+    from places.loader import load
+    from places.scope import check_place
+
+    if role not in fields.FIELD_ROLES and not place:
+        return None
+    directory = Directory(load(settings.places_file, load_districts(settings.districts_file)))
+    return check_place(role, place, directory)
+
+
 async def _list(args: argparse.Namespace, settings: Settings, sessions: Sessions) -> int:
     async with sessions() as session:
         officers = list((await session.execute(select(Officer).order_by(Officer.badge))).scalars())
     if not officers:
         print("no officers yet")
         return 0
-    header = ("BADGE", "NAME", "ROLE", "GENDER", "LANGUAGES", "LINES", "SKILLS", "DISTRICT")
+    header = (
+        "BADGE",
+        "NAME",
+        "ROLE",
+        "GENDER",
+        "LANGUAGES",
+        "LINES",
+        "SKILLS",
+        "DISTRICT",
+        "PLACE",
+    )
     rows = [(*header, "STATUS")] + [
         (
             o.badge,
@@ -130,6 +154,7 @@ async def _list(args: argparse.Namespace, settings: Settings, sessions: Sessions
             ",".join(o.lines),
             ",".join(f"{k}={v}" for k, v in o.skills.items()) or "-",
             o.district or "-",
+            o.place or "-",
             ("disabled" if o.disabled else "enabled") + (", totp" if o.totp_sealed else ""),
         )
         for o in officers
@@ -249,12 +274,17 @@ def register(sub: Any) -> None:
     add = commands.add_parser("add", help="add an officer (asks for the password)")
     add.add_argument("--badge", required=True, help="badge number, e.g. B-101")
     add.add_argument("--name", required=True)
-    add.add_argument("--role", required=True, help="officer, supervisor or admin")
+    add.add_argument(
+        "--role",
+        required=True,
+        help="officer, supervisor or admin (the centre); station or institution (a place's)",
+    )
     add.add_argument("--gender", required=True, help="female or male")
     add.add_argument("--languages", required=True, help="comma-separated, e.g. ur,en,pa")
     add.add_argument("--skills", default="", help="e.g. domestic_violence=5,harassment=4")
     add.add_argument("--lines", required=True, help="service lines, e.g. women,child")
     add.add_argument("--district")
+    add.add_argument("--place", help="station and institution accounts: the place's code")
     add.add_argument("--password-stdin", action="store_true", help="read one line from stdin")
     add.set_defaults(run=_command(_add))
 

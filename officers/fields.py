@@ -10,9 +10,11 @@ import re
 
 from cases.vocabulary import LANGUAGES, ServiceLine, categories
 from officers.passwords import MAX_LENGTH, MIN_LENGTH
-from safecall.endpoint import ROLES
+from safecall.endpoint import FIELD, ROLES
 
 GENDERS = ("female", "male")
+FIELD_ROLES = FIELD
+"""Roles whose accounts belong to a place (``--place``)."""
 _BADGE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 
 

@@ -19,12 +19,16 @@ class Officer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     badge: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[str] = mapped_column(String(16))  # officer | supervisor | admin
+    role: Mapped[str] = mapped_column(String(16))
+    """officer | supervisor | admin (the centre), or station | institution (a place's)."""
     gender: Mapped[str] = mapped_column(String(8))  # female | male
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     skills: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # category -> 1..5
     lines: Mapped[list[str]] = mapped_column(JSON, default=list)  # service lines
     district: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    place: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    """A station or institution account's place (a code of the directory of places); None
+    for the centre's officers."""
     password_hash: Mapped[str] = mapped_column(String(255))
     totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -44,6 +48,7 @@ class Officer(Base):
             "skills": dict(self.skills),
             "lines": list(self.lines),
             "district": self.district,
+            "place": self.place,
             "disabled": self.disabled,
             "totp": self.totp_sealed is not None,
         }

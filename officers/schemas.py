@@ -25,6 +25,9 @@ class OfficerProfile(BaseModel):
     skills: dict[str, int]
     lines: list[str]
     district: str | None
+    place: str | None = Field(
+        default=None, description="A station or institution account's place (its code)."
+    )
     disabled: bool
     totp: bool = Field(description="A second factor is enrolled.")
 

@@ -53,6 +53,8 @@ CHANNEL_KINDS = {
     "browser_audio": "voice",
     "browser_video": "voice",
     "phone": "voice",
+    "sms": "chat",
+    "whatsapp": "chat",
 }
 """Channel -> kind of capacity it uses."""
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+import attachments.store
 import cases.api
 import cases.reports
 import contacts.routes
@@ -29,11 +30,16 @@ import ivr.twilio_api
 import ivr.video_leg
 import locations.api
 import media.routes
+import messaging.inbound
+import messaging.routes
 import officers.routes
+import places.routes
 import queues.api
 import queues.service
 import recordings.routes
 import recordings.service
+import referrals.routes
+import referrals.service_key
 import replies.api
 import signaling.console_feed
 import signaling.intake
@@ -87,6 +93,11 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     recordings.routes.setup(app)
     locations.api.setup(app)
     replies.api.setup(app)
+    places.routes.setup(app)  # the directory of places, checked against the districts
+    attachments.store.setup(app)
+    referrals.routes.setup(app)
+    messaging.routes.setup(app)  # her updates (the texts are checked now)
+    messaging.inbound.setup(app)
     pages.setup(app)
 
     app.cleanup_ctx.extend(LIFESPAN)
@@ -132,12 +143,15 @@ LIFESPAN: list[Context] = [
     signaling.console_feed.feeds_context,  # the consoles' and the wallboard's feeds
     ivr.signature.forgeries_context,  # forged-signature summaries written as windows close
     ivr.twilio_api.client_context,  # Twilio's REST client (when the phone line is on)
+    messaging.routes.messenger_context,  # her updates: written from case steps, sent on time
+    messaging.inbound.text_context,  # texts to the centre: her side held, answers sent on
     ivr.bridge.listen,  # accepted phone calls moved to the media bridge
     ivr.callback_retries.run,  # unanswered callbacks put back in line
     ivr.callbacks.cancel_rings_context,  # a ring stopped when its officer hangs up
     ivr.video_leg.link_limiter_context,  # the video-link tries limiter, shared in Redis
     media.routes.media_context,  # stream tokens; bridged calls ended at shutdown
     recordings.service.sweeper_context,  # abandoned recordings closed
+    referrals.service_key.referrals_context,  # referrals; unacknowledged emergencies escalate
 ]
 """What starts, in this order (each after what it uses); aiohttp stops them in reverse."""
 

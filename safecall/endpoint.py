@@ -20,9 +20,16 @@ H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 OFFICER = "officer"
 SUPERVISOR = "supervisor"
 ADMIN = "admin"
-ROLES = (OFFICER, SUPERVISOR, ADMIN)
-STAFF = frozenset(ROLES)
+STATION = "station"
+"""A police station's (or district office's, or 15 control's) account, scoped to its place."""
+INSTITUTION = "institution"
+"""A protection centre's, child institution's or shelter's account, scoped to its place."""
+ROLES = (OFFICER, SUPERVISOR, ADMIN, STATION, INSTITUTION)
+STAFF = frozenset({OFFICER, SUPERVISOR, ADMIN})
+"""The centre's own officers: the console, cases, queues. Field accounts are not staff."""
 MANAGERS = frozenset({SUPERVISOR, ADMIN})
+FIELD = frozenset({STATION, INSTITUTION})
+"""Accounts of the places referrals go to: they see only what was sent to their place."""
 
 _ATTR = "__safecall_endpoint__"
 
@@ -71,7 +78,7 @@ def endpoint(
     if public == (roles is not None):
         raise ValueError(f"endpoint {summary!r}: give exactly one of public=True or roles=")
     chosen = None if public else frozenset(roles or ())
-    if chosen is not None and (not chosen or not chosen <= STAFF):
+    if chosen is not None and (not chosen or not chosen <= frozenset(ROLES)):
         raise ValueError(f"endpoint {summary!r}: roles must be a non-empty subset of {ROLES}")
     meta = Endpoint(
         summary=summary,

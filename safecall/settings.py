@@ -111,6 +111,19 @@ class Settings:
         scheme, _, rest = self.map_tiles.partition("://")
         return f"{scheme}://{rest.split('/', 1)[0]}"
 
+    places_file: Path | None = None
+    """The directory of places (GeoJSON, docs/referrals.md); unset means the Lahore sample."""
+    referral_escalate_seconds: float = 120.0
+    """An emergency referral nobody acknowledged for this long goes to the supervisors."""
+    time_zone: str = "Asia/Karachi"
+    """Where her safe times for messages are read (IANA name)."""
+    twilio_whatsapp_from: str | None = None
+    """The WhatsApp sender (``whatsapp:+1415...``) updates and text contacts use; unset: no
+    WhatsApp."""
+    twilio_whatsapp_template: str | None = None
+    """Content SID (``HX...``) of the approved neutral template for updates sent outside
+    WhatsApp's 24-hour window."""
+
     @property
     def ivr_enabled(self) -> bool:
         """The Twilio webhooks answer only when the account and its token are set."""
@@ -183,6 +196,13 @@ class Settings:
             ),
             map_tiles=reader.get("MAP_TILES", _tile_template, cls.map_tiles),
             map_attribution=reader.get("MAP_ATTRIBUTION", _attribution, cls.map_attribution),
+            places_file=reader.get("PLACES_FILE", Path, None),
+            referral_escalate_seconds=reader.get(
+                "REFERRAL_ESCALATE_SECONDS", _escalate_seconds, 120.0
+            ),
+            time_zone=reader.get("TIME_ZONE", _time_zone, "Asia/Karachi"),
+            twilio_whatsapp_from=reader.get("TWILIO_WHATSAPP_FROM", _whatsapp, None),
+            twilio_whatsapp_template=reader.get("TWILIO_WHATSAPP_TEMPLATE", _content_sid, None),
         )
 
 
@@ -356,4 +376,37 @@ def _addresses(raw: str) -> tuple[str, ...]:
 def _recordings_store(raw: str) -> str:
     if raw not in ("local", "database"):
         raise ValueError("local (files under the var dir) or database (shared by every node)")
+    return raw
+
+
+def _escalate_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 10 <= value <= 3600:
+        raise ValueError("a number of seconds from 10 to 3600")
+    return value
+
+
+def _time_zone(raw: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("an IANA time zone such as Asia/Karachi") from None
+    return raw
+
+
+def _whatsapp(raw: str) -> str:
+    if not raw.startswith("whatsapp:"):
+        raise ValueError("a WhatsApp sender such as whatsapp:+14155238886")
+    _e164(raw.removeprefix("whatsapp:"))
+    return raw
+
+
+def _content_sid(raw: str) -> str:
+    if not (raw.startswith("HX") and len(raw) == 34 and raw[2:].isalnum()):
+        raise ValueError("a Content SID: HX followed by 32 letters and digits")
     return raw

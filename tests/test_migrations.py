@@ -14,12 +14,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-import audit.models  # noqa: F401  (registers the tables)
+import attachments.models  # noqa: F401  (registers the tables)
+import audit.models  # noqa: F401
 import cases.models  # noqa: F401
 import ivr.models  # noqa: F401
 import locations.models  # noqa: F401
+import messaging.models  # noqa: F401
 import officers.models  # noqa: F401
 import recordings.models  # noqa: F401
+import referrals.models  # noqa: F401
 import replies.models  # noqa: F401
 from safecall.db import Base, create_engine
 

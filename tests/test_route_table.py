@@ -52,6 +52,13 @@ PUBLIC = {
     ("GET", "/twilio/prompts/{lang}/{name}"),  # recorded prompts Twilio fetches (no one's data)
     ("GET", "/twilio/media"),  # Twilio Media Streams: signed upgrade + single-use stream token
     ("POST", "/api/video-links"),  # her one-time SMS video link (the token is the proof)
+    ("GET", "/field"),  # the field page only; its API needs a station's or institution's login
+    ("PUT", "/api/contacts/{session_id}/updates"),  # how she may be told of progress (token)
+    ("POST", "/api/track/updates/stop"),  # she stops her updates (her code and PIN)
+    ("POST", "/twilio/messaging"),  # texts to the centre (signed by Twilio)
+    ("POST", "/twilio/messaging/status"),  # delivery receipts (signed by Twilio)
+    ("POST", "/twilio/handoff/conference"),  # a handoff room's events (signed by Twilio)
+    ("POST", "/twilio/handoff/call"),  # a handoff's receiving call ended (signed by Twilio)
 }
 """Every route reachable without a login. Adding one is a decision: write it here."""
 

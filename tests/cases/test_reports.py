@@ -115,7 +115,7 @@ STATUSES = [
     "referred",
     "closed",
 ]
-CHANNELS = ["chat", "browser_audio", "browser_video", "phone"]
+CHANNELS = ["chat", "browser_audio", "browser_video", "phone", "sms", "whatsapp"]
 DISPOSITIONS = ["answered", "abandoned", "missed", "transferred", "dropped", "failed"]
 
 

@@ -199,6 +199,8 @@ class Call:
         self.stream: MediaStream | None = None
         """The Media Stream open right now, if any."""
         self.streams: list[MediaStream] = []
+        self.conference: str | None = None
+        """The conference room the call is in now, if any."""
         self.ended = asyncio.Event()
         self.source: Document | _Fetch | None = None
         """What an outbound call runs once answered (its Url or Twiml)."""
@@ -533,6 +535,10 @@ class Call:
                 following = await self._connect(verb, doc)
                 if following is not None:
                     return following
+            elif verb.name == "Dial":
+                following = await self._conference(verb, doc)
+                if following is not None:
+                    return following
             await asyncio.sleep(0)
         return None
 
@@ -682,6 +688,30 @@ class Call:
         if "action" in verb.attrs:
             action = self._resolve(doc, verb.attrs["action"])
             return await self._fetch(_Fetch(action, verb.attrs.get("method", "POST")))
+        return None
+
+    async def _conference(self, verb: Verb, doc: Document) -> Document | None:
+        """``<Dial><Conference>``: in the room until the call leaves or the room ends; then
+        the Dial ``action`` (DialCallStatus=completed) or the next verb."""
+        noun = verb.children[0]
+        attrs = dict(noun.attrs)
+        if attrs.get("statusCallback"):
+            attrs["statusCallback"] = self._resolve(doc, attrs["statusCallback"])
+        rooms = self.cloud.conferences
+        room = rooms.live(noun.text)
+        self.conference = room.name
+        try:
+            await rooms.join(room, self.sid, attrs)
+            self._notify()
+            await room.ended.wait()
+        finally:
+            self.conference = None
+            await asyncio.shield(rooms.leave(room, self.sid))
+            self._notify()
+        if "action" in verb.attrs:
+            action = self._resolve(doc, verb.attrs["action"])
+            extra = {"DialCallStatus": "completed", "ConferenceSid": room.sid}
+            return await self._fetch(_Fetch(action, verb.attrs.get("method", "POST"), extra))
         return None
 
     async def _fetch(self, fetch: _Fetch) -> Document:

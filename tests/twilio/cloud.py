@@ -36,7 +36,9 @@ from aiohttp import web
 
 from tests.twilio import rest
 from tests.twilio.call import Call, Document, WebhookRequest, _Fetch, _Outcome
+from tests.twilio.conference import Conferences
 from tests.twilio.errors import Fail, TwilioError
+from tests.twilio.messaging import Messaging
 from tests.twilio.signing import SIGNATURE_HEADER, signature
 from tests.twilio.twiml import parse
 
@@ -116,6 +118,10 @@ class TwilioCloud:
         self.webhooks: list[WebhookRequest] = []
         """Every request the emulator made to the app, in order."""
         self.errors: list[TwilioError] = []
+        self.conferences = Conferences(self)
+        """Conference rooms of ``<Dial><Conference>`` (tests/twilio/conference.py)."""
+        self.messaging = Messaging(self)
+        """Twilio Messaging: inbound texts, receipts, STOP, WhatsApp (tests/twilio/messaging.py)."""
         self.rest_base = ""
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None

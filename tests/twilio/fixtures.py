@@ -52,10 +52,12 @@ async def serve_https(
     *,
     clock: Callable[[], datetime] | None = None,
     caller_id: str = TWILIO_TEST_CALLER_ID,
+    loop_every: float | None = None,
 ) -> AsyncIterator[HttpsApp]:
     """Serve ``create_app`` over https for ``cloud``; the settings get the Twilio account,
     ``public_url``, ``twilio_api_base`` (the cloud's REST base), ``twilio_caller_id`` and
-    ``media_ice_hosts=("127.0.0.1",)``. The cloud gets the number's voice and status URLs
+    ``media_ice_hosts=("127.0.0.1",)``; ``loop_every`` slows the messaging loop (tests that
+    drive it by hand). The cloud gets the number's voice and status URLs
     (``/twilio/voice``, ``/twilio/status``) and trusts the certificate. On exit every live
     call is hung up first, then the app stops."""
     server_ssl, cert_path = self_signed(tmp_path)
@@ -71,6 +73,10 @@ async def serve_https(
         media_ice_hosts=("127.0.0.1",),
     )
     app = create_app(settings) if clock is None else create_app(settings, clock=clock)
+    if loop_every is not None:  # the messaging loop: a test drives it by hand instead
+        from messaging.routes import LOOP, LoopConfig
+
+        app[LOOP] = LoopConfig(every=loop_every)
     runner = web.AppRunner(app, shutdown_timeout=2.0)
     await runner.setup()
     try:
@@ -79,6 +85,7 @@ async def serve_https(
         cloud.ssl_context = client_ssl
         cloud.voice_url = url + "/twilio/voice"
         cloud.status_callback = url + "/twilio/status"
+        cloud.messaging.url = url + "/twilio/messaging"
         cloud.owned_numbers.add(caller_id)
         yield HttpsApp(url, settings, app, cloud, cert_path, client_ssl)
         await cloud.hang_up_all()

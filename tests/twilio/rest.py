@@ -24,13 +24,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from tests.twilio.call import TERMINAL, Document, _Fetch, new_sid, rfc2822
+from tests.twilio.call import TERMINAL, Document, _Fetch
 from tests.twilio.twiml import TwimlError, parse
 
 if TYPE_CHECKING:
@@ -61,6 +60,7 @@ def routes(cloud: TwilioCloud) -> list[web.RouteDef]:
         web.post(BASE + "/Calls/{sid}.json", api.update_call),
         web.post(BASE + "/Messages.json", api.create_message),
         web.get(BASE + "/Messages/{sid}.json", api.fetch_message),
+        web.get(BASE + "/Messages/{sid}/Media/{media}", api.fetch_media),
     ]
 
 
@@ -217,54 +217,7 @@ class _Api:
         if (refused := await self._authorised(request)) is not None:
             return refused
         one = {key: values[-1] for key, values in form.items()}
-        to, from_, body = one.get("To", ""), one.get("From", ""), one.get("Body", "")
-        if not to:
-            return error(400, 21604, "A 'To' phone number is required.")
-        if not E164.fullmatch(to):
-            return error(400, 21211, f"Invalid 'To' Phone Number: {to}")
-        if not from_ and not one.get("MessagingServiceSid"):
-            return error(400, 21603, "A 'From' phone number is required.")
-        if from_ and from_ not in self.cloud.owned_numbers:
-            return error(
-                400,
-                21606,
-                f"The From phone number {from_} is not a valid, SMS-capable inbound phone number "
-                "or short code for your account.",
-            )
-        if not body and "MediaUrl" not in one:
-            return error(400, 21602, "Message body is required.")
-        if len(body) > 1600:
-            return error(
-                400, 21617, "The concatenated message body exceeds the 1600 character limit."
-            )
-        sid = new_sid("SM")
-        now = rfc2822(datetime.now(UTC))
-        message = {
-            "account_sid": self.cloud.account_sid,
-            "api_version": "2010-04-01",
-            "body": body,
-            "date_created": now,
-            "date_sent": None,
-            "date_updated": now,
-            "direction": "outbound-api",
-            "error_code": None,
-            "error_message": None,
-            "from": from_ or None,
-            "messaging_service_sid": one.get("MessagingServiceSid"),
-            "num_media": "0",
-            "num_segments": str(max(1, -(-len(body) // 153))),
-            "price": None,
-            "price_unit": "USD",
-            "sid": sid,
-            "status": "queued",
-            "subresource_uris": {
-                "media": f"/2010-04-01/Accounts/{self.cloud.account_sid}/Messages/{sid}/Media.json"
-            },
-            "to": to,
-            "uri": f"/2010-04-01/Accounts/{self.cloud.account_sid}/Messages/{sid}.json",
-        }
-        self.cloud.messages.append(message)
-        return web.json_response(message, status=201)
+        return self.cloud.messaging.create(one)
 
     async def fetch_message(self, request: web.Request) -> web.Response:
         if (refused := await self._authorised(request)) is not None:
@@ -275,6 +228,11 @@ class _Api:
         return self._record(
             request, {}, error(404, 20404, f"The requested resource {request.path} was not found")
         )
+
+    async def fetch_media(self, request: web.Request) -> web.Response:
+        if (refused := await self._authorised(request)) is not None:
+            return refused
+        return self.cloud.messaging.fetch_media(request)
 
 
 def _absolute(url: str) -> bool:

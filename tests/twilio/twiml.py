@@ -97,11 +97,52 @@ SPECS: dict[str, _Spec] = {
         frozenset({"Parameter"}),
     ),
     "Parameter": _Spec({"name": None, "value": None}),
+    # https://www.twilio.com/docs/voice/twiml/dial and /conference: only <Dial><Conference>
+    # is emulated (a room the call joins); <Number>, <Client>, <Sip>... fail loudly.
+    "Dial": _Spec(
+        {
+            "action": None,
+            "method": _METHODS,
+            "timeout": 5,
+            "callerId": None,
+            "hangupOnStar": _BOOL,
+            "timeLimit": 1,
+            "answerOnBridge": _BOOL,
+            "record": {"do-not-record", "record-from-answer", "record-from-ringing"},
+            "ringTone": None,
+        },
+        frozenset({"Conference"}),
+    ),
+    "Conference": _Spec(
+        {
+            "muted": _BOOL,
+            "beep": {"true", "false", "onEnter", "onExit"},
+            "startConferenceOnEnter": _BOOL,
+            "endConferenceOnExit": _BOOL,
+            "waitUrl": "waitUrl",
+            "waitMethod": _METHODS,
+            "maxParticipants": 2,
+            "record": {"do-not-record", "record-from-start"},
+            "statusCallback": None,
+            "statusCallbackEvent": "conferenceEvents",
+            "statusCallbackMethod": _METHODS,
+            "participantLabel": None,
+            "coach": None,
+            "jitterBufferSize": {"off", "small", "medium", "large"},
+        },
+        text="required",
+    ),
 }
-TOP_LEVEL = frozenset({"Say", "Play", "Pause", "Gather", "Redirect", "Hangup", "Reject", "Connect"})
+TOP_LEVEL = frozenset(
+    {"Say", "Play", "Pause", "Gather", "Redirect", "Hangup", "Reject", "Connect", "Dial"}
+)
+CONFERENCE_EVENTS = frozenset(
+    {"start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement"}
+)
 NOT_EMULATED = frozenset(
     {
-        *("Dial", "Enqueue", "Leave", "Record", "Refer", "Start", "Stop", "Pay", "Prompt", "Sms"),
+        *("Number", "Client", "Sip", "Queue", "Application", "WhatsApp"),
+        *("Enqueue", "Leave", "Record", "Refer", "Start", "Stop", "Pay", "Prompt", "Sms"),
         *("Echo", "Queue", "Room", "Conversation", "ConversationRelay", "VirtualAgent"),
     }
 )
@@ -188,6 +229,13 @@ def _check_value(tag: str, name: str, value: str, rule: object) -> None:
     elif rule == "speechTimeout":
         if value != "auto" and not value.isdigit():
             raise TwimlError(12200, f"{where}: a whole number of seconds or 'auto'")
+    elif rule == "waitUrl":  # https://www.twilio.com/docs/api/errors/13233
+        if value and not re.match(r"^(https?://|/)", value):
+            raise TwimlError(13233, f"{where}: waitUrl must be a URL or the empty string")
+    elif rule == "conferenceEvents":
+        unknown = set(value.split()) - CONFERENCE_EVENTS
+        if unknown:
+            raise TwimlError(12200, f"{where}: unknown events {sorted(unknown)}")
 
 
 def _check_verb(verb: Verb) -> None:
@@ -201,5 +249,9 @@ def _check_verb(verb: Verb) -> None:
             raise TwimlError(12200, "<Stream> needs a url attribute")
         if not url.startswith("wss://"):
             raise TwimlError(31922, f"<Stream url={url!r}>: only wss:// URLs are supported")
+    if verb.name == "Dial" and len(verb.children) != 1:
+        raise TwimlError(12200, "<Dial> takes exactly one noun (the emulator: one <Conference>)")
+    if verb.name == "Conference" and len(verb.text) > 128:
+        raise TwimlError(12200, "<Conference> room names are at most 128 characters")
     if verb.name == "Parameter" and not {"name", "value"} <= verb.attrs.keys():
         raise TwimlError(12200, "<Parameter> needs both name and value")
