@@ -4,8 +4,8 @@ The caller's side is the Twilio emulator (tests/twilio/): a real call to the
 helpline whose Media Stream the emulator opens once the officer accepts
 (tests/media/console.py). The console answers the bridge's offer (PCMU), hears
 the caller, sends its microphone (Chromium's fake device: the known speech)
-back, shows her key presses, and the officer hangs up: the app ends the call
-through Twilio's Calls resource.
+back, shows her key presses, and the officer hangs up: through Twilio's Calls
+resource the app offers her a PIN for her new case (she hangs up instead).
 
 Run in a loopback-only namespace:
 ``scripts/in-netns.sh .venv/bin/pytest -m browser tests/media``.
@@ -55,8 +55,12 @@ async def test_a_phone_call_answered_in_the_console(
     await page.get_by_test_id("chat-log").filter(has_text="1").wait_for()
     assert "keypad" in (await page.get_by_test_id("chat-log").text_content() or "")
 
-    # The officer hangs up: the app ends the call through the Calls resource.
+    # The officer hangs up: the conversation opened her case, which has no PIN yet, so
+    # instead of hanging up the app offers her one on the keypad (through the Calls
+    # resource); she does not want one and hangs up.
     await page.get_by_test_id("hangup").click()
+    await call.wait_for(lambda heard: any(h.value.endswith("/pin_offer.wav") for h in heard))
+    await call.hang_up()
     assert await call.wait_ended(limit=15) == "completed"
     assert calls_resource[0].hung_up(call.sid)
     await stream.wait_closed()  # and the stream with it
