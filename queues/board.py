@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
+from cases.vocabulary import eligible
 from queues import policy
 from queues.config import KINDS, RoutingConfig
 from queues.model import ENDED, Officer, OfficerProfile, Task, TaskStatus
@@ -124,7 +125,7 @@ class Board:
             self._push(officer.wrap_until, Due.WRAP, oid)
 
     def _hard_line_ok(self, profile: OfficerProfile, line: str) -> bool:
-        return not self.config.lines.get(line, True) or profile.gender == "female"
+        return eligible(profile, line, self.config.female_only(line))
 
     def _index_profile(self, profile: OfficerProfile) -> None:
         # The sets an officer may be in, worked out once per profile (refreshes are hot).

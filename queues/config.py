@@ -77,7 +77,11 @@ class RoutingConfig:
         return self.capacity_units // self.capacity[kind]
 
     def female_only(self, line: str) -> bool:
-        return self.lines[line]
+        """The line's flag (``[lines.<line>]``); an unknown line is an error, never defaulted."""
+        try:
+            return self.lines[line]
+        except KeyError:
+            raise ValueError(f"unknown service line {line!r}") from None
 
     def priority_of(self, category: str | None, *, emergency: bool = False) -> int:
         if emergency:

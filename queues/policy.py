@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from cases.vocabulary import eligible as eligible_for_line
 from queues.config import RoutingConfig, Step
 from queues.model import Officer, OfficerProfile, Presence, Task, TaskStatus
 
@@ -79,10 +80,10 @@ def next_change(task: Task, now: float, config: RoutingConfig) -> float | None:
 
 
 def hard_ok(profile: OfficerProfile, task: Task) -> bool:
-    """The rules that never relax, on every path into an officer."""
-    if task.line not in profile.lines:
-        return False
-    return not task.female_only or profile.gender == "female"
+    """The rules that never relax, on every path into an officer: she may answer the task's
+    line (:func:`cases.vocabulary.eligible`, with the flag the task carries from the routing
+    file)."""
+    return eligible_for_line(profile, task.line, task.female_only)
 
 
 def offerable(officer: Officer, cost: int, now: float) -> bool:

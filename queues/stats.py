@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from cases.vocabulary import eligible
 from queues.board import Board
 from queues.config import RoutingConfig
 from queues.events import Event, Kind
@@ -161,10 +162,9 @@ class StatsKeeper:
 
 def officers_by_state(board: Board, line: str, now: float) -> dict[str, int]:
     counts = {state.value: 0 for state in OfficerState}
-    female_only = board.config.lines.get(line, False)
+    female_only = board.config.female_only(line)
     for officer in board.officers.values():
-        profile = officer.profile
-        if line in profile.lines and (not female_only or profile.gender == "female"):
+        if eligible(officer.profile, line, female_only):
             counts[officer.state(now)] += 1
     return counts
 
