@@ -257,19 +257,11 @@ class Board:
             shut = {o for o, until in task.excluded.items() if until > now}
             if shut:
                 base = base - shut
-        # First what the task still asks for (its ring) ...
-        if need.language is not None:
-            base = base & self._by_language.get(need.language, _NONE)
-        if need.min_proficiency and need.category is not None:
-            category = need.category
-            base = set().union(
-                *(
-                    base & self._by_skill.get((category, n), _NONE)
-                    for n in range(need.min_proficiency, 6)
-                )
-            )
-        if need.district is not None:
-            base = base & self._by_district.get(need.district, _NONE)
+        # First what the task still asks for (its ring); when nobody free meets it and the
+        # grace is over, whoever the hard rules allow (disclosure never delays help) ...
+        ready = self._meeting(need, base)
+        if ready or need.firm:
+            base = ready
         # ... then, among those, the best fit: language, then skill, then district.
         if task.language is not None:
             speakers = base & self._by_language.get(task.language, _NONE)
@@ -290,6 +282,25 @@ class Board:
         if base is free:
             return self._if_allowed(self._longest_idle(task.line, task.kind, free), task)
         return self._if_allowed(min(base, key=self._idle.__getitem__), task)
+
+    def _meeting(
+        self, need: Requirement, members: set[int] | frozenset[int]
+    ) -> set[int] | frozenset[int]:
+        """Those of ``members`` who meet the preferences ``need`` still asks for."""
+        base = members
+        if need.language is not None:
+            base = base & self._by_language.get(need.language, _NONE)
+        if need.min_proficiency and need.category is not None:
+            category = need.category
+            base = set().union(
+                *(
+                    base & self._by_skill.get((category, n), _NONE)
+                    for n in range(need.min_proficiency, 6)
+                )
+            )
+        if need.district is not None:
+            base = base & self._by_district.get(need.district, _NONE)
+        return base
 
     def _longest_idle(self, line: str, kind: str, free: set[int]) -> int:
         heap = self._free_heaps[(line, kind)]
@@ -329,10 +340,20 @@ class Board:
             if not lineups or not self._hard_line_ok(profile, line):
                 continue
             for need, lineup in lineups.items():
-                if self._cost[need.kind] > room or not policy.satisfies(profile, need):
+                if self._cost[need.kind] > room:
                     continue
                 # Tasks waiting for her by name (known officer) come first within a priority.
                 other = need.known_officer is None
+                ready: set[int] | frozenset[int] = _NONE
+                if not policy.satisfies(profile, need):
+                    # Preferences she does not meet: open to her only past the grace, and
+                    # only while nobody who meets them is free for the task (policy.held).
+                    if need.firm or not lineup:
+                        continue
+                    head = lineup[0]
+                    if best is not None and (head[0], other, *head[1:]) >= best:
+                        continue
+                    ready = self._meeting(need, self._free.get((line, need.kind), _NONE))
                 for prio, arrived, seq, task_id in lineup:
                     key = (prio, other, arrived, seq, task_id)
                     if best is not None and key >= best:
@@ -342,6 +363,8 @@ class Board:
                     task = self.tasks[task_id]
                     if task.excluded and policy.excluded(task, profile.id, now):
                         continue
+                    if ready and not all(policy.excluded(task, o, now) for o in ready):
+                        continue  # someone who meets her preferences is free for it
                     if policy.hard_ok(profile, task):
                         best = key
                         break

@@ -20,6 +20,9 @@ DEFAULT_FILE = "default_routing.toml"
 KINDS = ("voice", "chat")
 """Kinds of channel: a voice contact (phone, browser audio or video) or a chat."""
 WOMEN = "women"
+DEFAULT_GRACE = 5.0
+"""Seconds a task's preferences hold it when nobody who meets them is free."""
+MAX_GRACE = 30.0
 
 
 class ConfigError(ValueError):
@@ -66,6 +69,9 @@ class RoutingConfig:
     known_officer: float
     returning: float
     steps: tuple[Step, ...]
+    grace: float = DEFAULT_GRACE
+    """Seconds after arrival during which her preferences hold her task even when no
+    officer who meets them is free; afterwards they hold it only while one is."""
 
     @property
     def capacity_units(self) -> int:
@@ -181,7 +187,7 @@ class _Checker:
         offers = self.table(raw, "offers", {"timeout", "no_answer_limit", "reoffer_after"})
         tasks = self.table(raw, "tasks", {"ttl", "callback_ttl", "wrap_up"})
         level = self.table(raw, "service_level", {"threshold", "window"})
-        relax = self.table(raw, "relaxation", {"known_officer", "returning", "steps"})
+        relax = self.table(raw, "relaxation", {"known_officer", "returning", "grace", "steps"})
         ttl = self.seconds(tasks, "tasks", "ttl", 1)
         timeout = self.seconds(offers, "offers", "timeout", 1)
         if timeout >= ttl:
@@ -204,7 +210,20 @@ class _Checker:
             known_officer=self.seconds(relax, "relaxation", "known_officer", 0),
             returning=self.seconds(relax, "relaxation", "returning", 0),
             steps=self.steps(relax),
+            grace=self.grace(relax),
         )
+
+    def grace(self, relax: Mapping[str, Any]) -> float:
+        if "grace" not in relax:
+            return DEFAULT_GRACE
+        grace = self.seconds(relax, "relaxation", "grace", 0)
+        if grace > MAX_GRACE:
+            raise self.fail(
+                "relaxation.grace",
+                f"at most {MAX_GRACE:g} seconds (disclosure must never delay help for long)",
+                relax["grace"],
+            )
+        return grace
 
     def lines(self, raw: Mapping[str, Any]) -> dict[str, bool]:
         table = self.table(raw, "lines", None)
