@@ -31,7 +31,7 @@ _TOMBSTONES = 100_000
 """Ended tasks remembered (so an old copy does not bring one back)."""
 
 Entry = tuple[int, float, int, str]
-"""A place in a line-up: (-priority, arrival, seq, task id)."""
+"""A place in a line-up: (tier, virtual arrival, seq, task id); see :func:`policy.standing`."""
 
 
 class Due(IntEnum):
@@ -195,7 +195,8 @@ class Board:
 
     def _place_task(self, task: Task, now: float, *, ring_due: bool = False) -> None:
         need = policy.requirement(task, now, self.config)
-        entry: Entry = (-task.priority, task.arrived, task.seq, task.id)
+        tier, virtual = policy.standing(task.priority, task.arrived, self.config)
+        entry: Entry = (tier, virtual, task.seq, task.id)
         placed = self._place.get(task.id)
         if placed is not None:
             if placed == (need, entry):
@@ -342,7 +343,7 @@ class Board:
             for need, lineup in lineups.items():
                 if self._cost[need.kind] > room:
                     continue
-                # Tasks waiting for her by name (known officer) come first within a priority.
+                # Tasks waiting for her by name (known officer) come first within a tier.
                 other = need.known_officer is None
                 ready: set[int] | frozenset[int] = _NONE
                 if not policy.satisfies(profile, need):
@@ -354,8 +355,8 @@ class Board:
                     if best is not None and (head[0], other, *head[1:]) >= best:
                         continue
                     ready = self._meeting(need, self._free.get((line, need.kind), _NONE))
-                for prio, arrived, seq, task_id in lineup:
-                    key = (prio, other, arrived, seq, task_id)
+                for tier, virtual, seq, task_id in lineup:
+                    key = (tier, other, virtual, seq, task_id)
                     if best is not None and key >= best:
                         break
                     if skip and task_id in skip:
@@ -452,6 +453,6 @@ class Board:
 
 def _placed(lineup: list[Entry], other: bool) -> Iterator[tuple[int, bool, float, int, str]]:
     """A line-up's entries as :func:`policy.place` orders them (``other`` is False for tasks
-    waiting for one officer by name, which come first within their priority)."""
-    for prio, arrived, seq, task_id in lineup:
-        yield (prio, other, arrived, seq, task_id)
+    waiting for one officer by name, which come first within their tier)."""
+    for tier, virtual, seq, task_id in lineup:
+        yield (tier, other, virtual, seq, task_id)

@@ -10,8 +10,10 @@ Both stores and the router use these; nothing here reads a clock or a store.
 * Disclosure never delays help (:func:`held`): after a short grace
   (``relaxation.grace``), a task's preferences hold it only while an officer who
   meets them is free for it; when none is, whoever the hard rules allow takes it.
-* Order: a task's place is (priority, arrival); among officers who may take
-  it, the best fit (:func:`rank`), then the longest idle.
+* Order: a task's place is by its priority as it ages (:func:`standing`: up by
+  one every ``aging.every`` seconds of waiting, up to a ceiling below the
+  emergency priority), then arrival; among officers who may take it, the best
+  fit (:func:`rank`), then the longest idle.
 """
 
 from __future__ import annotations
@@ -191,12 +193,38 @@ def best_officer(
     return chosen
 
 
-def place(task: Task, now: float) -> tuple[int, bool, float, int]:
-    """A task's place in line: by priority; within a priority, tasks waiting for one officer
-    by name (known officer, a contact coming back) first, since only she may take them;
-    then by arrival."""
+def standing(priority: int, arrived: float, config: RoutingConfig) -> tuple[int, float]:
+    """Where a task stands in line, as (tier, virtual arrival): smaller is first.
+
+    No task starves: while it waits, a task's priority rises by one every
+    ``aging_every`` seconds, up to ``aging_ceiling`` (:func:`effective_priority`); a
+    priority above the ceiling (an emergency) does not age and stays first. Aging tasks
+    are in line by ``min(priority + waited / every, ceiling)``, highest first, which is
+    the order of ``arrived - priority * every`` (earliest first) at every moment: so the
+    key is fixed when the task arrives and the line never needs sorting again. (Once
+    level at the ceiling, they stay in that same order.)
+    """
+    ceiling = config.aging_ceiling
+    if priority > ceiling:
+        return (-priority, arrived)
+    return (-ceiling, arrived - priority * config.aging_every)
+
+
+def effective_priority(task: Task, now: float, config: RoutingConfig) -> float:
+    """The task's priority as it has aged by ``now`` (see :func:`standing`)."""
+    ceiling = config.aging_ceiling
+    if task.priority > ceiling:
+        return task.priority
+    return min(task.priority + max(now - task.arrived, 0.0) / config.aging_every, ceiling)
+
+
+def place(task: Task, now: float, config: RoutingConfig) -> tuple[int, bool, float, int]:
+    """A task's place in line: by :func:`standing`; within a tier (the emergencies of one
+    priority, or every aging task), tasks waiting for one officer by name (known officer,
+    a contact coming back) first, since only she may take them, for their short window."""
     by_name = task.known_officer is not None and now < task.known_until
-    return (-task.priority, not by_name, task.arrived, task.seq)
+    tier, virtual = standing(task.priority, task.arrived, config)
+    return (tier, not by_name, virtual, task.seq)
 
 
 def first_task(
@@ -214,7 +242,7 @@ def first_task(
     for task in tasks:
         if not may_offer(officer, task, now, config, everyone):
             continue
-        key = place(task, now)
+        key = place(task, now, config)
         if chosen_key is None or key < chosen_key:
             chosen, chosen_key = task, key
     return chosen

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cases.vocabulary import eligible
+from queues import policy
 from queues.board import Board
 from queues.config import RoutingConfig
 from queues.events import Event, Kind
@@ -139,8 +140,13 @@ class StatsKeeper:
         staffed = board.staffed(line)
         handle = self.handle_time(line, now)
         total = window.answered + window.abandoned + window.missed
-        default = self.config.default_priority
-        ahead = sum(1 for task in waiting if task.priority >= default)
+        # A new task of the default priority would stand behind these.
+        newcomer = policy.standing(self.config.default_priority, now, self.config)
+        ahead = sum(
+            1
+            for task in waiting
+            if policy.standing(task.priority, task.arrived, self.config) <= newcomer
+        )
         officers = officers_by_state(board, line, now)
         return LineStats(
             line=line,

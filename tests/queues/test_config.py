@@ -100,3 +100,16 @@ def test_the_grace_may_be_left_out() -> None:
     assert config_with(relaxation=relaxation).grace == routing_config.DEFAULT_GRACE
     relaxation = f"[relaxation]\nknown_officer = 30\nreturning = 60\ngrace = 0\n{_STEP}"
     assert config_with(relaxation=relaxation).grace == 0
+
+
+def test_aging_stays_below_an_emergency() -> None:
+    config = routing_config.load()
+    assert config.aging_every > 0 and config.aging_ceiling < config.emergency_priority
+    with pytest.raises(ConfigError, match=r"aging\.up_to must be a whole number from 0 to 99"):
+        config_with(aging="[aging]\nevery = 20\nup_to = 100")
+    with pytest.raises(ConfigError, match=r"aging\.every must be a number of seconds"):
+        config_with(aging="[aging]\nevery = 0\nup_to = 50")
+    with pytest.raises(ConfigError, match="unknown key"):
+        config_with(aging="[aging]\nevery = 20\nceiling = 50")
+    assert config_with(aging="[aging]\nevery = 30").aging_ceiling == config.emergency_priority - 1
+    assert config_with(aging="").aging_every == routing_config.DEFAULT_AGING_EVERY

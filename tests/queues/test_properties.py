@@ -223,9 +223,9 @@ def check_state(
             continue
         as_free = _ignoring_offer(officer)
         before = [as_free if o.id == officer.id else o for o in everyone]
-        place = policy.place(offered, now)
+        place = policy.place(offered, now, CONFIG)
         for task in waiting:
-            if policy.place(task, now) < place:
+            if policy.place(task, now, CONFIG) < place:
                 assert not policy.may_offer(as_free, task, now, CONFIG, before), (task, offered)
         as_waiting = replace(offered, status=TaskStatus.WAITING, officer=None)
         rivals = [o for o in free if policy.may_offer(o, as_waiting, now, CONFIG, before)]
