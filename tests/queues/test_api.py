@@ -273,3 +273,26 @@ async def test_a_free_officer_with_the_skill_is_still_offered_her_first(
     session_id = await _her_contact(client, "domestic_violence")
     assert await _offer(skilled) == session_id
     assert await _offer(plain) is None
+
+
+async def test_an_officer_sees_the_task_ids_of_her_own_lines_only(
+    app: web.Application, login_as: Any, openapi: OpenAPIChecker
+) -> None:
+    women, _ = await login_as("officer", lines=["women"])
+    child, _ = await login_as("officer", lines=["child"])
+    child_supervisor, _ = await login_as("supervisor", lines=["child"])
+    admin, _ = await login_as("admin", lines=[])
+    await app[ROUTER].enqueue(Contact(id="w1", line="women", channel="phone"))
+    await app[ROUTER].enqueue(Contact(id="c1", line="child", channel="chat"))
+
+    async def seen(browser: Client) -> dict[str, list[str]]:
+        response = await browser.get("/api/queues/stats")
+        body = await response.json()
+        openapi.check("GET", "/api/queues/stats", 200, body)
+        assert all(line["waiting"] == 1 for line in body["lines"])  # figures for every line
+        return {line["line"]: [t["task_id"] for t in line["tasks"]] for line in body["lines"]}
+
+    assert await seen(women) == {"women": ["w1"], "child": []}
+    assert await seen(child) == {"women": [], "child": ["c1"]}
+    assert await seen(child_supervisor) == {"women": [], "child": ["c1"]}
+    assert await seen(admin) == {"women": ["w1"], "child": ["c1"]}
