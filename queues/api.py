@@ -57,7 +57,10 @@ class LineStatsOut(BaseModel):
     service_level: float | None
     abandonment_rate: float | None
     average_wait: float | None
-    tasks: list[WaitingTaskOut]
+    tasks: list[WaitingTaskOut] = Field(
+        description="Waiting tasks in order; empty on a line the caller is not on (admins "
+        "see every line's)."
+    )
 
 
 class StatsOut(BaseModel):
@@ -195,7 +198,7 @@ def _placement(placement: Placement) -> web.Response:
     )
 
 
-def _line_stats(stats: LineStats) -> dict[str, object]:
+def _line_stats(stats: LineStats, *, shown: bool) -> dict[str, object]:
     return {
         "line": stats.line,
         "waiting": stats.waiting,
@@ -220,7 +223,7 @@ def _line_stats(stats: LineStats) -> dict[str, object]:
                 "status": t.status,
                 "estimated_wait": t.estimated_wait,
             }
-            for t in stats.tasks
+            for t in (stats.tasks if shown else ())
         ],
     }
 
@@ -243,14 +246,25 @@ async def _audit(
 
 
 @endpoint(
-    "Live statistics per service line, with every waiting task's place.",
+    "Live statistics per service line, with every waiting task's place on the lines the "
+    "caller is on (an officer or a supervisor: her own lines; an admin: every line). "
+    "The figures of the other lines come without their tasks.",
     roles=STAFF,
     response=StatsOut,
     tags=TAGS,
 )
 async def stats(request: web.Request) -> web.Response:
+    officer = current_officer(request)
     lines = _router(request).stats(with_tasks=True)
-    return web.json_response({"lines": [_line_stats(line) for line in lines]})
+    return web.json_response(
+        {"lines": [_line_stats(line, shown=_sees_tasks(officer, line.line)) for line in lines]}
+    )
+
+
+def _sees_tasks(officer: OfficerRow, line: str) -> bool:
+    """Whether she may see the waiting tasks' ids of a line: only of her own lines (a
+    supervisor's are the lines she supervises), every line for an admin."""
+    return officer.role == "admin" or line in officer.lines
 
 
 @endpoint(

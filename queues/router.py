@@ -792,7 +792,7 @@ class Router:
                     candidates.append(task)
             if not candidates:
                 return
-            chosen = min(candidates, key=lambda task: policy.place(task, now))
+            chosen = min(candidates, key=lambda task: policy.place(task, now, self.config))
             pending.discard(chosen.id)
             await self._offer_task(chosen.id, now)
 
