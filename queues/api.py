@@ -18,8 +18,9 @@ from officers.auth import current_officer
 from officers.models import Officer as OfficerRow
 from queues.model import OfficerProfile, Presence, TaskStatus
 from queues.router import Placement, Refused, Router
-from queues.service import ROUTER
+from queues.service import RECOVERY, ROUTER
 from queues.stats import LineStats
+from queues.store import Rebuilding
 from safecall.endpoint import MANAGERS, STAFF, endpoint
 from safecall.errors import ApiError, read_body
 from safecall.state import AUDIT, DB, client_address
@@ -85,6 +86,11 @@ class MeOut(BaseModel):
     offer: OfferOut | None
     tasks: list[str] = Field(description="Tasks she holds (session ids).")
     server_time: float = Field(description="The server's clock, seconds since the epoch.")
+    confirm: bool = Field(
+        default=False,
+        description="She is asked whether she is still available (the queues were rebuilt "
+        "after a restart and put her offline): POST /api/queues/me/confirm.",
+    )
 
 
 class ColleagueOut(BaseModel):
@@ -162,6 +168,7 @@ def officer_state(router: Router, officer_id: int) -> dict[str, Any]:
         "offer": None,
         "tasks": [],
         "server_time": now,
+        "confirm": officer_id in router.asked,
     }
     if officer is None:
         return state
@@ -292,6 +299,32 @@ async def set_state(request: web.Request) -> web.Response:
     profile = profile_of(row)
     await router.register(profile)
     await router.set_presence(row.id, Presence(body.state))
+    recovery = request.app.get(RECOVERY)
+    if recovery is not None and row.id in router.asked:
+        await recovery.confirm(row.id)  # she chose: no longer asked
+    return web.json_response(officer_state(router, row.id))
+
+
+@endpoint(
+    "Yes, still here: after the queues were rebuilt (a restart) she is asked whether she is "
+    "still available; this puts her back as she was (available or on break). Harmless when "
+    "she was not asked.",
+    roles=STAFF,
+    response=MeOut,
+    errors=["profile_invalid", "redis_reset"],
+    tags=TAGS,
+)
+async def confirm_presence(request: web.Request) -> web.Response:
+    row = current_officer(request)
+    router = _router(request)
+    recovery = request.app.get(RECOVERY)
+    if recovery is not None:
+        if recovery.rebuilding:
+            raise Rebuilding()
+        before = await recovery.confirm(row.id)
+        if before is not None:
+            await router.register(profile_of(row))
+            await router.set_presence(row.id, before)
     return web.json_response(officer_state(router, row.id))
 
 
@@ -468,6 +501,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/queues/stats", stats)
     app.router.add_get("/api/queues/me", me)
     app.router.add_post("/api/queues/me/state", set_state)
+    app.router.add_post("/api/queues/me/confirm", confirm_presence)
     app.router.add_post("/api/queues/offers/{task_id}/accept", accept)
     app.router.add_post("/api/queues/offers/{task_id}/decline", decline)
     app.router.add_post("/api/queues/tasks/{task_id}/complete", complete)

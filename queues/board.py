@@ -84,6 +84,13 @@ class Board:
         """Goes up whenever a line-up changes (positions may have moved)."""
         self._seq = itertools.count()
 
+    def clear(self) -> None:
+        """Forget everything (the store lost its state and is loaded again); the generation
+        still only goes up."""
+        generation = self.generation
+        self.__init__(self.config)  # type: ignore[misc]
+        self.generation = generation + 1
+
     # --- officers ------------------------------------------------------------------
 
     def put_officer(self, officer: Officer, now: float) -> None:
