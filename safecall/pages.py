@@ -90,7 +90,9 @@ def _tags(if_none_match: str) -> set[str]:
 
 
 def setup(app: web.Application) -> None:
-    app[ASSETS] = Assets.build(WEB)
+    from safecall import app_shell  # its files join the pages' (icons, the offline page)
+
+    app[ASSETS] = Assets.build(WEB, extra=app_shell.files(app[SETTINGS]))
     app.router.add_get("/", page("index.html", "The citizen page."))
     app.router.add_get("/console", page("console.html", "The officer console.", map_tiles=True))
     app.router.add_get(

@@ -14,8 +14,15 @@ from typing import Any
 import pytest
 
 from safecall.assets import IMMUTABLE, Assets, brotli, chosen_encoding
+from tests.support import copy_sqlite
 
 VERSIONED = re.compile(r'"/static/([a-z0-9.-]+)\?v=([0-9a-f]{16})"')
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """SQLite only: files and headers do not depend on the database."""
+    return copy_sqlite(sqlite_template, tmp_path / "safecall.db")
 
 
 async def test_the_citizen_page_names_its_files_by_version_and_they_are_cached(client: Any) -> None:

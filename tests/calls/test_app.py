@@ -1,0 +1,79 @@
+"""The citizen page as an installed app, in headless Chromium on a 390×844 phone.
+
+Installable (manifest fetched, service worker active, no installability error), and
+offline a reload shows the offline page with 15; a visit in a browser tab registers
+no worker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser
+
+from tests.browser import browser
+from tests.calls.test_call import PHONE
+from tests.support import copy_sqlite
+
+pytestmark = pytest.mark.browser
+__all__ = ["browser"]
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+    return copy_sqlite(sqlite_template, tmp_path / "safecall.db")
+
+
+async def test_the_app_installs_and_offline_shows_call_15(client: Any, browser: Browser) -> None:
+    # A visit in a browser tab: no worker is registered (nothing is left behind).
+    context = await browser.new_context(viewport=PHONE)  # type: ignore[arg-type]
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    await page.goto(str(client.make_url("/")))
+    await page.wait_for_function("() => document.readyState === 'complete'")
+    assert await page.evaluate("() => document.documentElement.dataset.app") is None
+    assert (
+        await page.evaluate("async () => (await navigator.serviceWorker.getRegistrations()).length")
+        == 0
+    )
+
+    # The app (the manifest's start_url): the worker installs and takes the page.
+    await page.goto(str(client.make_url("/?app=1")))
+    await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    state = await page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
+    assert state == "activated"
+    cdp = await context.new_cdp_session(page)
+    found = await cdp.send("Page.getAppManifest")
+    assert found["url"].endswith("/manifest.webmanifest")
+    assert found["errors"] == []
+    installability = await cdp.send("Page.getInstallabilityErrors")
+    # Every criterion met; a test's browser context is always incognito, and says so.
+    errors = {e["errorId"] for e in installability["installabilityErrors"]}
+    assert errors <= {"in-incognito"}, errors
+
+    # Offline: a reload shows the offline page (from the worker's shell), styled.
+    await context.set_offline(True)
+    await page.reload()
+    await page.get_by_test_id("offline-page").wait_for()
+    assert await page.get_by_test_id("offline-call15").get_attribute("href") == "tel:15"
+    colour = await page.get_by_test_id("offline-call15").evaluate(
+        "(a) => getComputedStyle(a).backgroundColor"
+    )
+    assert colour == "rgb(179, 38, 30)"  # the shell's style sheets came from the cache
+    cached = await page.evaluate(
+        """async () => {
+          const urls = [];
+          for (const name of await caches.keys()) {
+            const kept = await (await caches.open(name)).keys();
+            for (const r of kept) urls.push(new URL(r.url).pathname);
+          }
+          return urls;
+        }"""
+    )
+    assert "/offline" in cached
+    assert not [url for url in cached if url.startswith("/api") or url in ("/", "/track")]
+    assert not problems
+    await context.close()
