@@ -22,4 +22,6 @@ export async function registerWorker(nav = navigator) {
 if (runsAsApp()) {
   document.documentElement.dataset.app = "1";
   registerWorker();
+  // One-tap SOS, in the app only (loaded on demand: a browser tab does not fetch it).
+  import("./sos.js").then((sos) => sos.addButton()).catch(() => {});
 }
