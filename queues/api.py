@@ -76,6 +76,9 @@ class OfferOut(BaseModel):
     category: str | None
     silent: bool
     callback: bool = Field(description="A callback: she asked to be rung back.")
+    emergency: bool = Field(
+        default=False, description="At the emergency priority (an SOS, the phone menu's)."
+    )
     expires: float = Field(description="Seconds since the epoch.")
 
 
@@ -182,6 +185,7 @@ def officer_state(router: Router, officer_id: int) -> dict[str, Any]:
             "category": task.category,
             "silent": task.silent,
             "callback": task.is_callback,
+            "emergency": task.priority >= router.config.emergency_priority,
             "expires": task.offer_expires,
         }
     state["tasks"] = sorted(

@@ -124,6 +124,20 @@ class Settings:
     """Content SID (``HX...``) of the approved neutral template for updates sent outside
     WhatsApp's 24-hour window."""
 
+    app_name: str = "Help"
+    """The installed app's name under its icon (a disguise, e.g. ``Calculator``, is the
+    deployment's choice; see docs/citizen.md)."""
+    app_icon: str = "help"
+    """The installed app's icon: ``help`` (neutral), ``calculator`` or ``notes``."""
+    sms_number: str | None = None
+    """Where she can text the centre, shown on the app's offline page (a short code such as
+    ``8787`` or an E.164 number); unset: the Twilio sender number, if any."""
+
+    @property
+    def sms_fallback(self) -> str | None:
+        """The number the offline page tells her to text, or None."""
+        return self.sms_number or self.twilio_caller_id
+
     @property
     def ivr_enabled(self) -> bool:
         """The Twilio webhooks answer only when the account and its token are set."""
@@ -203,6 +217,9 @@ class Settings:
             time_zone=reader.get("TIME_ZONE", _time_zone, "Asia/Karachi"),
             twilio_whatsapp_from=reader.get("TWILIO_WHATSAPP_FROM", _whatsapp, None),
             twilio_whatsapp_template=reader.get("TWILIO_WHATSAPP_TEMPLATE", _content_sid, None),
+            app_name=reader.get("APP_NAME", _app_name, "Help"),
+            app_icon=reader.get("APP_ICON", _app_icon, "help"),
+            sms_number=reader.get("SMS_NUMBER", _sms_number, None),
         )
 
 
@@ -307,6 +324,28 @@ def _tile_template(raw: str) -> str:
 def _attribution(raw: str) -> str:
     if len(raw) > 200 or any(ord(c) < 32 for c in raw):
         raise ValueError("one line of at most 200 characters")
+    return raw
+
+
+def _app_name(raw: str) -> str:
+    if len(raw) > 30 or any(ord(c) < 32 or c in '<>&"' for c in raw):
+        raise ValueError("a name of at most 30 characters, without < > & or quotes")
+    return raw
+
+
+APP_ICONS = ("help", "calculator", "notes")
+
+
+def _app_icon(raw: str) -> str:
+    if raw not in APP_ICONS:
+        raise ValueError("one of " + ", ".join(APP_ICONS))
+    return raw
+
+
+def _sms_number(raw: str) -> str:
+    digits = raw.removeprefix("+")
+    if not (digits.isascii() and digits.isdigit() and 3 <= len(digits) <= 15):
+        raise ValueError("a short code or phone number of 3 to 15 digits, e.g. 8787")
     return raw
 
 

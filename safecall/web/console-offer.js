@@ -144,11 +144,13 @@ function showFigures(figures) {
 
 function ringing(offer) {
   call.offer = offer;
-  const what = [isCallbackTask(offer.task_id) ? "Callback: ring her back" : words(offer.channel),
+  const what = [offer.emergency ? "EMERGENCY (SOS)" : "",
+    isCallbackTask(offer.task_id) ? "Callback: ring her back" : words(offer.channel),
     words(offer.line), offer.language ? words(offer.language) : "",
     offer.category ? words(offer.category) : ""].filter(Boolean).join(" · ");
   $("offer-what").textContent = what;
   $("offer").hidden = false;
+  $("offer").dataset.emergency = String(Boolean(offer.emergency));
   $("accept").disabled = false;
   $("decline").disabled = false;
   const left = () => Math.max(0, Math.round(offer.expires - (Date.now() + (session.skew || 0)) / 1000));
