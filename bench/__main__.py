@@ -13,6 +13,7 @@ BENCHMARKS = {
     "recordings": "bench.recordings",
     "first_frame": "bench.first_frame",
     "faults": "bench.faults",
+    "children": "bench.children_match",
 }
 
 
