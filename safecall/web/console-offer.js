@@ -7,7 +7,7 @@ import { api, refusal } from "./api.js";
 import { localMedia, stopStream } from "./console-call.js";
 import * as contacts from "./console-contacts.js";
 import { $, announce, show, words } from "./console-dom.js";
-import { call, held, isCallbackTask, servers, session } from "./console-state.js";
+import { call, held, isCallbackTask, isWarmTask, servers, session } from "./console-state.js";
 
 const STATES = { available: "Available for contacts", break: "On a break",
                  offline: "Not taking contacts", busy: "In a contact", wrap_up: "Wrap-up",
@@ -144,7 +144,8 @@ function showFigures(figures) {
 
 function ringing(offer) {
   call.offer = offer;
-  const what = [isCallbackTask(offer.task_id) ? "Callback: ring her back" : words(offer.channel),
+  const asked = isWarmTask(offer.task_id) ? "Transfer: a colleague asks you to join · " : "";
+  const what = [isCallbackTask(offer.task_id) ? "Callback: ring her back" : asked + words(offer.channel),
     words(offer.line), offer.language ? words(offer.language) : "",
     offer.category ? words(offer.category) : ""].filter(Boolean).join(" · ");
   $("offer-what").textContent = what;

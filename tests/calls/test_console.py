@@ -278,6 +278,65 @@ async def test_three_chats_at_once_an_offer_during_a_chat_and_a_transfer(
     assert pages.problems == []
 
 
+async def test_a_warm_chat_transfer_between_two_consoles(pages: Pages, db: Db) -> None:
+    """A asks B to join her chat with a note; she stays with her until B joins; the three
+    write to each other, each line with its author; A leaves her to B, who goes on."""
+    await officer(db, "WARM-1")
+    colleague = await officer(db, "WARM-2")
+    first = await pages.open("/console", LAPTOP)
+    await log_in(first, "WARM-1")
+    await first.get_by_test_id("status-available").click()
+    citizen = await her_chat(pages)
+    await accept(first)
+    await say(citizen, first, "Please help me")
+    second = await pages.open("/console", LAPTOP)
+    await log_in(second, "WARM-2")
+    await second.get_by_test_id("status-available").click()
+    await second.get_by_test_id("status-text").filter(has_text="Available").wait_for()
+
+    await first.get_by_test_id("transfer").click()
+    await first.get_by_test_id("transfer-target").select_option(f"officer:{colleague.id}")
+    await first.get_by_test_id("transfer-warm").check()
+    await first.get_by_test_id("transfer-note").fill("She needs a shelter tonight")
+    await first.get_by_test_id("transfer-send").click()
+    await expect(first.get_by_test_id("warm-said")).to_contain_text("Waiting for")
+    await expect(first.get_by_test_id("warm-cancel")).to_be_visible()
+    await expect(first.get_by_test_id("contact-tab")).to_have_count(1)  # still hers
+    await say(citizen, first, "Are you still there?")
+
+    await expect(second.get_by_test_id("offer-what")).to_contain_text("Transfer")
+    await accept(second)
+    await expect(second.get_by_test_id("transfer-from")).to_contain_text(
+        "She needs a shelter tonight"
+    )
+    await second.get_by_test_id("chat-log").get_by_text("Are you still there?").wait_for()
+    await expect(first.get_by_test_id("warm-said")).to_contain_text("has joined")
+    await look(first, "warm-transfer")
+
+    # All three see what each writes, with who wrote it.
+    await say(citizen, first, "hello both")
+    await second.get_by_test_id("chat-log").get_by_text("hello both").wait_for()
+    await say(first, citizen, "This is my colleague")
+    await expect(second.get_by_test_id("chat-log")).to_contain_text("Officer: This is my colleague")
+    await say(second, citizen, "I am here too")
+    await expect(first.get_by_test_id("chat-log")).to_contain_text("Colleague: I am here too")
+
+    # A leaves her to B: the contact leaves A's list and goes on with B.
+    await first.get_by_test_id("warm-leave").click()
+    await expect(first.get_by_test_id("contact-tab")).to_have_count(0)
+    await expect(second.get_by_test_id("transfer-from")).to_be_hidden()
+    await say(citizen, second, "thank you")
+    await say(second, citizen, "I will stay with you")
+    me = await second.evaluate("async () => (await fetch('/api/queues/me')).json()")
+    assert len(me["tasks"]) == 1 and me["tasks"][0].endswith("~warm")
+    await second.get_by_test_id("hangup").click()
+    await second.get_by_test_id("wrapup-done").click()
+    await second.get_by_test_id("status-text").filter(has_text="Available").wait_for()
+    me = await second.evaluate("async () => (await fetch('/api/queues/me')).json()")
+    assert me["tasks"] == []
+    assert pages.problems == []
+
+
 async def test_a_call_whose_ice_cannot_connect_is_said_and_goes_on_in_chat(
     pages: Pages, db: Db
 ) -> None:
