@@ -365,7 +365,10 @@ class Desk:
 
         The first answer marks it answered; the case gets her as its known officer (unless
         it has one) and moves from new to in progress. She may answer again (a reload).
-        An officer who accepted it as a transfer answers on a leg of her own.
+        An officer who accepted it as a transfer answers on a leg of her own; one who
+        accepted it as a warm transfer (``task_id`` names hers) joins the colleague seat.
+        A contact that ended in the moment after her accept is answered with its end and
+        no token: her console goes straight to the wrap-up, which frees her capacity.
         """
         session_id = session_id.split("~", 1)[0]  # a warm transfer's task names it too
         task_id = session_id
@@ -382,7 +385,15 @@ class Desk:
                 raise _not_yours("There is no such contact.")
             again = contact.answered_at is not None and contact.officer_id == officer_id
             colleague = task_id != session_id and contact.officer_id != officer_id
-            if colleague:
+            # She hung up in the moment before (her ending reached the desk after the
+            # accept): nobody to talk to; the officer goes straight to her wrap-up, which
+            # frees her capacity, and is not made the case's officer by it.
+            gone = contact.ended_at is not None and (
+                contact.answered_at is None or contact.officer_id != officer_id
+            )
+            if gone:
+                pass
+            elif colleague:
                 await self._join_beside(session, contact, officer_id, now)
             elif contact.answered_at is None:
                 await mark_answered(session, contact, officer_id=officer_id, answered_at=now)
@@ -390,7 +401,7 @@ class Desk:
                 await self._take_over(session, contact, officer_id, now)
             case = await session.get(Case, contact.case_id)
             assert case is not None
-            if not colleague:
+            if not colleague and not gone:
                 await self._know(session, case, officer_id, now)
             ended = contact.ended_at is not None
             answered = await self._answered(session, contact, case, again)
