@@ -4,7 +4,7 @@
 // asked to join (a warm transfer) sits beside the officer in the chat (`seat: colleague`)
 // until the officer leaves it to her; then she answers again for the officer's own seat.
 
-import { api, refusal } from "./api.js";
+import { api, refusal, tryAgain } from "./api.js";
 import * as voice from "./console-call.js";
 import { $, announce, clock, el, show, words } from "./console-dom.js";
 import { call, held, isVoice, session, view } from "./console-state.js";
@@ -143,11 +143,18 @@ export function ended(contact, at) {
 export async function finish(contact) {
   // A ring-back's task is the callback's (an unanswered ring has completed it already).
   const taskId = contact.callback ? contact.callback.taskId : contact.taskId;
-  const done = await api("POST", "/api/queues/tasks/" + encodeURIComponent(taskId) + "/complete");
+  // Until the server has it, the contact still takes her capacity (no offer comes): asked
+  // again while cut; then she is told so, and presses Done again.
+  const said = $("wrapup-said");
+  const done = await tryAgain(
+    () => api("POST", "/api/queues/tasks/" + encodeURIComponent(taskId) + "/complete"),
+    { delays: [500, 1000, 2000], waiting: () => show(said, "Finishing: the server did not answer; trying again…") });
   if (done.status !== 200 && done.status !== 409 && done.status !== 404) {
-    show($("status-note"), refusal(done, "The contact could not be finished; try again."));
+    show(said, refusal(done, "The contact could not be finished.") +
+      " It still takes your capacity (no new contact is offered) until it is finished: press Done again.");
     return false;
   }
+  show(said, "");
   forget(contact);
   return true;
 }

@@ -3,7 +3,7 @@
 // rings whatever she holds (a second chat during a chat; the server offers only what
 // fits her capacity), and is accepted beside the contacts she has.
 
-import { api, refusal } from "./api.js";
+import { api, refusal, tryAgain } from "./api.js";
 import { localMedia, stopStream } from "./console-call.js";
 import * as contacts from "./console-contacts.js";
 import { $, announce, show, words } from "./console-dom.js";
@@ -250,9 +250,16 @@ export async function accept() {
     if (media) media.then((got) => stopStream(got.stream));
     if (socket) socket.close();
   };
-  const accepted = await api("POST", "/api/queues/offers/" + encodeURIComponent(taskId) + "/accept");
+  // A request cut on its way (the network, a process stopping: 503) is asked again with
+  // growing waits until the server answers; she is told meanwhile.
+  const waiting = () => show($("status-note"), "The server did not answer; trying again…");
+  const accepted = await tryAgain(
+    () => api("POST", "/api/queues/offers/" + encodeURIComponent(taskId) + "/accept"), { waiting });
   stopRinging();
-  if (accepted.status !== 200) {
+  // An accept cut after the server took it is refused when asked again (it is hers already):
+  // her answer says whether it is.
+  const taken = accepted.status === 200 || (accepted.tries > 1 && accepted.status === 409);
+  if (!taken) {
     drop();
     show($("status-note"), refusal(accepted, "The contact could not be accepted."));
     return;
@@ -262,12 +269,14 @@ export async function accept() {
     announce("callback", { taskId, line: offer.line, language: offer.language });
     return;
   }
-  const answered = await api("POST", "/api/contacts/" + encodeURIComponent(taskId) + "/answer");
+  const answered = await tryAgain(
+    () => api("POST", "/api/contacts/" + encodeURIComponent(taskId) + "/answer"), { waiting });
   if (answered.status !== 200) {
     drop();
     show($("status-note"), refusal(answered, "The contact could not be joined."));
     return;
   }
+  show($("status-note"), "");
   contacts.open(answered.data, { media, socket });
 }
 $("accept").addEventListener("click", accept);
