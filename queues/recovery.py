@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from queues.events import Event
 from queues.model import Presence
 from queues.redis_store import REBUILDER, RedisStore
 from queues.router import Contact, Router
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 Step = Callable[[], Awaitable[object]]
 
+ASKED = "presence_confirm"
+"""The kind of the event (this process's listeners only) saying who is asked changed."""
 CHECK_SECONDS = 0.5
 """How often each process compares the epoch (one GET)."""
 SETTLE_SECONDS = 15.0
@@ -116,7 +119,7 @@ class Recovery:
         try:
             lost = await self.store.lost_state()
             if not lost:
-                self.router.asked = await self.store.asked()
+                self._asked(await self.store.asked())
         except RedisError:
             return  # down: /readyz says so; the loss is seen once it is back
         if lost:
@@ -160,9 +163,17 @@ class Recovery:
             if officer.presence != Presence.OFFLINE:
                 asked[officer.id] = officer.presence
         await store.ask_to_confirm(asked)
-        router.asked = await store.asked()
         for step in self.steps:
             await step()
+        self._asked(await store.asked())  # her console asks once her answer can be taken
+
+    def _asked(self, asked: dict[int, Presence]) -> None:
+        """Who is asked to confirm now; the consoles here look again when it changed."""
+        router = self.router
+        if asked != router.asked:
+            router.asked = asked
+            at = router.clock().timestamp()
+            router.tell(Event(id=f"asked#{at!r}", kind=ASKED, at=at, data={"asked": len(asked)}))
 
     async def put_back(self, held: Iterable[Held]) -> int:
         """Put back the open contacts Redis lost (a step of the desk's); how many this process
@@ -190,5 +201,6 @@ class Recovery:
     async def confirm(self, officer_id: int) -> Presence | None:
         """She answered "still available" (or chose a state): no longer asked; her presence
         before the loss (None when she was not asked)."""
-        self.router.asked.pop(officer_id, None)
-        return await self.store.confirmed(officer_id)
+        before = await self.store.confirmed(officer_id)
+        self._asked({k: v for k, v in self.router.asked.items() if k != officer_id})
+        return before
