@@ -221,7 +221,10 @@ class RedisStore:
 
     async def _suspect(self) -> None:
         """A step was refused in a way a loss would explain: when it is one, say so (the
-        rebuild starts) and refuse the step with :class:`Rebuilding`."""
+        rebuild starts) and refuse the step with :class:`Rebuilding`. Nothing is checked
+        when nobody would rebuild (a store used on its own, as tests and benches do)."""
+        if not self.on_lost:
+            return
         try:
             lost = await self.lost_state()
         except RedisError:
