@@ -6,13 +6,15 @@ zero again, so without this every process would ignore every change (its copy
 looks newer) until it restarted. Instead each process notices the loss (the
 store's *epoch*, a random id written when the state was first made, is gone
 or another; checked every half second and whenever a step is refused in a
-way only a loss explains) and rebuilds:
+way only a loss explains; or its events stream ends before what the process has read:
+Redis came back older, its last writes lost) and rebuilds:
 
 1. it takes the new epoch, forgets its copy and loads Redis's state again;
 2. the officers it knew are registered again, *offline*, and those who were
-   present are **asked to confirm** (:attr:`Router.asked`; their console shows
-   "Are you still available?"): nobody is offered a contact by a console that
-   may have been left alone, and nobody is logged out;
+   present (and whose presence Redis lost) are **asked to confirm**
+   (:attr:`Router.asked`; their console shows "Are you still available?"): nobody
+   is offered a contact by a console that may have been left alone, and nobody is
+   logged out;
 3. the parts above it put back what they know (:attr:`Recovery.steps`): the
    desk's open contacts from the database, waiting ones in line with their
    first arrival and those in conversation held by their officer
@@ -159,8 +161,13 @@ class Recovery:
         before = await store.reload(now)
         asked: dict[int, Presence] = {}
         for officer in before.values():
-            await store.register(officer.profile, now)
-            if officer.presence != Presence.OFFLINE:
+            now_known = store.board.officers.get(officer.id)
+            if now_known is None:
+                await store.register(officer.profile, now)
+            # Asked when Redis lost her or her last choice (it came back older).
+            if officer.presence != Presence.OFFLINE and (
+                now_known is None or now_known.presence != officer.presence
+            ):
                 asked[officer.id] = officer.presence
         await store.ask_to_confirm(asked)
         for step in self.steps:

@@ -132,3 +132,30 @@ async def test_two_processes_put_each_open_contact_back_once(start: Start) -> No
         assert router.placement("video-2").status == "waiting"
         assert router.placement("chat-1").officer_id == 1
         assert router.asked == {1: Presence.AVAILABLE}
+
+
+async def test_redis_back_older_is_noticed_and_what_it_lost_put_back(start: Start) -> None:
+    """AOF synced every second: a crash may lose the last writes. The epoch survives, but
+    the events stream ends before what the process read: the same rebuild, and only the
+    officers whose choice was lost are asked."""
+    router, recovery = await start()
+    await router.register(HER)
+    await router.set_presence(1, Presence.AVAILABLE)
+    client = aioredis.from_url(REDIS_URL)
+    saved: dict[Any, Any] = {key: await client.dump(key) for key in await client.keys("*")}
+    await router.enqueue(Contact("video-1", "women", "browser_video"))
+    assert router.placement("video-1").status == "offered"
+    recovery.steps.append(
+        lambda: recovery.put_back([Held(Contact("video-1", "women", "browser_video"), None)])
+    )
+    await client.flushdb()  # Redis comes back as it was before the contact came
+    for key, dumped in saved.items():
+        await client.restore(key, 0, dumped)
+    await client.aclose()
+
+    await until(lambda: recovery.rebuilds == 1, "rebuilt")
+    assert router.asked == {}  # her presence was not lost: nothing to confirm
+    await router.sync()
+    assert router.placement("video-1").status == "offered"
+    officer = router.officer(1)
+    assert officer is not None and officer.offer == "video-1"
