@@ -73,7 +73,7 @@ _RETRIES = 5
 _OWN_LIMIT = 100_000
 _NOT_OWN = object()
 """Tries of a step whose script says another process changed who holds the task."""
-_SUSPECT = frozenset({"unknown_officer", "unknown_task", "retry"})
+_SUSPECT = frozenset({"unknown_officer", "unknown_task", "retry", "not_offered", "not_yours"})
 """Refusals that Redis losing its state would explain (the epoch is checked then)."""
 REBUILDER: contextvars.ContextVar[bool] = contextvars.ContextVar("queues_rebuilder", default=False)
 """True in the task that rebuilds the state: its steps pass while others are refused."""

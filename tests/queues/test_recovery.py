@@ -73,16 +73,21 @@ async def events() -> list[dict[str, Any]]:
     return [fields for _id, fields in entries]
 
 
+@pytest.mark.parametrize("step", ["presence", "accept"])
 async def test_the_next_step_notices_the_loss_and_is_refused_until_rebuilt(
-    start: Start,
+    start: Start, step: str
 ) -> None:
     router, recovery = await start(every=3600.0)  # no periodic check: the step notices
     await router.register(HER)
     await router.set_presence(1, Presence.AVAILABLE)
+    await router.enqueue(Contact("chat-1", "women", "chat"))
     await flush()
 
     with pytest.raises(Rebuilding) as refused:
-        await router.set_presence(1, Presence.BREAK)
+        if step == "presence":
+            await router.set_presence(1, Presence.BREAK)
+        else:
+            await router.accept("chat-1", 1)
     assert refused.value.code == "redis_reset" and refused.value.retry_after == 1
     await until(lambda: recovery.rebuilds == 1, "rebuilt")
     assert router.asked == {1: Presence.AVAILABLE}
