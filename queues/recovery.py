@@ -6,13 +6,15 @@ zero again, so without this every process would ignore every change (its copy
 looks newer) until it restarted. Instead each process notices the loss (the
 store's *epoch*, a random id written when the state was first made, is gone
 or another; checked every half second and whenever a step is refused in a
-way only a loss explains) and rebuilds:
+way only a loss explains; or its events stream ends before what the process has read:
+Redis came back older, its last writes lost) and rebuilds:
 
 1. it takes the new epoch, forgets its copy and loads Redis's state again;
 2. the officers it knew are registered again, *offline*, and those who were
-   present are **asked to confirm** (:attr:`Router.asked`; their console shows
-   "Are you still available?"): nobody is offered a contact by a console that
-   may have been left alone, and nobody is logged out;
+   present (and whose presence Redis lost) are **asked to confirm**
+   (:attr:`Router.asked`; their console shows "Are you still available?"): nobody
+   is offered a contact by a console that may have been left alone, and nobody is
+   logged out;
 3. the parts above it put back what they know (:attr:`Recovery.steps`): the
    desk's open contacts from the database, waiting ones in line with their
    first arrival and those in conversation held by their officer
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
+from queues.events import Event
 from queues.model import Presence
 from queues.redis_store import REBUILDER, RedisStore
 from queues.router import Contact, Router
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 
 Step = Callable[[], Awaitable[object]]
 
+ASKED = "presence_confirm"
+"""The kind of the event (this process's listeners only) saying who is asked changed."""
 CHECK_SECONDS = 0.5
 """How often each process compares the epoch (one GET)."""
 SETTLE_SECONDS = 15.0
@@ -116,7 +121,7 @@ class Recovery:
         try:
             lost = await self.store.lost_state()
             if not lost:
-                self.router.asked = await self.store.asked()
+                self._asked(await self.store.asked())
         except RedisError:
             return  # down: /readyz says so; the loss is seen once it is back
         if lost:
@@ -156,13 +161,26 @@ class Recovery:
         before = await store.reload(now)
         asked: dict[int, Presence] = {}
         for officer in before.values():
-            await store.register(officer.profile, now)
-            if officer.presence != Presence.OFFLINE:
+            now_known = store.board.officers.get(officer.id)
+            if now_known is None:
+                await store.register(officer.profile, now)
+            # Asked when Redis lost her or her last choice (it came back older).
+            if officer.presence != Presence.OFFLINE and (
+                now_known is None or now_known.presence != officer.presence
+            ):
                 asked[officer.id] = officer.presence
         await store.ask_to_confirm(asked)
-        router.asked = await store.asked()
         for step in self.steps:
             await step()
+        self._asked(await store.asked())  # her console asks once her answer can be taken
+
+    def _asked(self, asked: dict[int, Presence]) -> None:
+        """Who is asked to confirm now; the consoles here look again when it changed."""
+        router = self.router
+        if asked != router.asked:
+            router.asked = asked
+            at = router.clock().timestamp()
+            router.tell(Event(id=f"asked#{at!r}", kind=ASKED, at=at, data={"asked": len(asked)}))
 
     async def put_back(self, held: Iterable[Held]) -> int:
         """Put back the open contacts Redis lost (a step of the desk's); how many this process
@@ -190,5 +208,6 @@ class Recovery:
     async def confirm(self, officer_id: int) -> Presence | None:
         """She answered "still available" (or chose a state): no longer asked; her presence
         before the loss (None when she was not asked)."""
-        self.router.asked.pop(officer_id, None)
-        return await self.store.confirmed(officer_id)
+        before = await self.store.confirmed(officer_id)
+        self._asked({k: v for k, v in self.router.asked.items() if k != officer_id})
+        return before

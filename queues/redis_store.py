@@ -73,7 +73,7 @@ _RETRIES = 5
 _OWN_LIMIT = 100_000
 _NOT_OWN = object()
 """Tries of a step whose script says another process changed who holds the task."""
-_SUSPECT = frozenset({"unknown_officer", "unknown_task", "retry"})
+_SUSPECT = frozenset({"unknown_officer", "unknown_task", "retry", "not_offered", "not_yours"})
 """Refusals that Redis losing its state would explain (the epoch is checked then)."""
 REBUILDER: contextvars.ContextVar[bool] = contextvars.ContextVar("queues_rebuilder", default=False)
 """True in the task that rebuilds the state: its steps pass while others are refused."""
@@ -213,15 +213,28 @@ class RedisStore:
         return str(epoch)
 
     async def lost_state(self) -> bool:
-        """Redis no longer holds the state this process has followed (its epoch is gone or
-        another); one GET. Raises RedisError while Redis cannot be reached."""
+        """Redis no longer holds the state this process has followed: its epoch is gone or
+        another (restarted empty, flushed), or the events stream ends before what this
+        process has read from it (it came back older: the last writes were lost). One
+        round trip; raises RedisError while Redis cannot be reached."""
         if self.epoch is None:
             return False
-        return bool(await self.redis.get(self.epoch_key) != self.epoch)
+        seen = self._last_id if self._feed is not None else "0-0"  # read before Redis is
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.epoch_key)
+            pipe.xrevrange(self.events_key, count=1)
+            epoch, last = await pipe.execute()
+        if epoch != self.epoch:
+            return True
+        end = last[0][0] if last else "0-0"
+        return _entry_id(end) < _entry_id(seen)
 
     async def _suspect(self) -> None:
         """A step was refused in a way a loss would explain: when it is one, say so (the
-        rebuild starts) and refuse the step with :class:`Rebuilding`."""
+        rebuild starts) and refuse the step with :class:`Rebuilding`. Nothing is checked
+        when nobody would rebuild (a store used on its own, as tests and benches do)."""
+        if not self.on_lost:
+            return
         try:
             lost = await self.lost_state()
         except RedisError:

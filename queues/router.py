@@ -223,6 +223,11 @@ class Router:
         """Look at the timers and sweep now (the state was rebuilt)."""
         self._wake.set()
 
+    def tell(self, event: Event) -> None:
+        """Pass an event that is no store step's to this process's listeners (the consoles
+        look again: after a rebuild, who is asked to confirm changed)."""
+        self._fan_out([event])
+
     def _fan_out(self, events: Sequence[Event]) -> None:
         if self._listeners:
             for listener in list(self._listeners):

@@ -28,6 +28,36 @@ function showState(me) {
   for (const presence of ["available", "break", "offline"]) {
     $("status-" + presence).setAttribute("aria-pressed", String(me.presence === presence));
   }
+  askToConfirm(Boolean(me.confirm));
+}
+
+/**
+ * After the queues were rebuilt (Redis restarted empty) she is offline until she says she
+ * is still there: a prompt with one button, put back as she was (available or on break).
+ */
+function askToConfirm(asked) {
+  const box = $("presence-confirm");
+  if (box.hidden === !asked) return;
+  box.hidden = !asked;
+  show($("presence-confirm-said"), "");
+  if (asked) {
+    notify("safecall: are you still available?", "The queues were restarted.", "safecall-confirm");
+    $("presence-confirm-yes").focus();
+  }
+}
+
+async function confirmPresence() {
+  const button = $("presence-confirm-yes");
+  button.disabled = true;
+  const result = await api("POST", "/api/queues/me/confirm");
+  button.disabled = false;
+  if (result.status === 401) return loginEnded();
+  if (result.status !== 200) {
+    // 503 while the queues are still being rebuilt: say so; she presses again.
+    show($("presence-confirm-said"), refusal(result, "That did not work yet; try again."));
+    return;
+  }
+  whereSheStands(result.data);  // an offer waiting for her rings at once
 }
 
 export async function setState(state) {
@@ -44,6 +74,7 @@ export async function setState(state) {
 $("status-available").addEventListener("click", () => setState("available"));
 $("status-break").addEventListener("click", () => setState("break"));
 $("status-offline").addEventListener("click", () => setState("offline"));
+$("presence-confirm-yes").addEventListener("click", confirmPresence);
 
 // Where she stands (her offer included) and the queue figures are pushed to the console
 // (Server-Sent Events, /api/console/events): an offer rings the moment it is made.

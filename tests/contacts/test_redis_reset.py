@@ -30,11 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from officers.auth import COOKIE, start_login
 from officers.models import Officer
+from officers.passwords import hash_password
 from queues.service import RECOVERY
 from safecall.app import create_app
 from safecall.settings import Settings
+from tests.browser import browser
 from tests.signaling import conftest as signaling
-from tests.support import FakeClock, copy_sqlite
+from tests.support import FakeClock, copy_sqlite, listen_on
+
+__all__ = ["browser"]
 
 Db = async_sessionmaker[AsyncSession]
 Client = TestClient[Any, Any]
@@ -124,7 +128,8 @@ class Node:
 
     @property
     def app(self) -> web.Application:
-        return self.client.server.app
+        app: web.Application = self.client.app
+        return app
 
 
 @pytest.fixture
@@ -175,8 +180,8 @@ async def officer_on(
         return browser
 
     yield make
-    for browser in browsers:
-        await browser.client.session.close()
+    for console in browsers:
+        await console.client.session.close()
 
 
 @dataclasses.dataclass
@@ -352,6 +357,7 @@ async def test_redis_killed_and_started_empty_routing_recovers_and_chats_go_on(
     status, _, _ = await talking.call("POST", f"/api/queues/tasks/{chat['session_id']}/complete")
     assert status == 200
     watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
     assert [s for s in b.ready if s[0] == 503][-1] == (503, "redis_reset")
     assert b.ready[-1] == (200, "ok") and a.ready[-1] == (200, "ok")
     assert not [answer for answer in answers if answer[2] >= 500 and answer[2] != 503]
@@ -398,6 +404,7 @@ async def test_redis_flushed_is_noticed_the_same_way(
     await citizen.send("chat", text="are you there?")
     assert (await officer_page.expect("chat"))["text"] == "are you there?"
     watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
     assert not [answer for answer in answers if answer[2] >= 500 and answer[2] != 503]
     await citizen.ws.close()
     await officer_page.ws.close()
@@ -413,3 +420,61 @@ async def _saw(node: Node, answer: tuple[int, str]) -> bool:
 
 async def _asked(officer: Browser) -> bool:
     return bool((await officer.me())["confirm"])
+
+
+@pytest.mark.browser
+async def test_the_console_asks_whether_she_is_still_available(
+    aiohttp_client: Any,
+    settings: Settings,
+    clock: FakeClock,
+    redis_server: RedisServer,
+    page_socket: socket.socket,
+    browser: Any,
+    db: Db,
+) -> None:
+    from playwright.async_api import expect
+
+    from tests.calls.look import LAPTOP, look
+    from tests.calls.test_call import PASSWORD, log_in
+
+    app = create_app(dataclasses.replace(settings, redis_url=redis_server.url), clock)
+    client = await aiohttp_client(app, server_kwargs=listen_on(page_socket))
+    async with db() as session:
+        session.add(
+            Officer(
+                badge="RC-1",
+                name="Console officer",
+                role="officer",
+                gender="female",
+                languages=["ur"],
+                skills={},
+                lines=["women"],
+                password_hash=hash_password(PASSWORD),
+            )
+        )
+        await session.commit()
+    context = await browser.new_context(viewport=LAPTOP, locale="en-GB")
+    problems: list[str] = []
+    console = await context.new_page()
+    console.on("pageerror", lambda e: problems.append(str(e)))
+    await console.goto(str(client.make_url("/console")))
+    await log_in(console, "RC-1")
+    await console.get_by_test_id("status-available").click()
+    await expect(console.get_by_test_id("status-available")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+    flusher = aioredis.from_url(redis_server.url)
+    await flusher.flushall()
+    await flusher.aclose()
+    prompt = console.get_by_test_id("presence-confirm")
+    await expect(prompt).to_be_visible(timeout=WAIT * 1000)
+    await expect(console.get_by_test_id("status-offline")).to_have_attribute("aria-pressed", "true")
+    await look(console, "presence-confirm")
+    await console.get_by_test_id("presence-confirm-yes").click()
+    await expect(prompt).to_be_hidden()
+    await expect(console.get_by_test_id("status-available")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    assert not problems
+    await context.close()
