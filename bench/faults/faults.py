@@ -37,6 +37,8 @@ class Stage:
     overload: Callable[[float], None] = lambda rate: None
     webhook_target: float = 100.0
     quick: bool = False
+    twilio_port: int = 0
+    """Where the nodes find Twilio's Calls resource (the driver serves it)."""
 
     @property
     def redis_url(self) -> str:
