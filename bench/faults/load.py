@@ -261,17 +261,28 @@ class Driver:
             status, answer, got = await self.balancer.request(
                 http, "officer.answer", "POST", f"/api/contacts/{task_id}/answer", headers=headers
             )
-            if status == 200:
-                break
             if status not in (0, 503):
-                return
+                break
             await asyncio.sleep(float(got.get("Retry-After", "1") or 1))
-        else:
-            return
-        self.ledger.answered[task_id].add(self._officer_ids[badge])
+        if status == 200:
+            self.ledger.answered[task_id].add(self._officer_ids[badge])
+            if answer.get("token"):  # none: it ended meanwhile, the console opens in wrap-up
+                await self._talk(http, headers, task_id, answer["token"])
+        for _ in range(10):  # wrap-up done: complete, then available again
+            status, _, got = await self.balancer.request(
+                http, "officer.complete", "POST", f"/api/queues/tasks/{task_id}/complete",
+                headers=headers,
+            )  # fmt: skip
+            if status not in (0, 503):
+                break
+            await asyncio.sleep(float(got.get("Retry-After", "1") or 1))
+        await self._available(http, headers)
+
+    async def _talk(
+        self, http: aiohttp.ClientSession, headers: dict[str, str], task_id: str, token: str
+    ) -> None:
         contact = self.ledger.contacts.get(task_id) or Contact(task_id, time.monotonic())
-        page = Page(http, self.balancer.pick, self.ledger, contact, "officer", answer["token"],
-                    headers)  # fmt: skip
+        page = Page(http, self.balancer.pick, self.ledger, contact, "officer", token, headers)
         page.start()
         try:
             n = 0
@@ -295,15 +306,6 @@ class Driver:
                     break
         finally:
             await page.close()
-        for _ in range(10):  # wrap-up done: complete, then available again
-            status, _, got = await self.balancer.request(
-                http, "officer.complete", "POST", f"/api/queues/tasks/{task_id}/complete",
-                headers=headers,
-            )  # fmt: skip
-            if status not in (0, 503):
-                break
-            await asyncio.sleep(float(got.get("Retry-After", "1") or 1))
-        await self._available(http, headers)
 
     # ---- phone calls --------------------------------------------------------------------
 
