@@ -68,6 +68,12 @@ async def _restart(stage: Stage, node: Node) -> None:
     stage.mark_up(node.url)
 
 
+async def no_fault(stage: Stage) -> float:
+    """Nothing breaks: the same load and checks, so that the table shows what the machine
+    does without a fault (a busy shared machine fails rows by itself)."""
+    return time.monotonic()
+
+
 async def sigkill_node(stage: Stage) -> float:
     """SIGKILL one node; the balancer's health check drops it 2 s later; its supervisor
     restarts it after 5 s. Routing should never stop: measured from the kill."""
@@ -146,6 +152,7 @@ async def overload(stage: Stage) -> float:
 
 
 FAULTS = [
+    Fault("baseline", "no fault: the same load", "aof", no_fault),
     Fault("sigkill", "SIGKILL a node (restarted 5 s later)", "aof", sigkill_node),
     Fault("redis-aof", "kill Redis, restart with its AOF", "aof", kill_redis_aof),
     Fault("redis-fresh", "kill Redis without AOF, fresh Redis", "none", kill_redis_fresh),

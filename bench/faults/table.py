@@ -78,7 +78,7 @@ SHOWN = (
 def details(row: Row) -> str:
     """The figures of one row, a few lines."""
     f = row.figures
-    out = [f"  {row.fault}: {row.what}"]
+    out = []
     for key in SHOWN:
         if key in f and f[key] not in ({}, None):
             out.append(f"    {key}: {f[key]}")
