@@ -140,6 +140,7 @@ LIFESPAN: list[Context] = [
     signaling.routes.hub_context,  # the signaling hub: sessions, relay, the cross-node bus
     contacts.service.desk_context,  # the contact desk: hears the hub's endings and chat; sweeps
     ivr.calls.sweep_context,  # the sweep asks Twilio whether a phone call is still live
+    ivr.calls.later_context,  # a hang-up Twilio told during an outage, tried again
     contacts.service.tracking_context,  # tracking by code, its limits (shared in Redis)
     contacts.service.intake_context,  # how many web contacts may start (shared in Redis)
     signaling.place_in_line.feed_context,  # her place in line, pushed to her page

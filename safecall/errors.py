@@ -135,7 +135,19 @@ _DOWN = (
 
 def is_outage(exc: BaseException) -> bool:
     """``exc`` says a database or Redis is down or overloaded (not that a statement was wrong):
-    answered 503 with Retry-After, not 500."""
+    answered 503 with Retry-After, not 500. A domain's error raised from an outage (the
+    queues' ``StoreError`` from Redis refusing the connection) is that outage."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if _is_outage(seen):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def _is_outage(exc: BaseException) -> bool:
     if isinstance(exc, OUTAGES):
         return True
     if isinstance(exc, DBAPIError):

@@ -29,3 +29,24 @@ def test_a_database_shutting_down_or_starting_up_is_an_outage() -> None:
 def test_a_wrong_statement_is_not_an_outage() -> None:
     error = asyncpg.exceptions.UniqueViolationError("duplicate key value")
     assert not is_outage(_as_sqlalchemy_raises(error))
+
+
+def test_a_domain_error_raised_from_an_outage_is_that_outage() -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from queues.store import StoreError
+
+    try:
+        try:
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+        except RedisConnectionError as exc:
+            raise StoreError("redis step register failed") from exc
+    except StoreError as exc:
+        assert is_outage(exc)
+    try:
+        try:
+            raise KeyError("officer")
+        except KeyError as exc:
+            raise StoreError("redis step register answered nonsense") from exc
+    except StoreError as exc:
+        assert not is_outage(exc)

@@ -13,6 +13,7 @@ printed and written as JSON. docs/operations.md, "The fault suite", says how to 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -74,7 +75,8 @@ def main(argv: list[str]) -> None:
         for fault in FAULTS:
             if fault.name not in args.only:
                 continue
-            print(f"  {fault.name}: {fault.what} ...", flush=True)
+            now = os.getloadavg()[0]
+            print(f"  {fault.name}: {fault.what} (load average {now:.1f}) ...", flush=True)
             row = run_fault(world, fault, options)
             rows.append(row)
             print(details(row), flush=True)
@@ -86,6 +88,7 @@ def main(argv: list[str]) -> None:
     print()
     print(render(rows))
     write_json(rows, args.json, meta(options, started))
-    print(f"\n(also in {args.json}; {time.monotonic() - started:.0f} s)")
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(f"\n(also in {args.json}; {time.monotonic() - started:.0f} s; load average {load})")
     if not all(r.passed for r in rows):
         sys.exit(1)

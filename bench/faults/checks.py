@@ -17,6 +17,8 @@ class Kept:
     open_contacts: int
     """Contacts of the run (browser and phone) with no end state."""
     open_by_channel: dict[str, int]
+    open_ids: list[tuple[str, str, str | None]]
+    """(session, channel, CallSid) of each contact without an end state."""
     contacts: int
     dispositions: dict[str, int]
     callsids_doubled: int
@@ -68,6 +70,15 @@ async def _read(engine: object, since: datetime, ledger: Ledger) -> Kept:
                 .subquery()
             )
         )
+        sids = dict(
+            (
+                await conn.execute(
+                    select(Leg.session_id, Leg.external_id).where(
+                        Leg.session_id.in_([r[0] for r in rows if r[3] is None or r[2] is None])
+                    )
+                )
+            ).all()
+        )
         promised = {
             f"chat:{c.session_id}:{side}:{seq}"
             for c in ledger.contacts.values()
@@ -83,15 +94,18 @@ async def _read(engine: object, since: datetime, ledger: Ledger) -> Kept:
                 .all()
             )
     open_by: dict[str, int] = {}
+    open_ids: list[tuple[str, str, str | None]] = []
     dispositions: dict[str, int] = {}
-    for _, channel, disposition, ended_at in rows:
+    for session_id, channel, disposition, ended_at in rows:
         if ended_at is None or disposition is None:
             open_by[channel] = open_by.get(channel, 0) + 1
+            open_ids.append((session_id, channel, sids.get(session_id)))
         else:
             dispositions[disposition] = dispositions.get(disposition, 0) + 1
     return Kept(
         open_contacts=sum(open_by.values()),
         open_by_channel=open_by,
+        open_ids=open_ids,
         contacts=len(rows),
         dispositions=dict(sorted(dispositions.items())),
         callsids_doubled=int(doubled or 0),

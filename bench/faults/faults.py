@@ -37,6 +37,8 @@ class Stage:
     overload: Callable[[float], None] = lambda rate: None
     webhook_target: float = 100.0
     quick: bool = False
+    twilio_port: int = 0
+    """Where the nodes find Twilio's Calls resource (the driver serves it)."""
 
     @property
     def redis_url(self) -> str:
@@ -64,6 +66,12 @@ async def _restart(stage: Stage, node: Node) -> None:
     node.start()
     await _in_thread(node.wait_ready)
     stage.mark_up(node.url)
+
+
+async def no_fault(stage: Stage) -> float:
+    """Nothing breaks: the same load and checks, so that the table shows what the machine
+    does without a fault (a busy shared machine fails rows by itself)."""
+    return time.monotonic()
 
 
 async def sigkill_node(stage: Stage) -> float:
@@ -144,6 +152,7 @@ async def overload(stage: Stage) -> float:
 
 
 FAULTS = [
+    Fault("baseline", "no fault: the same load", "aof", no_fault),
     Fault("sigkill", "SIGKILL a node (restarted 5 s later)", "aof", sigkill_node),
     Fault("redis-aof", "kill Redis, restart with its AOF", "aof", kill_redis_aof),
     Fault("redis-fresh", "kill Redis without AOF, fresh Redis", "none", kill_redis_fresh),

@@ -60,6 +60,8 @@ class PhoneCall:
     started_at: float
     queued: bool = False
     status_sent: bool = False
+    trace: list[str] = field(default_factory=list)
+    """What each webhook was answered: ``menu 200``, ``status 503`` ..."""
 
 
 # Answers that are part of the protocol, not a failure: an offer taken by another, an
@@ -77,6 +79,8 @@ class Ledger:
     answered: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     """Per session, the officers given a join token by ``/answer``."""
     start_attempts: list[float] = field(default_factory=list)
+    began: float = field(default_factory=time.monotonic)
+    """When the scenario's load began (monotonic): traces are written relative to it."""
     notes: Counter[str] = field(default_factory=Counter)
     """Other things worth a line: ``ws.invalid_token``, ``officer.logged_out`` ..."""
 

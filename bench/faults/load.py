@@ -261,17 +261,28 @@ class Driver:
             status, answer, got = await self.balancer.request(
                 http, "officer.answer", "POST", f"/api/contacts/{task_id}/answer", headers=headers
             )
-            if status == 200:
-                break
             if status not in (0, 503):
-                return
+                break
             await asyncio.sleep(float(got.get("Retry-After", "1") or 1))
-        else:
-            return
-        self.ledger.answered[task_id].add(self._officer_ids[badge])
+        if status == 200:
+            self.ledger.answered[task_id].add(self._officer_ids[badge])
+            if answer.get("token"):  # none: it ended meanwhile, the console opens in wrap-up
+                await self._talk(http, headers, task_id, answer["token"])
+        for _ in range(10):  # wrap-up done: complete, then available again
+            status, _, got = await self.balancer.request(
+                http, "officer.complete", "POST", f"/api/queues/tasks/{task_id}/complete",
+                headers=headers,
+            )  # fmt: skip
+            if status not in (0, 503):
+                break
+            await asyncio.sleep(float(got.get("Retry-After", "1") or 1))
+        await self._available(http, headers)
+
+    async def _talk(
+        self, http: aiohttp.ClientSession, headers: dict[str, str], task_id: str, token: str
+    ) -> None:
         contact = self.ledger.contacts.get(task_id) or Contact(task_id, time.monotonic())
-        page = Page(http, self.balancer.pick, self.ledger, contact, "officer", answer["token"],
-                    headers)  # fmt: skip
+        page = Page(http, self.balancer.pick, self.ledger, contact, "officer", token, headers)
         page.start()
         try:
             n = 0
@@ -283,6 +294,8 @@ class Driver:
                 for future in (heard, ended):
                     if future not in done:
                         future.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await future
                 if heard in done:
                     await page.send({"type": "chat", "text": f"officer answers {n}"})
                     n += 1
@@ -293,15 +306,6 @@ class Driver:
                     break
         finally:
             await page.close()
-        for _ in range(10):  # wrap-up done: complete, then available again
-            status, _, got = await self.balancer.request(
-                http, "officer.complete", "POST", f"/api/queues/tasks/{task_id}/complete",
-                headers=headers,
-            )  # fmt: skip
-            if status not in (0, 503):
-                break
-            await asyncio.sleep(float(got.get("Retry-After", "1") or 1))
-        await self._available(http, headers)
 
     # ---- phone calls --------------------------------------------------------------------
 
@@ -320,7 +324,12 @@ class Driver:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     async def _webhook(
-        self, http: aiohttp.ClientSession, kind: str, url: str, params: dict[str, str]
+        self,
+        http: aiohttp.ClientSession,
+        kind: str,
+        url: str,
+        params: dict[str, str],
+        call: PhoneCall,
     ) -> str | None:
         from twilio.request_validator import RequestValidator
 
@@ -331,6 +340,7 @@ class Driver:
             http, f"twilio.{kind}", "POST", path, limit=TWILIO_TIMEOUT,
             data=params, headers={"X-Twilio-Signature": signature},
         )  # fmt: skip
+        call.trace.append(f"{kind} {status} @{time.monotonic() - self.ledger.began:.1f}s")
         if status != 200 or not isinstance(body, str) or "<Response" not in body:
             return None
         return body
@@ -349,24 +359,24 @@ class Driver:
             }  # fmt: skip
 
         text = await self._webhook(
-            http, "voice", PUBLIC_URL + "/twilio/voice", params(CallStatus="ringing")
+            http, "voice", PUBLIC_URL + "/twilio/voice", params(CallStatus="ringing"), call
         )
         for key in PHONE_KEYS:
             action = _gather_action(text)
             if action is None:
                 break
             await asyncio.sleep(THINK)
-            text = await self._webhook(http, "menu", action, params(Digits=key))
+            text = await self._webhook(http, "menu", action, params(Digits=key), call)
         if text is not None and "/twilio/ivr/wait" in text:
             call.queued = True
             for _ in range(HOLD_TURNS):
                 await asyncio.sleep(THINK)
-                await self._webhook(http, "wait", PUBLIC_URL + "/twilio/ivr/wait", params())
+                await self._webhook(http, "wait", PUBLIC_URL + "/twilio/ivr/wait", params(), call)
         await asyncio.sleep(THINK)
         # She hangs up (whatever she heard): Twilio always sends its status callback.
         await self._webhook(
             http, "status", PUBLIC_URL + "/twilio/status",
-            params(CallStatus="completed", CallDuration="12"),
+            params(CallStatus="completed", CallDuration="12"), call,
         )  # fmt: skip
         call.status_sent = True
 

@@ -147,7 +147,8 @@ class Page:
             self.ended.set()
             return True
         if kind == "error":
-            self.ledger.notes[f"ws.{self.side}.error.{message.get('code')}"] += 1
+            said = f"{message.get('code')}: {str(message.get('message'))[:60]}"
+            self.ledger.notes[f"ws.{self.side}.error {said}"] += 1
             if message.get("code") in ("rate_limited", "bad_seq"):
                 await asyncio.sleep(1.0)
                 for framed in list(self.unacked):

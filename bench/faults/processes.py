@@ -347,6 +347,7 @@ def node_env(
     redis_url: str,
     grace_seconds: float,
     node_ttl_seconds: float,
+    twilio_api_base: str,
 ) -> dict[str, str]:
     """The ``SAFECALL_`` settings of one node (docs: safecall/settings.py)."""
     folder = var / name
@@ -368,7 +369,7 @@ def node_env(
             "SAFECALL_TRUST_FORWARDED": "true",
             "SAFECALL_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "SAFECALL_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "SAFECALL_TWILIO_API_BASE": "http://127.0.0.1:9",
+            "SAFECALL_TWILIO_API_BASE": twilio_api_base,
             "SAFECALL_TWILIO_CALLER_ID": "+15005550006",
             "SAFECALL_CALL_GRACE_SECONDS": str(grace_seconds),
             "SAFECALL_NODE_TTL_SECONDS": str(node_ttl_seconds),

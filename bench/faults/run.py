@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from bench.faults.faults import (
     Fault,
     Stage,
 )
-from bench.faults.ledger import Ledger
+from bench.faults.ledger import Ledger, PhoneCall
 from bench.faults.load import PASSWORD, Balancer, Driver, Rates, run_officers
 from bench.faults.processes import (
     Node,
@@ -35,6 +35,7 @@ from bench.faults.processes import (
     node_env,
 )
 from bench.faults.table import Row
+from bench.faults.twilio_calls import CallsResource
 
 
 @dataclass
@@ -59,6 +60,8 @@ class World:
     postgres: Postgres
     keys: Path
     badges: list[str]
+    calls: dict[str, PhoneCall] = field(default_factory=dict)
+    """Every phone call of the run so far (Twilio's Calls resource answers for them all)."""
 
 
 def _cli_env(world_dir: Path, keys: Path, database_url: str) -> dict[str, str]:
@@ -102,6 +105,7 @@ def _stage(world: World, fault: Fault, options: Options) -> Stage:
     folder.mkdir()
     stage = Stage(folder, world.postgres, [], quick=options.quick)
     stage.webhook_target = options.webhook_target
+    stage.twilio_port = free_port()
     if fault.redis == "sentinel":
         stage.sentinels = SentinelGroup(
             folder / "sentinel", MASTER_PORT, REPLICA_PORT, list(SENTINEL_PORTS)
@@ -116,6 +120,7 @@ def _stage(world: World, fault: Fault, options: Options) -> Stage:
         env = node_env(
             f"node{n + 1}", port, folder, world.keys, world.postgres.url, stage.redis_url,
             options.grace_seconds, options.node_ttl_seconds,
+            f"http://127.0.0.1:{stage.twilio_port}",
         )  # fmt: skip
         stage.nodes.append(Node(f"node{n + 1}", port, env, folder / f"node{n + 1}.log"))
     for node in stage.nodes:
@@ -156,6 +161,8 @@ async def _scenario(stage: Stage, fault: Fault, world: World, options: Options) 
 
     stage.overload = overload
     since = datetime.now(UTC) - timedelta(seconds=1)
+    twilio = CallsResource(ledger, world.calls)
+    await twilio.start(stage.twilio_port)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
         officers = run_officers(driver)
@@ -172,7 +179,11 @@ async def _scenario(stage: Stage, fault: Fault, world: World, options: Options) 
         for task in load + officers:
             task.cancel()
         await asyncio.gather(*load, *officers, return_exceptions=True)
-    kept, settled = await checks.read(stage.postgres.url, since, ledger, options.settle)
+    try:
+        kept, settled = await checks.read(stage.postgres.url, since, ledger, options.settle)
+    finally:
+        await twilio.stop()
+        world.calls.update(ledger.calls)
     offered_after = [
         c.offered_at - back_at
         for c in ledger.contacts.values()
@@ -204,13 +215,20 @@ async def _scenario(stage: Stage, fault: Fault, world: World, options: Options) 
             },
             "dispositions": kept.dispositions,
             "open_by_channel": kept.open_by_channel,
+            "open": [
+                {"session": sid, "channel": channel, "call": ledger.calls[cs].trace}
+                if cs in ledger.calls
+                else {"session": sid, "channel": channel}
+                for sid, channel, cs in kept.open_ids[:10]
+            ],
             "webhooks": len(hooks),
             "webhook_p99_ms": _p99([a.seconds for a in hooks]),
-            "fault_seconds": round(back_at - fault_at, 2),
+            "fault_at": f"@{fault_at - ledger.began:.1f}s, back @{back_at - ledger.began:.1f}s",
             "cut": ledger.cut(),
             "bad_by_kind": dict(sorted(bad_by_kind.items())),
             "notes": dict(ledger.notes),
             "settle_seconds": round(settled, 1),
+            "twilio_asked": dict(twilio.asked),
             "answers": ledger.answered_by_status(),
         },
     )

@@ -69,12 +69,17 @@ def render(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+SHOWN = (
+    "fault_at", "contacts", "dispositions", "open_by_channel", "open", "webhooks",
+    "webhook_p99_ms", "cut", "bad_by_kind", "notes", "settle_seconds", "twilio_asked",
+)  # fmt: skip
+
+
 def details(row: Row) -> str:
     """The figures of one row, a few lines."""
     f = row.figures
-    out = [f"  {row.fault}: {row.what}"]
-    for key in ("contacts", "dispositions", "open_by_channel", "webhooks", "webhook_p99_ms",
-                "cut", "bad_by_kind", "notes", "settle_seconds"):  # fmt: skip
+    out = []
+    for key in SHOWN:
         if key in f and f[key] not in ({}, None):
             out.append(f"    {key}: {f[key]}")
     return "\n".join(out)
