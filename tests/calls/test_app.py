@@ -128,3 +128,52 @@ async def test_sos_in_the_app_calls_at_emergency_priority_with_her_location(
     assert not problems and not console_problems
     await context.close()
     await console_ctx.close()
+
+
+TWO_G = {
+    "offline": False,
+    "latency": 2000,  # ms, each way counted by Chromium as the round trip's
+    "downloadThroughput": 50_000 / 8,  # 50 kbit/s, in bytes per second
+    "uploadThroughput": 50_000 / 8,
+}
+
+
+async def test_chat_reaches_the_queue_and_an_officer_over_a_2g_link(
+    client: Any, db: Db, browser: Browser
+) -> None:
+    await make_officer(db, "LHR-2G")
+    console_ctx, console, console_problems = await open_page(
+        browser, str(client.make_url("/console")), DESKTOP
+    )
+    await log_in(console, "LHR-2G")
+    context = await browser.new_context(viewport=PHONE)  # type: ignore[arg-type]
+    citizen = await context.new_page()
+    citizen.set_default_timeout(90_000)
+    problems: list[str] = []
+    citizen.on("pageerror", lambda e: problems.append(str(e)))
+    cdp = await context.new_cdp_session(citizen)
+    await cdp.send("Network.enable")
+    await cdp.send("Network.emulateNetworkConditions", TWO_G)
+    await citizen.goto(str(client.make_url("/")), timeout=90_000)
+    # Her page measured the link as poor (the browser's word, or the probe's).
+    network = await citizen.wait_for_function("() => window.safecallNetwork.network")
+    measured = await network.json_value()
+    print(f"her page measured the 2G link: {measured}")
+    assert measured["poor"] is True
+
+    await citizen.get_by_test_id("start-chat").click()
+    await citizen.wait_for_function(
+        "() => document.querySelector('[data-testid=queue-position]').textContent === '1'"
+    )
+    await console.get_by_test_id("status-available").click()
+    await console.get_by_test_id("offer").wait_for(state="visible")
+    await console.get_by_test_id("accept").click()
+    await citizen.get_by_test_id("chat-input").fill("salaam, I need help")
+    await citizen.get_by_test_id("chat-send").click()
+    await console.get_by_text("salaam, I need help").wait_for(timeout=60_000)
+    await console.get_by_test_id("chat-input").fill("I am here")
+    await console.get_by_test_id("chat-send").click()
+    await citizen.get_by_text("I am here").wait_for()
+    assert not problems and not console_problems
+    await context.close()
+    await console_ctx.close()
