@@ -3,7 +3,7 @@
 Installable (manifest fetched, service worker active, no installability error), and
 offline a reload shows the offline page with 15; a visit in a browser tab registers
 no worker. One tap on SOS in the app reaches the line at the emergency priority, and
-the officer sees where she is.
+the officer sees where she is; on a poor network the call is audio-first with Opus capped.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ from tests.support import copy_sqlite
 pytestmark = pytest.mark.browser
 __all__ = ["browser"]
 LAHORE = (31.5204, 74.3587)
+LONG_ROUND_TRIP = {
+    "offline": False,
+    "latency": 1200,
+    "downloadThroughput": 1_000_000 / 8,
+    "uploadThroughput": 1_000_000 / 8,
+}
 
 
 @pytest.fixture
@@ -82,7 +88,7 @@ async def test_the_app_installs_and_offline_shows_call_15(client: Any, browser: 
     await context.close()
 
 
-async def test_sos_in_the_app_calls_at_emergency_priority_with_her_location(
+async def test_sos_in_the_app_calls_at_emergency_priority_with_her_location_audio_first(
     client: Any, app: Any, db: Db, browser: Browser
 ) -> None:
     await make_officer(db, "LHR-SOS")
@@ -100,7 +106,12 @@ async def test_sos_in_the_app_calls_at_emergency_priority_with_her_location(
     citizen = await context.new_page()
     problems: list[str] = []
     citizen.on("pageerror", lambda e: problems.append(str(e)))
-    await citizen.goto(str(client.make_url("/?app=1")))
+    # A poor network (a 1.2 s round trip): her call is audio-first at a low bitrate.
+    cdp = await context.new_cdp_session(citizen)
+    await cdp.send("Network.enable")
+    await cdp.send("Network.emulateNetworkConditions", LONG_ROUND_TRIP)
+    await citizen.goto(str(client.make_url("/?app=1")), timeout=60_000)
+    await citizen.wait_for_function("() => window.safecallNetwork.poor === true")
     await citizen.get_by_test_id("sos").wait_for()
     ARTIFACTS.mkdir(exist_ok=True)
     await citizen.screenshot(path=str(ARTIFACTS / "citizen-app-sos.png"))
@@ -124,6 +135,19 @@ async def test_sos_in_the_app_calls_at_emergency_priority_with_her_location(
     await marker.wait_for(state="attached")
     assert float(await marker.get_attribute("data-latitude") or 0) == pytest.approx(LAHORE[0])
     await console.get_by_test_id("location-said").filter(has_text="update").wait_for()
+    # Opus at 16 kbit/s both ways: her sender's cap, and her answer asks the officer's.
+    await citizen.wait_for_function(
+        """() => {
+          const pc = window.safecallCall.pc;
+          const audio = pc && pc.getSenders().find((s) => s.track && s.track.kind === "audio");
+          return audio && (audio.getParameters().encodings[0] || {}).maxBitrate === 16000;
+        }"""
+    )
+    await console.wait_for_function(
+        """() => { const pc = window.safecallCall.pc;
+                   return pc && pc.remoteDescription
+                     && pc.remoteDescription.sdp.includes("maxaveragebitrate=16000"); }"""
+    )
     assert await citizen.evaluate("() => window.safecallSos.state.sent") >= 1
     assert not problems and not console_problems
     await context.close()
