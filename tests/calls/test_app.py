@@ -87,6 +87,19 @@ async def test_the_app_installs_and_offline_shows_call_15(client: Any, browser: 
     assert not problems
     await context.close()
 
+    # An engine without service workers: the app's page works online all the same.
+    old = await browser.new_context(viewport=PHONE)  # type: ignore[arg-type]
+    await old.add_init_script("delete Navigator.prototype.serviceWorker")
+    page = await old.new_page()
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    await page.goto(str(client.make_url("/?app=1")))
+    await page.get_by_test_id("sos").wait_for()
+    assert await page.evaluate("() => 'serviceWorker' in navigator") is False
+    await page.get_by_test_id("start-chat").click()
+    await page.get_by_test_id("tracking-code").wait_for(state="visible")
+    assert not problems
+    await old.close()
+
 
 async def test_sos_in_the_app_calls_at_emergency_priority_with_her_location_audio_first(
     client: Any, app: Any, db: Db, browser: Browser
