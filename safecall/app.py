@@ -17,6 +17,7 @@ from aiohttp import web
 import attachments.store
 import cases.api
 import cases.reports
+import children.routes
 import contacts.routes
 import contacts.service
 import contacts.tracking_routes
@@ -96,6 +97,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     places.routes.setup(app)  # the directory of places, checked against the districts
     attachments.store.setup(app)
     referrals.routes.setup(app)
+    children.routes.setup(app)  # missing and found children, matching, alerts, figures
     messaging.routes.setup(app)  # her updates (the texts are checked now)
     messaging.inbound.setup(app)
     pages.setup(app)
@@ -154,6 +156,7 @@ LIFESPAN: list[Context] = [
     media.routes.media_context,  # stream tokens; bridged calls ended at shutdown
     recordings.service.sweeper_context,  # abandoned recordings closed
     referrals.service_key.referrals_context,  # referrals; unacknowledged emergencies escalate
+    children.routes.children_context,  # children's reports, matching, the console part, retention
 ]
 """What starts, in this order (each after what it uses); aiohttp stops them in reverse."""
 

@@ -115,6 +115,13 @@ class Settings:
     """The directory of places (GeoJSON, docs/referrals.md); unset means the Lahore sample."""
     referral_escalate_seconds: float = 120.0
     """An emergency referral nobody acknowledged for this long goes to the supervisors."""
+    child_alert_age: int = 12
+    """A missing child this old or younger raises an alert to the districts within reach."""
+    child_alert_radius_km: float = 0.0
+    """Alerts reach the places within this distance of where the child was last seen; 0: the
+    district and its neighbouring districts."""
+    child_search_days: int = 90
+    """A reunited child's record leaves search this many days after the case closed."""
     time_zone: str = "Asia/Karachi"
     """Where her safe times for messages are read (IANA name)."""
     twilio_whatsapp_from: str | None = None
@@ -214,6 +221,9 @@ class Settings:
             referral_escalate_seconds=reader.get(
                 "REFERRAL_ESCALATE_SECONDS", _escalate_seconds, 120.0
             ),
+            child_alert_age=reader.get("CHILD_ALERT_AGE", _child_age, 12),
+            child_alert_radius_km=reader.get("CHILD_ALERT_RADIUS_KM", _radius_km, 0.0),
+            child_search_days=reader.get("CHILD_SEARCH_DAYS", _search_days, 90),
             time_zone=reader.get("TIME_ZONE", _time_zone, "Asia/Karachi"),
             twilio_whatsapp_from=reader.get("TWILIO_WHATSAPP_FROM", _whatsapp, None),
             twilio_whatsapp_template=reader.get("TWILIO_WHATSAPP_TEMPLATE", _content_sid, None),
@@ -426,6 +436,28 @@ def _escalate_seconds(raw: str) -> float:
     if not 10 <= value <= 3600:
         raise ValueError("a number of seconds from 10 to 3600")
     return value
+
+
+def _child_age(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 17:
+        raise ValueError("an age in years from 0 to 17")
+    return int(raw)
+
+
+def _radius_km(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 500:
+        raise ValueError("kilometres from 0 (the neighbouring districts) to 500")
+    return value
+
+
+def _search_days(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 3650:
+        raise ValueError("a number of days from 1 to 3650")
+    return int(raw)
 
 
 def _time_zone(raw: str) -> str:
