@@ -51,7 +51,7 @@ from cases.vocabulary import load_districts
 from contacts.vocabulary import Vocabulary
 from officers.auth import auth_middleware
 from queues import config as routing_config
-from safecall import app_shell, health, pages, response_headers
+from safecall import app_shell, health, network_probe, pages, response_headers
 from safecall.db import create_engine, session_factory, utcnow
 from safecall.errors import error_middleware
 from safecall.redis_client import redis_client
@@ -102,6 +102,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     messaging.inbound.setup(app)
     pages.setup(app)
     app_shell.setup(app)  # the installable app: manifest, service worker, offline page
+    network_probe.setup(app)  # her page times it when her browser does not say
 
     app.cleanup_ctx.extend(LIFESPAN)
     app.on_shutdown.append(signaling.console_feed.end_feeds)

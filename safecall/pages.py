@@ -9,12 +9,13 @@ accepts it (``Vary: Accept-Encoding``); static files are cached (see there).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
 
-from safecall.assets import IMMUTABLE, REVALIDATE, Assets, chosen_encoding
+from safecall.assets import IMMUTABLE, REVALIDATE, Assets, chosen_encoding, encoded
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, Handler
 from safecall.state import SETTINGS
@@ -64,6 +65,15 @@ def compressed(
     return web.Response(body=bodies[encoding], headers=headers)
 
 
+def compressed_json(request: web.Request, data: object, headers: Mapping[str, str]) -> web.Response:
+    """A public answer holding no one's data (no secret: nothing for BREACH to find),
+    compressed when the browser accepts it."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return compressed(
+        request, encoded(body, fast=True), {**headers, "Content-Type": "application/json"}
+    )
+
+
 @endpoint("Static files for the pages.", public=True, document=False)
 async def static(request: web.Request) -> web.StreamResponse:
     asset = request.app[ASSETS].get(request.match_info["name"])
@@ -71,8 +81,10 @@ async def static(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "not_found", "There is no such file.")
     encoding = chosen_encoding(request.headers.get("Accept-Encoding", ""), asset.bodies)
     current = request.query.get("v") == asset.version
+    # A script or style sheet is not a document: the pages' policies (CSP, framing,
+    # permissions) would only cost bytes on every file; nosniff and no-referrer are added
+    # to every answer (safecall.response_headers).
     headers = {
-        **SECURITY_HEADERS,
         "Content-Type": asset.content_type,
         "Cache-Control": IMMUTABLE if current else REVALIDATE,
         "ETag": asset.etag(encoding),

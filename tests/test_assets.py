@@ -123,3 +123,16 @@ async def test_pages_and_api_answers_are_compressed_but_never_stored(client: Any
     assert api.status == 201
     assert api.headers["Cache-Control"] == "no-store"
     assert (await client.get("/static/index.html")).status == 404  # pages only as pages
+
+
+async def test_the_districts_everyone_gets_are_compressed_and_files_carry_no_page_policy(
+    client: Any,
+) -> None:
+    districts = await client.get("/api/districts", headers={"Accept-Encoding": "gzip"})
+    assert districts.headers["Content-Encoding"] == "gzip"
+    assert districts.headers["Vary"] == "Accept-Encoding"
+    assert districts.headers["Content-Type"].startswith("application/json")
+    assert len((await districts.json())["districts"]) > 30
+    script = await client.get("/static/citizen.js")
+    assert "Content-Security-Policy" not in script.headers  # a file is not a document
+    assert script.headers["X-Content-Type-Options"] == "nosniff"
