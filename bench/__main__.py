@@ -12,6 +12,7 @@ BENCHMARKS = {
     "webhooks": "bench.webhooks",
     "recordings": "bench.recordings",
     "first_frame": "bench.first_frame",
+    "children": "bench.children_match",
 }
 
 

@@ -84,17 +84,22 @@ PRIOR = -5.0
 NAME_MAX, NAME_MIN, NAME_PIVOT = 6.0, -1.5, 0.7
 """Child's name: +6 at identical skeletons, 0 at similarity 0.7, down to -1.5."""
 PARENT_MAX, PARENT_MIN = 3.0, -1.0
-AGE_OVERLAP, AGE_PER_YEAR, AGE_MIN = 1.0, -1.2, -4.0
-HEIGHT_OVERLAP, HEIGHT_SLACK_CM, HEIGHT_PER_5CM, HEIGHT_MIN = 0.6, 5, -0.7, -3.0
+AGE_OVERLAP, AGE_PER_YEAR_APART, AGE_PER_YEAR, AGE_MIN = 1.2, -0.3, -1.2, -4.0
+"""Ranges that overlap: +1.2 less 0.3 per year between their middles (at least +0.2);
+apart: -1.2 per year of gap, down to -4."""
+HEIGHT_OVERLAP, HEIGHT_PER_CM_APART = 0.8, -0.04
+HEIGHT_SLACK_CM, HEIGHT_PER_5CM, HEIGHT_MIN = 5, -0.7, -3.0
 GENDER_SAME, GENDER_DIFFERENT = 0.7, -4.0
-PLACE_NEAR = ((5.0, 1.5), (20.0, 1.0), (100.0, 0.4))
-"""(km, weight): found within this distance of where last seen."""
+PLACE_NEAR, PLACE_KM = 2.0, 25.0
+"""Found where last seen: +2, falling by e every 25 km (+1.6 at 5 km, +0.9 at 20 km)."""
 PLACE_TOO_FAR = -3.0
 TRAVEL_KMH, TRAVEL_SLACK_KM = 80.0, 10.0
 """A child taken by bus or car covers at most this speed on average, plus slack for the places."""
 CLOCK_SLACK = timedelta(hours=2)
 """Found this long before last seen is taken as a reporting error; earlier rules the pair out."""
-TIME_NEAR = ((timedelta(days=3), 0.5), (timedelta(days=30), 0.2))
+TIME_NEAR, TIME_DAYS, TIME_LATE = 3.0, 7.0, -0.5
+"""Most children are found within days: 3·e^(-days/7) - 0.5 (+2.5 at once, +1.5 after 3 days,
+0 after 13, -0.5 after a month or more)."""
 DISTRICT_SAME = 0.5
 LANGUAGE_SHARED, LANGUAGE_NONE = 0.3, -0.7
 MARKS_MAX, CLOTHING_MAX = 3.0, 1.5
@@ -256,7 +261,8 @@ def score_pair(
             age_b = (age_b[0] + years, age_b[1] + years)
         gap = _gap(age_a, age_b)
         if gap <= 0.5:
-            w = AGE_OVERLAP
+            apart = abs(sum(age_a) - sum(age_b)) / 2
+            w = max(0.2, AGE_OVERLAP + AGE_PER_YEAR_APART * apart)
             text = f"age: {_fmt_span(age_a, '')} and {_fmt_span(age_b, '')} years agree"
         else:
             w = max(AGE_MIN, AGE_PER_YEAR * gap)
@@ -267,7 +273,8 @@ def score_pair(
     if h_a and h_b:
         gap = _gap(h_a, h_b)
         if gap <= HEIGHT_SLACK_CM:
-            w = HEIGHT_OVERLAP
+            apart = abs(sum(h_a) - sum(h_b)) / 2
+            w = max(0.1, HEIGHT_OVERLAP + HEIGHT_PER_CM_APART * apart)
             text = f"height: {_fmt_span(h_a, ' cm')} and {_fmt_span(h_b, ' cm')} agree"
         else:
             w = max(HEIGHT_MIN, HEIGHT_PER_5CM * (gap - HEIGHT_SLACK_CM) / 5)
@@ -280,24 +287,20 @@ def score_pair(
         else:
             signals.append((GENDER_DIFFERENT, f"gender differs: {a.gender} and {b.gender}"))
 
+    days = max(elapsed.total_seconds(), 0) / 86400
+    w = TIME_NEAR * math.exp(-days / TIME_DAYS) + TIME_LATE
+    signals.append((w, f"time: found {_hours(elapsed)} after last seen"))
+
     if missing.place and found.place:
         km = haversine_km(missing.place, found.place)
         reach = TRAVEL_SLACK_KM + TRAVEL_KMH * max(elapsed.total_seconds(), 0) / 3600
-        when = f"found {_hours(elapsed)} after last seen"
         if km > reach:
             signals.append(
                 (PLACE_TOO_FAR, f"place: {km:.0f} km apart, too far in {_hours(elapsed)}")
             )
         else:
-            for limit, w in PLACE_NEAR:
-                if km <= limit:
-                    signals.append((w, f"place: {km:.1f} km apart, {when}"))
-                    break
-    else:
-        for within, w in TIME_NEAR:
-            if elapsed <= within:
-                signals.append((w, f"time: found {_hours(elapsed)} after last seen"))
-                break
+            w = PLACE_NEAR * math.exp(-km / PLACE_KM)
+            signals.append((w, f"place: {km:.1f} km apart"))
 
     if a.district and b.district and a.district.strip().lower() == b.district.strip().lower():
         signals.append((DISTRICT_SAME, f"district: both {b.district}"))

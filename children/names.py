@@ -100,7 +100,6 @@ LATIN_DIGRAPHS: dict[str, str] = {
     "dh": "d",
     "bh": "b",
     "jh": "j",
-    "rh": "r",
     "zh": "z",
     "ck": "k",
 }
@@ -112,15 +111,16 @@ ALIASES: dict[str, str] = {
     "muhd": "muhammad",
     "md": "muhammad",
     "mhd": "muhammad",
-    "mohd.": "muhammad",
-    "m.": "muhammad",
+    "m": "muhammad",
 }
 """Abbreviations written for a whole word (Latin, lower case)."""
 
 EXCEPTIONS: dict[str, str] = {
-    w: "mhmud" for w in ("mahmood", "mehmood", "mahmud", "mehmud", "mahmoud", "محمود")
+    **{w: "mhmud" for w in ("mahmood", "mehmood", "mahmud", "mehmud", "mahmoud", "محمود")},
+    **{w: "syd" for w in ("syed", "sayed", "sayyid", "sayyed", "syyed", "سید")},
+    **{w: "syda" for w in ("syeda", "sayeda", "sayyida", "سیدہ")},
 }
-"""Given names whose skeleton would fall on a weak word's (Mahmood is not Muhammad)."""
+"""Words whose skeleton would fall on another's: Mahmood is not Muhammad, Syed is not Saad."""
 
 WEAK_WORDS: tuple[str, ...] = (
     "muhammad",
@@ -142,7 +142,6 @@ WEAK_WORDS: tuple[str, ...] = (
     "rana",
     "raja",
     "mirza",
-    "noor",
     "ul",
     "ud",
     "din",
@@ -183,12 +182,12 @@ def _urdu_word(word: str) -> str:
             if i == 0 or i == last:
                 codes.append("a")
         elif ch == "و":
-            if i == 0 or nxt in ("ا", "آ"):
+            if i == 0 or nxt in ("ا", "آ", "ی"):
                 codes.append("w")
             elif i == last:
                 codes.append("u")
         elif ch == "ی":
-            if i == 0 or nxt in ("ا", "آ"):
+            if i == 0:
                 codes.append("y")
             elif i == last:
                 codes.append("i")
@@ -251,6 +250,8 @@ def _vowel_class(run: str) -> str:
 @lru_cache(maxsize=65536)
 def word_key(word: str) -> str:
     """The phonetic skeleton of one word (any script); empty for a word of no letters."""
+    # ی with a standing alif (بشریٰ, عظمیٰ) is read as a final a
+    word = word.replace("یٰ", "ا").replace("ىٰ", "ا")
     word = _strip_marks(word).strip().lower()
     if not word:
         return ""
@@ -268,7 +269,7 @@ def split_words(name: str) -> list[str]:
 
 
 WEAK_KEYS: frozenset[str] = frozenset(word_key(w) for w in WEAK_WORDS) | frozenset(
-    word_key(w) for w in ("محمد", "سید", "ملک", "بی", "بیگم", "خان", "میاں", "نور", "شیخ")
+    word_key(w) for w in ("محمد", "سید", "ملک", "بی", "بیگم", "خان", "میاں", "شیخ")
 )
 
 
@@ -297,40 +298,43 @@ def fold(name: str) -> str:
     return " ".join(w.key for w in name_words(name))
 
 
+_COARSE = str.maketrans({"S": "s", "X": "k", "G": "g", "C": "j", "h": None, "w": None, "y": None})
+COARSE_FACTOR = 0.95
+"""A match only once sh/s, kh/k, gh/g, ch/j are confused and h, w, y dropped counts this much."""
+
+
+@lru_cache(maxsize=65536)
+def coarse_key(key: str) -> str:
+    """A skeleton with the sounds most often confused in Roman Urdu merged (Shail = Sohail)."""
+    return key.translate(_COARSE)
+
+
 def word_similarity(a: str, b: str) -> float:
-    """Similarity of two skeletons, 0..1 (Jaro-Winkler)."""
+    """Similarity of two skeletons, 0..1 (Jaro-Winkler, or on the coarse keys x 0.95)."""
     if a == b:
         return 1.0
-    return float(JaroWinkler.normalized_similarity(a, b))
+    fine = float(JaroWinkler.normalized_similarity(a, b))
+    ca, cb = coarse_key(a), coarse_key(b)
+    if not ca or not cb:
+        return fine
+    return max(fine, COARSE_FACTOR * float(JaroWinkler.normalized_similarity(ca, cb)))
 
 
-def words_similarity(
-    a: Sequence[NameWord], b: Sequence[NameWord], cache: dict[tuple[str, str], float] | None = None
+def _coverage(
+    a: Sequence[NameWord], b: Sequence[NameWord], cache: dict[tuple[str, str], float] | None
 ) -> float:
-    """Similarity of two names given as words, 0..1.
-
-    Order-free: every word of the name with fewer given-name words is paired
-    with its best match in the other; given names weigh 1, weak words
-    :data:`WEAK_WEIGHT`. A name of only weak words on one side can reach at most 0.6.
-    """
-    if not a or not b:
-        return 0.0
-    strong_a = sum(1 for w in a if not w.weak)
-    strong_b = sum(1 for w in b if not w.weak)
-    short, long_ = (a, b) if (strong_a, len(a)) <= (strong_b, len(b)) else (b, a)
+    """How well the words of ``a`` are found in ``b``: weighted mean of each one's best match."""
     total = 0.0
     weight = 0.0
-    for w in short:
+    for w in a:
         best = 0.0
-        for v in long_:
+        for v in b:
             key = (w.key, v.key)
-            if cache is not None:
-                sim = cache.get(key)
-                if sim is None:
-                    sim = word_similarity(w.key, v.key)
-                    cache[key] = sim
-            else:
+            sim = cache.get(key) if cache is not None else None
+            if sim is None:
                 sim = word_similarity(w.key, v.key)
+                if cache is not None:
+                    cache[key] = sim
             if v.weak != w.weak:
                 sim *= 0.8
             if sim > best:
@@ -338,7 +342,36 @@ def words_similarity(
         wt = WEAK_WEIGHT if w.weak else 1.0
         total += wt * best
         weight += wt
-    score = total / weight
+    return total / weight
+
+
+SHORT_SHARE = 0.8
+"""How much the shorter name's words count against the longer's (names lose words: "Ali" for
+"Muhammad Ali Khan"); the rest rewards the longer name's words found too."""
+
+
+def words_similarity(
+    a: Sequence[NameWord], b: Sequence[NameWord], cache: dict[tuple[str, str], float] | None = None
+) -> float:
+    """Similarity of two names given as words, 0..1, symmetric.
+
+    Order-free: each word of one name is paired with its best match in the
+    other; given names weigh 1, weak words :data:`WEAK_WEIGHT`. The name with
+    fewer given-name words leads (:data:`SHORT_SHARE`), so a name missing a
+    word stays close. A name of only weak words on one side reaches at most 0.6.
+    """
+    if not a or not b:
+        return 0.0
+    strong_a = sum(1 for w in a if not w.weak)
+    strong_b = sum(1 for w in b if not w.weak)
+    ab, ba = _coverage(a, b, cache), _coverage(b, a, cache)
+    if (strong_a, len(a)) == (strong_b, len(b)):
+        short, long_ = max(ab, ba), min(ab, ba)
+    elif (strong_a, len(a)) < (strong_b, len(b)):
+        short, long_ = ab, ba
+    else:
+        short, long_ = ba, ab
+    score = SHORT_SHARE * short + (1 - SHORT_SHARE) * long_
     if min(strong_a, strong_b) == 0:
         score *= 0.6
     return score
