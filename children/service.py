@@ -467,8 +467,17 @@ class Children:
         return dict(json.loads(self.data_key.open(report.details_sealed, DETAILS_FIELD)))
 
     async def view(
-        self, session: AsyncSession, officer: Officer, report: ChildReport, *, full: bool
+        self,
+        session: AsyncSession,
+        officer: Officer,
+        report: ChildReport,
+        *,
+        full: bool,
+        counted: tuple[set[str], dict[str, int]] | None = None,
     ) -> dict[str, Any]:
+        """A report as the pages show it; ``full`` adds what is sealed (audited by the
+        caller). ``counted``: the reports with an alert and the candidates waiting per
+        report, worked out once for a list."""
         now = self.clock()
         national = None
         if report.kind == MISSING and report.national_due_at is not None:
@@ -480,15 +489,10 @@ class Children:
                 "overdue": done is None and now > report.national_due_at,
                 "within_two_hours": None if done is None else done <= report.national_due_at,
             }
-        alert = await session.scalar(
-            select(func.count()).select_from(ChildAlert).where(ChildAlert.report_id == report.id)
-        )
-        side = ChildMatch.missing_id if report.kind == MISSING else ChildMatch.found_id
-        waiting = await session.scalar(
-            select(func.count())
-            .select_from(ChildMatch)
-            .where(side == report.id, ChildMatch.status == "proposed")
-        )
+        if counted is None:
+            counted = await self._counts(session, [report.id])
+        alert = report.id in counted[0]
+        waiting = counted[1].get(report.id, 0)
         out: dict[str, Any] = {
             "id": report.id,
             "kind": report.kind,
@@ -581,7 +585,10 @@ class Children:
                     .limit(limit)
                 )
             )
-            listed = [await self.view(session, officer, r, full=False) for r in rows]
+            counted = await self._counts(session, [r.id for r in rows])
+            listed = [
+                await self.view(session, officer, r, full=False, counted=counted) for r in rows
+            ]
         await self.audit.record(
             actor_kind="officer",
             officer_id=officer.id,
@@ -599,6 +606,28 @@ class Children:
         return listed
 
     # --- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    async def _counts(
+        session: AsyncSession, report_ids: list[str]
+    ) -> tuple[set[str], dict[str, int]]:
+        """Which of these reports raised an alert, and how many candidates wait on each."""
+        if not report_ids:
+            return set(), {}
+        alerted = set(
+            await session.scalars(
+                select(ChildAlert.report_id).where(ChildAlert.report_id.in_(report_ids))
+            )
+        )
+        waiting: dict[str, int] = {}
+        for side in (ChildMatch.missing_id, ChildMatch.found_id):
+            for report_id, count in await session.execute(
+                select(side, func.count())
+                .where(side.in_(report_ids), ChildMatch.status == "proposed")
+                .group_by(side)
+            ):
+                waiting[report_id] = waiting.get(report_id, 0) + count
+        return alerted, waiting
 
     def _seal(self, value: dict[str, Any], field: str) -> bytes:
         return self.data_key.seal(json.dumps(value, ensure_ascii=False), field)

@@ -26,13 +26,13 @@ from tests.children.conftest import (
     missing_body,
     open_case,
 )
-from tests.support import FakeClock
+from tests.support import FakeClock, OpenAPIChecker
 
 Client = TestClient[Any, Any]
 
 
 async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
-    centre: tuple[Client, Any], db: Db, clock: FakeClock
+    centre: tuple[Client, Any], db: Db, clock: FakeClock, openapi: OpenAPIChecker
 ) -> None:
     officer, me = centre
     case = await open_case(officer)
@@ -41,6 +41,7 @@ async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
     made = await officer.post("/api/children/missing", json=missing_body(seen, session_id=contact))
     assert made.status == 201, await made.text()
     report = await made.json()
+    openapi.check("POST", "/api/children/missing", 201, report)
     assert report["kind"] == "missing" and report["status"] == "open"
     assert report["case_id"] == case["id"]
     assert report["names"] == ["محمد علی", "Muhammad Ali"]
@@ -68,6 +69,10 @@ async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
 
     clock.advance(2 * 3600 + 60)
     late = await (await officer.get(f"/api/children/reports/{report['id']}")).json()
+    openapi.check("GET", "/api/children/reports/{report_id}", 200, late)
+    listed = await (await officer.get("/api/children/reports")).json()
+    openapi.check("GET", "/api/children/reports", 200, listed)
+    assert listed["reports"][0]["alert"] is True and "names" not in listed["reports"][0]
     assert late["national"]["overdue"] is True
     told = await officer.post(
         f"/api/children/reports/{report['id']}/national", json={"reference": "NCA-77"}
