@@ -313,6 +313,7 @@ class Children:
         custody: dict[str, Any] | None = None
         custody_place = None
         if asked.custody is not None:
+            custody_place = filed_by_place
             if asked.custody.place is not None:
                 found_place = self.directory.get(asked.custody.place)
                 if found_place is None:

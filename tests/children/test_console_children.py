@@ -1,5 +1,6 @@
 """The console's Children view in real headless Chromium: during a child-line chat the
-officer files a missing report on the contact; a station files a found report for its place;
+officer files a missing report on the contact; a station acknowledges the alert and files a
+found report for its place on the field page;
 the possible match appears on her console with its reasons; she confirms it, and the
 handover checklist closes both reports and the case."""
 
@@ -15,10 +16,12 @@ from sqlalchemy import select
 
 from cases.models import Case
 from children.models import ChildReport
+from officers.models import Officer
+from officers.passwords import hash_password
 from tests.browser import browser
-from tests.calls.test_call import DESKTOP, PHONE, log_in, shoot
+from tests.calls.test_call import DESKTOP, PASSWORD, PHONE, log_in, shoot
 from tests.calls.test_wallboard import make_officer
-from tests.children.conftest import GULBERG, Db, Login, found_body
+from tests.children.conftest import GULBERG, Db
 from tests.support import FakeClock, copy_sqlite
 
 pytestmark = pytest.mark.browser
@@ -31,7 +34,7 @@ def database_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 
 async def test_missing_found_matched_and_handed_over_on_the_console(
-    client: Any, db: Db, browser: Browser, login_as: Login, clock: FakeClock
+    client: Any, db: Db, browser: Browser, clock: FakeClock
 ) -> None:
     await make_officer(db, "LHR-C1", lines=["child"])
     her_context = await browser.new_context(viewport=PHONE)  # type: ignore[arg-type]
@@ -87,10 +90,58 @@ async def test_missing_found_matched_and_handed_over_on_the_console(
         assert missing.session_id is not None and missing.case_id is not None
         case_id = missing.case_id
 
-    # A station finds the child and reports it for its place.
-    station, _ = await login_as("station", place=GULBERG, lines=[])
-    made = await station.post("/api/children/found", json=found_body(clock()))
-    assert made.status == 201, await made.text()
+    # A station finds the child and reports it for its place, on the field page.
+    async with db() as session:
+        session.add(
+            Officer(
+                badge="LHR-S1",
+                name="Gulberg duty officer",
+                role="station",
+                place=GULBERG,
+                gender="male",
+                languages=["ur"],
+                skills={},
+                lines=[],
+                password_hash=hash_password(PASSWORD),
+            )
+        )
+        await session.commit()
+    field_context = await browser.new_context(
+        viewport=PHONE,  # type: ignore[arg-type]
+        timezone_id="UTC",
+    )
+    field = await field_context.new_page()
+    field.on("pageerror", lambda e: problems.append(str(e)))
+    await field.goto(str(client.make_url("/field")))
+    await field.get_by_test_id("field-badge").fill("LHR-S1")
+    await field.get_by_test_id("field-password").fill(PASSWORD)
+    await field.get_by_test_id("field-submit").click()
+    await field.get_by_test_id("field-app").wait_for(state="visible")
+    # The young child's alert reached the station: it acknowledges.
+    await field.get_by_test_id("field-child-alert").filter(has_text="Muhammad Ali").wait_for()
+    await field.get_by_test_id("field-child-alert-ack").click()
+    await field.get_by_test_id("field-child-alert").wait_for(state="detached")
+    await field.get_by_test_id("field-found-open").click()
+    found_fields = {
+        "field-found-names": "Mohammad Ali",
+        "field-found-parents": "Muhammad Aslam",
+        "field-found-age-min": "6",
+        "field-found-age-max": "8",
+        "field-found-height": "120",
+        "field-found-clothing": "blue kameez",
+        "field-found-marks": "scar on left eyebrow",
+        "field-found-languages": "Urdu",
+        "field-found-at": clock().strftime("%Y-%m-%dT%H:%M"),
+        "field-found-area": "Gulberg main boulevard",
+        "field-found-says": "My name is Ali, my father is Aslam.",
+        "field-found-contact": "Duty officer, +924299990101",
+    }
+    for testid, value in found_fields.items():
+        await field.get_by_test_id(testid).fill(value)
+    await field.get_by_test_id("field-found-gender").select_option("boy")
+    await field.get_by_test_id("field-found-submit").click()
+    await field.get_by_test_id("field-found-said").filter(has_text="Filed.").wait_for()
+    await shoot(field, "field-children-found")
 
     item = console.get_by_test_id("children-candidate-item")
     await item.wait_for(timeout=20_000)
@@ -135,3 +186,4 @@ async def test_missing_found_matched_and_handed_over_on_the_console(
     assert problems == []
     await her_context.close()
     await console_context.close()
+    await field_context.close()
