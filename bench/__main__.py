@@ -13,6 +13,7 @@ BENCHMARKS = {
     "recordings": "bench.recordings",
     "first_frame": "bench.first_frame",
     "children": "bench.children_match",
+    "children_hook": "bench.children_hook",
 }
 
 
