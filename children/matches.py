@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from cases.casework import change_status, clean_text
 from cases.models import Case
 from cases.timeline import record_event
-from children.matching import Description, Registry
+from children.matching import Candidate, Description, Registry
 from children.models import ChildAlert, ChildAlertRecipient, ChildMatch, ChildReport, Reunification
 from children.photos import photo_hashes
 from children.schemas import HandoverIn, iso
@@ -117,6 +117,12 @@ class Matches:
             other = FOUND if report.kind == MISSING else MISSING
             registry = await self._sync(other)
             ranked = await asyncio.to_thread(registry.rank, new, TOP)
+        try:
+            return await self._store(report, ranked)
+        except IntegrityError:  # the same pair proposed by another process just now
+            return []
+
+    async def _store(self, report: ChildReport, ranked: list[Candidate]) -> list[ChildMatch]:
         now = self.service.clock()
         made: list[ChildMatch] = []
         async with self.service.db() as session, session.begin():
@@ -148,10 +154,7 @@ class Matches:
                 )
                 session.add(match)
                 made.append(match)
-            try:
-                await session.flush()
-            except IntegrityError:  # the same pair proposed by another process just now
-                return []
+            await session.flush()
         return made
 
     # --- what officers see and decide -------------------------------------------------------

@@ -43,6 +43,9 @@ NATIONAL_WITHIN = timedelta(hours=2)
 HIGH_PRIORITY = 8
 CHILD_CATEGORIES = ("missing_child", "runaway_child", "vulnerable_child")
 OPEN, MATCHED, CLOSED = "open", "matched", "closed"
+CLOSE_OUTCOMES = ("returned", "withdrawn")
+"""How a report closes without a match (a handover closes with reunited, placed in care or
+referred)."""
 MISSING, FOUND = "missing", "found"
 
 
@@ -460,6 +463,47 @@ class Children:
                     data={"report_id": report.id, "at": when.isoformat()},
                 )
         await self._audit(officer, "child.national_reported", report)
+        return report
+
+    # --- closing without a match ----------------------------------------------------------
+
+    async def close(
+        self, officer: Officer, report_id: str, outcome: str, note: str | None
+    ) -> ChildReport:
+        """Close an open report that no match closed: a missing child who came home
+        (``returned``), or a report made in error (``withdrawn``); the note says how."""
+        if officer.role not in STAFF:
+            raise NotAllowed("not_your_step", "The centre closes a report.")
+        if outcome not in CLOSE_OUTCOMES:
+            raise Invalid("invalid_outcome", "A report is closed as returned or withdrawn.")
+        text = clean_text(note or "", "note", 1000, "invalid_note", multiline=True)
+        now = self.clock()
+        async with self.db() as session, session.begin():
+            report = await self.get(session, officer, report_id)
+            if outcome == "returned" and report.kind != MISSING:
+                raise Invalid("invalid_outcome", "Only a missing child returns.")
+            if report.status != OPEN:
+                raise Conflict(
+                    "not_now",
+                    "Only an open report is closed this way; a matched one is handed over.",
+                )
+            report.status = CLOSED
+            report.outcome = outcome
+            report.closed_at = now
+            details = self.open_details(report)
+            details["closing_note"] = text
+            report.details_sealed = self._seal(details, DETAILS_FIELD)
+            if report.case_id is not None:
+                await record_event(
+                    session,
+                    key=f"child:{report.id}:closed",
+                    kind="child.report_closed",
+                    at=now,
+                    case_id=report.case_id,
+                    officer_id=officer.id,
+                    data={"report_id": report.id, "outcome": outcome},
+                )
+        await self._audit(officer, "child.report.close", report, outcome=outcome)
         return report
 
     # --- views ----------------------------------------------------------------------------
