@@ -15,6 +15,7 @@ BENCHMARKS = {
     "pageweight": "bench.pageweight",
     "faults": "bench.faults",
     "children": "bench.children_match",
+    "children_hook": "bench.children_hook",
 }
 
 

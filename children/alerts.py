@@ -227,8 +227,12 @@ async def acknowledge(service: Children, officer: Officer, alert_id: int) -> dic
 
 async def release(service: Children, officer: Officer, alert_id: int) -> dict[str, Any]:
     """A supervisor releases the public text for broadcast (once)."""
-    if officer.role not in MANAGERS:
-        raise NotAllowed("supervisor_only", "Only a supervisor releases a public alert.")
+    from children.service import on_child_line
+
+    if officer.role not in MANAGERS or not on_child_line(officer):
+        raise NotAllowed(
+            "supervisor_only", "Only a supervisor of the child line releases a public alert."
+        )
     now = service.clock()
     async with service.db() as session, session.begin():
         alert = await session.get(ChildAlert, alert_id)

@@ -1,7 +1,8 @@
 """Figures of missing and found children over a period (``GET /api/reports/children``).
 
 Reports *made* in the period, per district: missing, found; children recovered in the period
-(a missing report closed by a handover: reunited, placed in care or referred) and reunited;
+(a missing report closed by a handover: reunited, placed in care or referred; or closed as
+returned home) and reunited;
 the time from a missing report to the child's recovery (median and 90th percentile, over the
 missing reports of the period already recovered); and the share of the period's missing
 reports told to the national agency within two hours. Supervisors and admins; audited.
@@ -24,7 +25,8 @@ from safecall.endpoint import MANAGERS, endpoint
 from safecall.errors import read_query
 from safecall.state import AUDIT, DB, client_address
 
-RECOVERED = ("reunited", "placed_in_care", "referred")
+RECOVERED = ("reunited", "placed_in_care", "referred", "returned")
+"""A missing child recovered: handed over after a match, or came home."""
 NO_DISTRICT = "unknown"
 
 

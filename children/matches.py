@@ -16,13 +16,13 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cases.casework import change_status, clean_text
 from cases.models import Case
 from cases.timeline import record_event
-from children.matching import Description, Registry
+from children.matching import Candidate, Description, Registry
 from children.models import ChildAlert, ChildAlertRecipient, ChildMatch, ChildReport, Reunification
 from children.photos import photo_hashes
 from children.schemas import HandoverIn, iso
@@ -117,6 +117,12 @@ class Matches:
             other = FOUND if report.kind == MISSING else MISSING
             registry = await self._sync(other)
             ranked = await asyncio.to_thread(registry.rank, new, TOP)
+        try:
+            return await self._store(report, ranked)
+        except IntegrityError:  # the same pair proposed by another process just now
+            return []
+
+    async def _store(self, report: ChildReport, ranked: list[Candidate]) -> list[ChildMatch]:
         now = self.service.clock()
         made: list[ChildMatch] = []
         async with self.service.db() as session, session.begin():
@@ -148,10 +154,7 @@ class Matches:
                 )
                 session.add(match)
                 made.append(match)
-            try:
-                await session.flush()
-            except IntegrityError:  # the same pair proposed by another process just now
-                return []
+            await session.flush()
         return made
 
     # --- what officers see and decide -------------------------------------------------------
@@ -203,11 +206,30 @@ class Matches:
                 raise Conflict(
                     "not_now", "One of the two reports is already matched or closed; look again."
                 )
-            match.status = CONFIRMED if confirm else REJECTED
-            match.decided_by = officer.id
-            match.decided_at = now
+            # The statuses in the WHERE: of two officers confirming at once (this candidate,
+            # or another of the same child), one does.
+            decided = await session.execute(
+                update(ChildMatch)
+                .where(ChildMatch.id == match.id, ChildMatch.status == PROPOSED)
+                .values(
+                    status=CONFIRMED if confirm else REJECTED, decided_by=officer.id, decided_at=now
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if decided.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("not_now", "Someone has just decided this candidate; look again.")
             if confirm:
-                missing.status = found.status = MATCHED
+                moved = await session.execute(
+                    update(ChildReport)
+                    .where(ChildReport.id.in_([missing.id, found.id]), ChildReport.status == OPEN)
+                    .values(status=MATCHED)
+                    .execution_options(synchronize_session=False)
+                )
+                if moved.rowcount != 2:  # type: ignore[attr-defined]
+                    raise Conflict(
+                        "not_now", "One of the two reports has just been matched; look again."
+                    )
+            await session.refresh(match)
             if missing.case_id is not None:
                 await record_event(
                     session,
@@ -316,10 +338,14 @@ class Matches:
                     recorded_at=now,
                 )
             )
-            for report in (missing, found):
-                report.status = CLOSED
-                report.outcome = asked.outcome
-                report.closed_at = now
+            closing = await session.execute(
+                update(ChildReport)
+                .where(ChildReport.id.in_([missing.id, found.id]), ChildReport.status == MATCHED)
+                .values(status=CLOSED, outcome=asked.outcome, closed_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if closing.rowcount != 2:  # type: ignore[attr-defined]
+                raise Conflict("not_confirmed", "This handover has just been recorded; look again.")
             for case_id in sorted({c for c in (missing.case_id, found.case_id) if c is not None}):
                 case = await session.get(Case, case_id)
                 if case is None:

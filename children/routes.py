@@ -4,6 +4,7 @@ audited; refusals carry stable codes (docs/children.md)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from children.schemas import (
     AlertList,
     AlertOut,
     CandidateList,
+    CloseIn,
     FoundIn,
     HandoverIn,
     MissingIn,
@@ -37,10 +39,20 @@ from safecall.refusals import Invalid, NotFound
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
 from signaling.console_feed import CONSOLE_PARTS
 
+log = logging.getLogger(__name__)
 CHILDREN = web.AppKey("children", Children)
 TAGS = ["children"]
 EVERYONE = STAFF | FIELD
 NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def _match(request: web.Request, report_id: str) -> None:
+    """Rank a new (or changed) report; a failure here leaves the report filed (a report of
+    the other kind filed later is ranked against it all the same)."""
+    try:
+        await request.app[MATCHES].propose(report_id)
+    except Exception:
+        log.exception("children: matching a new report failed; it stays filed")
 
 
 async def _one(
@@ -93,7 +105,7 @@ async def file_missing(request: web.Request) -> web.Response:
     body = await read_body(request, MissingIn)
     officer = current_officer(request)
     report = await request.app[CHILDREN].file_missing(officer, body)
-    await request.app[MATCHES].propose(report.id)
+    await _match(request, report.id)
     return await _one(request, report.id, "child.report.read_after_filing", 201)
 
 
@@ -126,7 +138,7 @@ async def file_found(request: web.Request) -> web.Response:
     body = await read_body(request, FoundIn)
     officer = current_officer(request)
     report = await request.app[CHILDREN].file_found(officer, body)
-    await request.app[MATCHES].propose(report.id)
+    await _match(request, report.id)
     return await _one(request, report.id, "child.report.read_after_filing", 201)
 
 
@@ -200,6 +212,24 @@ async def national(request: web.Request) -> web.Response:
     return await _one(request, report_id, "child.report.read_after_national")
 
 
+@endpoint(
+    "Close an open report without a match: the missing child came home (`returned`), or the "
+    "report was made in error (`withdrawn`). The case stays as it is. Audited.",
+    roles=STAFF,
+    body=CloseIn,
+    response=ReportOut,
+    errors=["report_not_found", "invalid_outcome", "invalid_note", "not_now"],
+    tags=TAGS,
+)
+async def close(request: web.Request) -> web.Response:
+    body = await read_body(request, CloseIn)
+    officer = current_officer(request)
+    report_id = request.match_info["report_id"]
+    await request.app[CHILDREN].close(officer, report_id, body.outcome, body.note)
+    request.app[MATCHES].forget(report_id)
+    return await _one(request, report_id, "child.report.read_after_close")
+
+
 async def _read_photo_body(request: web.Request) -> bytes:
     too_large = ApiError(413, "photo_too_large", "A photo may be at most 5 MB.")
     if request.content_length is not None and request.content_length > MAX_PHOTO:
@@ -262,7 +292,7 @@ async def upload_photo(request: web.Request) -> web.Response:
         address=client_address(request),
         detail={"report_id": report_id, "sha256": photo.sha256},
     )
-    await request.app[MATCHES].propose(report_id)
+    await _match(request, report_id)
     out = PhotoOut(id=photo.id, sha256=photo.sha256, size=photo.size, duplicates=same)
     return web.json_response(out.model_dump(), status=201)
 
@@ -451,7 +481,11 @@ async def children_context(app: web.Application) -> AsyncIterator[None]:
     app[MATCHES] = Matches(service)
 
     async def part(officer_id: int) -> dict[str, dict[str, object]]:
-        return {"children": await app[MATCHES].console_part(officer_id)}
+        try:
+            return {"children": await app[MATCHES].console_part(officer_id)}
+        except Exception:  # the database away: the rest of her feed goes on
+            log.warning("children: the console part could not be read; trying again later")
+            return {}
 
     app[CONSOLE_PARTS].append(part)
 
@@ -477,6 +511,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/children/reports", list_reports)
     app.router.add_get("/api/children/reports/{report_id}", read_report)
     app.router.add_post("/api/children/reports/{report_id}/national", national)
+    app.router.add_post("/api/children/reports/{report_id}/close", close)
     app.router.add_post("/api/children/reports/{report_id}/photos", upload_photo)
     app.router.add_get("/api/children/reports/{report_id}/photos/{photo_id}", photo)
     app.router.add_get("/api/children/reports/{report_id}/candidates", candidates)

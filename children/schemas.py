@@ -108,6 +108,14 @@ class NationalIn(BaseModel):
     reference: str | None = Field(default=None, max_length=64)
 
 
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["returned", "withdrawn"] = Field(
+        description="returned: the missing child came home; withdrawn: made in error."
+    )
+    note: str = Field(max_length=1000, description="How it ended (kept sealed on the report).")
+
+
 class ChecklistIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     guardian_id_seen: bool = False

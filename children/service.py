@@ -43,6 +43,9 @@ NATIONAL_WITHIN = timedelta(hours=2)
 HIGH_PRIORITY = 8
 CHILD_CATEGORIES = ("missing_child", "runaway_child", "vulnerable_child")
 OPEN, MATCHED, CLOSED = "open", "matched", "closed"
+CLOSE_OUTCOMES = ("returned", "withdrawn")
+"""How a report closes without a match (a handover closes with reunited, placed in care or
+referred)."""
 MISSING, FOUND = "missing", "found"
 
 
@@ -313,6 +316,7 @@ class Children:
         custody: dict[str, Any] | None = None
         custody_place = None
         if asked.custody is not None:
+            custody_place = filed_by_place
             if asked.custody.place is not None:
                 found_place = self.directory.get(asked.custody.place)
                 if found_place is None:
@@ -461,14 +465,64 @@ class Children:
         await self._audit(officer, "child.national_reported", report)
         return report
 
+    # --- closing without a match ----------------------------------------------------------
+
+    async def close(
+        self, officer: Officer, report_id: str, outcome: str, note: str | None
+    ) -> ChildReport:
+        """Close an open report that no match closed: a missing child who came home
+        (``returned``), or a report made in error (``withdrawn``); the note says how."""
+        if officer.role not in STAFF:
+            raise NotAllowed("not_your_step", "The centre closes a report.")
+        if outcome not in CLOSE_OUTCOMES:
+            raise Invalid("invalid_outcome", "A report is closed as returned or withdrawn.")
+        text = clean_text(note or "", "note", 1000, "invalid_note", multiline=True)
+        now = self.clock()
+        async with self.db() as session, session.begin():
+            report = await self.get(session, officer, report_id)
+            if outcome == "returned" and report.kind != MISSING:
+                raise Invalid("invalid_outcome", "Only a missing child returns.")
+            if report.status != OPEN:
+                raise Conflict(
+                    "not_now",
+                    "Only an open report is closed this way; a matched one is handed over.",
+                )
+            report.status = CLOSED
+            report.outcome = outcome
+            report.closed_at = now
+            details = self.open_details(report)
+            details["closing_note"] = text
+            report.details_sealed = self._seal(details, DETAILS_FIELD)
+            if report.case_id is not None:
+                await record_event(
+                    session,
+                    key=f"child:{report.id}:closed",
+                    kind="child.report_closed",
+                    at=now,
+                    case_id=report.case_id,
+                    officer_id=officer.id,
+                    data={"report_id": report.id, "outcome": outcome},
+                )
+        await self._audit(officer, "child.report.close", report, outcome=outcome)
+        return report
+
     # --- views ----------------------------------------------------------------------------
 
     def open_details(self, report: ChildReport) -> dict[str, Any]:
         return dict(json.loads(self.data_key.open(report.details_sealed, DETAILS_FIELD)))
 
     async def view(
-        self, session: AsyncSession, officer: Officer, report: ChildReport, *, full: bool
+        self,
+        session: AsyncSession,
+        officer: Officer,
+        report: ChildReport,
+        *,
+        full: bool,
+        counted: tuple[set[str], dict[str, int]] | None = None,
     ) -> dict[str, Any]:
+        """A report as the pages show it; ``full`` adds what is sealed (audited by the
+        caller). ``counted``: the reports with an alert and the candidates waiting per
+        report, worked out once for a list."""
         now = self.clock()
         national = None
         if report.kind == MISSING and report.national_due_at is not None:
@@ -480,15 +534,10 @@ class Children:
                 "overdue": done is None and now > report.national_due_at,
                 "within_two_hours": None if done is None else done <= report.national_due_at,
             }
-        alert = await session.scalar(
-            select(func.count()).select_from(ChildAlert).where(ChildAlert.report_id == report.id)
-        )
-        side = ChildMatch.missing_id if report.kind == MISSING else ChildMatch.found_id
-        waiting = await session.scalar(
-            select(func.count())
-            .select_from(ChildMatch)
-            .where(side == report.id, ChildMatch.status == "proposed")
-        )
+        if counted is None:
+            counted = await self._counts(session, [report.id])
+        alert = report.id in counted[0]
+        waiting = counted[1].get(report.id, 0)
         out: dict[str, Any] = {
             "id": report.id,
             "kind": report.kind,
@@ -581,7 +630,10 @@ class Children:
                     .limit(limit)
                 )
             )
-            listed = [await self.view(session, officer, r, full=False) for r in rows]
+            counted = await self._counts(session, [r.id for r in rows])
+            listed = [
+                await self.view(session, officer, r, full=False, counted=counted) for r in rows
+            ]
         await self.audit.record(
             actor_kind="officer",
             officer_id=officer.id,
@@ -599,6 +651,28 @@ class Children:
         return listed
 
     # --- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    async def _counts(
+        session: AsyncSession, report_ids: list[str]
+    ) -> tuple[set[str], dict[str, int]]:
+        """Which of these reports raised an alert, and how many candidates wait on each."""
+        if not report_ids:
+            return set(), {}
+        alerted = set(
+            await session.scalars(
+                select(ChildAlert.report_id).where(ChildAlert.report_id.in_(report_ids))
+            )
+        )
+        waiting: dict[str, int] = {}
+        for side in (ChildMatch.missing_id, ChildMatch.found_id):
+            for report_id, count in await session.execute(
+                select(side, func.count())
+                .where(side.in_(report_ids), ChildMatch.status == "proposed")
+                .group_by(side)
+            ):
+                waiting[report_id] = waiting.get(report_id, 0) + count
+        return alerted, waiting
 
     def _seal(self, value: dict[str, Any], field: str) -> bytes:
         return self.data_key.seal(json.dumps(value, ensure_ascii=False), field)

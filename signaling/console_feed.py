@@ -315,8 +315,9 @@ def _seconds(value: float | None) -> float | None:
 
 @endpoint(
     "Her console's live feed (Server-Sent Events): `me` (presence, state, the offer ringing "
-    "with its expiry, contacts held), `figures` (waiting per line), `page` (a supervisor "
-    "calls her), `logout`; all at once on connect, then on every change.",
+    "with its expiry, contacts held), `figures` (waiting per line), `children` (alerts "
+    "waiting for her, candidates for the reports she filed), `page` (a supervisor calls "
+    "her), `logout`; all at once on connect, then on every change.",
     roles=STAFF,
     content_type="text/event-stream",
     tags=["queues"],

@@ -94,6 +94,7 @@ export function follow() {
   source.onopen = feedUp;
   on("me", whereSheStands);
   on("figures", showFigures);
+  on("children", (data) => announce("children", data));
   on("page", (data) => {
     show($("status-note"), data.message);
     notify("safecall: you are asked to come to the queue", data.message, "safecall-page");

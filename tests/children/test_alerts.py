@@ -20,7 +20,7 @@ from children.models import ChildAlertRecipient
 from children.routes import MATCHES
 from safecall.settings import Settings
 from tests.children.conftest import GULBERG, Db, Login, missing_body, open_case
-from tests.support import FakeClock
+from tests.support import FakeClock, OpenAPIChecker
 
 Client = TestClient[Any, Any]
 HERE = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
 
 
 async def test_a_young_missing_child_alerts_the_district_and_its_neighbours(
-    login_as: Login, client: Client, db: Db, clock: FakeClock
+    login_as: Login, client: Client, db: Db, clock: FakeClock, openapi: OpenAPIChecker
 ) -> None:
     officer, me = await login_as("officer", lines=["child"], district="lahore")
     far_officer, far = await login_as("officer", lines=["child"], district="multan")
@@ -100,7 +100,9 @@ async def test_a_young_missing_child_alerts_the_district_and_its_neighbours(
     assert me.id in officers and far.id not in officers and women.id not in officers
 
     # Kasur's station sees the alert with the description, and the report (not the guardian).
-    [alert] = (await (await kasur.get("/api/children/alerts")).json())["alerts"]
+    waiting = await (await kasur.get("/api/children/alerts")).json()
+    openapi.check("GET", "/api/children/alerts", 200, waiting)
+    [alert] = waiting["alerts"]
     assert alert["report_id"] == report["id"] and alert["reason"] == "young_child"
     assert (
         "Muhammad Ali" in alert["description"] and "scar above left eyebrow" in alert["description"]
@@ -125,9 +127,14 @@ async def test_a_young_missing_child_alerts_the_district_and_its_neighbours(
     assert (await officer.post(f"/api/children/alerts/{alert['id']}/acknowledge")).status == 200
     assert (await client.server.app[MATCHES].console_part(me.id))["alerts"] == []
 
-    # Only a supervisor releases the public text.
+    # Only a supervisor of the child line releases the public text.
     refused = await officer.post(f"/api/children/alerts/{alert['id']}/release")
     assert refused.status == 403
+    women_supervisor, _ = await login_as("supervisor", lines=["women"])
+    refused = await women_supervisor.post(f"/api/children/alerts/{alert['id']}/release")
+    assert refused.status == 403
+    assert (await refused.json())["error"]["code"] == "supervisor_only"
+    assert (await kasur.post(f"/api/children/alerts/{alert['id']}/release")).status == 403
     released = await supervisor.post(f"/api/children/alerts/{alert['id']}/release")
     assert released.status == 200, await released.text()
     text = (await released.json())["public_text"]
@@ -166,3 +173,42 @@ async def test_an_older_child_raises_no_alert_unless_abduction_is_suspected(
     assert loud["alert"] is True
     [alert] = (await (await station.get("/api/children/alerts")).json())["alerts"]
     assert alert["reason"] == "abduction"
+
+
+async def test_with_a_radius_the_alert_reaches_the_places_within_it(
+    settings: Settings, login_as: Login, aiohttp_client: Any, db: Db, clock: FakeClock
+) -> None:
+    """20 km from Gulberg: Lahore's places, not Kasur's station (about 35 km south)."""
+    from safecall.app import create_app
+
+    app = create_app(dataclasses.replace(settings, child_alert_radius_km=20.0), clock=clock)
+    near = await aiohttp_client(app)
+    officer = await _login(near, db, clock, "officer", lines=["child"])
+    made = await officer.post("/api/children/missing", json=missing_body(clock()))
+    assert made.status == 201, await made.text()
+    async with db() as session:
+        places = {r.place for r in await session.scalars(select(ChildAlertRecipient)) if r.place}
+    assert GULBERG in places and "kasur-ps-city" not in places and "multan-ps-city" not in places
+
+
+async def _login(server: Client, db: Db, clock: FakeClock, role: str, **fields: Any) -> Client:
+    from officers.auth import COOKIE, start_login
+    from officers.models import Officer
+
+    async with db() as session:
+        officer = Officer(
+            badge=f"R-{role}",
+            name="Radius test",
+            role=role,
+            gender="female",
+            languages=["ur"],
+            skills={},
+            password_hash="not-a-hash",
+            **{"lines": [], **fields},
+        )
+        session.add(officer)
+        await session.flush()
+        token = await start_login(session, officer, "127.0.0.1", clock(), 12)
+        await session.commit()
+    server.session.cookie_jar.update_cookies({COOKIE: token})
+    return server

@@ -26,13 +26,13 @@ from tests.children.conftest import (
     missing_body,
     open_case,
 )
-from tests.support import FakeClock
+from tests.support import FakeClock, OpenAPIChecker
 
 Client = TestClient[Any, Any]
 
 
 async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
-    centre: tuple[Client, Any], db: Db, clock: FakeClock
+    centre: tuple[Client, Any], db: Db, clock: FakeClock, openapi: OpenAPIChecker
 ) -> None:
     officer, me = centre
     case = await open_case(officer)
@@ -41,6 +41,7 @@ async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
     made = await officer.post("/api/children/missing", json=missing_body(seen, session_id=contact))
     assert made.status == 201, await made.text()
     report = await made.json()
+    openapi.check("POST", "/api/children/missing", 201, report)
     assert report["kind"] == "missing" and report["status"] == "open"
     assert report["case_id"] == case["id"]
     assert report["names"] == ["محمد علی", "Muhammad Ali"]
@@ -68,6 +69,10 @@ async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
 
     clock.advance(2 * 3600 + 60)
     late = await (await officer.get(f"/api/children/reports/{report['id']}")).json()
+    openapi.check("GET", "/api/children/reports/{report_id}", 200, late)
+    listed = await (await officer.get("/api/children/reports")).json()
+    openapi.check("GET", "/api/children/reports", 200, listed)
+    assert listed["reports"][0]["alert"] is True and "names" not in listed["reports"][0]
     assert late["national"]["overdue"] is True
     told = await officer.post(
         f"/api/children/reports/{report['id']}/national", json={"reference": "NCA-77"}
@@ -235,3 +240,36 @@ async def test_a_found_report_cannot_overwrite_a_missing_one(
         assert kinds == ["missing"]
     again = await (await officer.get(f"/api/children/reports/{missing['id']}")).json()
     assert again["names"] == missing["names"] and again["status"] == "open"
+
+
+async def test_a_missing_child_who_came_home_closes_the_report(
+    centre: tuple[Client, Any], gulberg: tuple[Client, Any], db: Db, clock: FakeClock
+) -> None:
+    officer, _ = centre
+    station, _ = gulberg
+    report = await (await officer.post("/api/children/missing", json=missing_body(clock()))).json()
+    path = f"/api/children/reports/{report['id']}/close"
+    refused = await station.post(path, json={"outcome": "returned", "note": "home"})
+    assert refused.status == 403
+    for body, code in (
+        ({"outcome": "found_by_magic", "note": "x"}, "invalid_body"),
+        ({"outcome": "returned", "note": "  "}, "invalid_note"),
+    ):
+        response = await officer.post(path, json=body)
+        assert response.status == 400 and (await response.json())["error"]["code"] == code
+    clock.advance(3600)
+    closed = await officer.post(
+        path, json={"outcome": "returned", "note": "Came home by himself at 6 pm."}
+    )
+    assert closed.status == 200, await closed.text()
+    out = await closed.json()
+    assert (out["status"], out["outcome"]) == ("closed", "returned")
+    assert out["closing_note"] == "Came home by himself at 6 pm."
+    again = await officer.post(path, json={"outcome": "withdrawn", "note": "x"})
+    assert again.status == 409 and (await again.json())["error"]["code"] == "not_now"
+    # A found report filed now finds no open missing report to match.
+    found = await (await station.post("/api/children/found", json=found_body(clock()))).json()
+    assert found["candidates"] == 0
+    async with db() as session:
+        row = await session.get(ChildReport, report["id"])
+        assert row is not None and row.closed_at == clock()
