@@ -506,6 +506,21 @@ class Children:
         await self._audit(officer, "child.report.close", report, outcome=outcome)
         return report
 
+    async def national_overdue(self) -> list[str]:
+        """Open missing reports past their two hours with no national report, oldest first."""
+        async with self.db() as session:
+            rows = await session.scalars(
+                select(ChildReport.id)
+                .where(
+                    ChildReport.kind == MISSING,
+                    ChildReport.status != CLOSED,
+                    ChildReport.national_reported_at.is_(None),
+                    ChildReport.national_due_at < self.clock(),
+                )
+                .order_by(ChildReport.national_due_at)
+            )
+            return list(rows)
+
     # --- views ----------------------------------------------------------------------------
 
     def open_details(self, report: ChildReport) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from audit.models import AuditEvent
 from cases.models import Case, TimelineEvent
 from children.models import ChildPhoto, ChildReport
+from signaling.console_feed import ALARM_SOURCES
 from tests.children.conftest import (
     GULBERG,
     MODEL_TOWN,
@@ -32,7 +33,11 @@ Client = TestClient[Any, Any]
 
 
 async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
-    centre: tuple[Client, Any], db: Db, clock: FakeClock, openapi: OpenAPIChecker
+    centre: tuple[Client, Any],
+    client: Client,
+    db: Db,
+    clock: FakeClock,
+    openapi: OpenAPIChecker,
 ) -> None:
     officer, me = centre
     case = await open_case(officer)
@@ -67,7 +72,11 @@ async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
         )
         assert "child.missing_reported" in set(events)
 
+    alarms = client.server.app[ALARM_SOURCES]
+    assert [a for source in alarms for a in await source()] == []
     clock.advance(2 * 3600 + 60)
+    raised = [a for source in alarms for a in await source()]
+    assert [(a["kind"], a["count"]) for a in raised] == [("child_national_overdue", 1)]
     late = await (await officer.get(f"/api/children/reports/{report['id']}")).json()
     openapi.check("GET", "/api/children/reports/{report_id}", 200, late)
     listed = await (await officer.get("/api/children/reports")).json()
@@ -82,6 +91,7 @@ async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
     assert national["reference"] == "NCA-77" and national["within_two_hours"] is False
     again = await officer.post(f"/api/children/reports/{report['id']}/national", json={})
     assert again.status == 409 and (await again.json())["error"]["code"] == "already_reported"
+    assert [a for source in alarms for a in await source()] == []
 
 
 async def test_a_women_line_case_gets_a_child_line_case_of_its_own(
