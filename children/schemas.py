@@ -213,6 +213,10 @@ class AlertOut(BaseModel):
     description: str
     recipient_id: int | None
     acknowledged_at: str | None
+    photos: list[str] = Field(
+        default_factory=list,
+        description="The child's photos (ids under /api/children/reports/{report_id}/photos/).",
+    )
 
 
 class AlertList(BaseModel):
