@@ -283,3 +283,28 @@ async def test_a_missing_child_who_came_home_closes_the_report(
     async with db() as session:
         row = await session.get(ChildReport, report["id"])
         assert row is not None and row.closed_at == clock()
+
+
+async def test_a_district_office_sees_its_district_and_an_institution_files_for_itself(
+    gulberg: tuple[Client, Any], login_as: Login, clock: FakeClock
+) -> None:
+    station, _ = gulberg
+    by_station = await (await station.post("/api/children/found", json=found_body(clock()))).json()
+    bureau, _ = await login_as("institution", place="lahore-cpwb", lines=[])
+    body = found_body(clock(), custody=None)
+    made = await bureau.post("/api/children/found", json=body)
+    assert made.status == 201, await made.text()
+    by_bureau = await made.json()
+    assert by_bureau["place"] == "lahore-cpwb" and by_bureau["custody_place"] == "lahore-cpwb"
+    district_office, _ = await login_as("station", place="lahore-dpo", lines=[])
+    listed = await (await district_office.get("/api/children/reports")).json()
+    assert {r["id"] for r in listed["reports"]} == {by_station["id"], by_bureau["id"]}
+    # The bureau sees its own report, not the station's.
+    mine = await (await bureau.get("/api/children/reports")).json()
+    assert [r["id"] for r in mine["reports"]] == [by_bureau["id"]]
+    assert (await bureau.get(f"/api/children/reports/{by_station['id']}")).status == 404
+    # A station cannot name a custody place that is not in the directory.
+    nowhere = await station.post(
+        "/api/children/found", json=found_body(clock(), custody={"place": "atlantis"})
+    )
+    assert nowhere.status == 400 and (await nowhere.json())["error"]["code"] == "unknown_place"
