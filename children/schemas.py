@@ -7,8 +7,6 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-Short = Field(default=None, max_length=80)
-
 
 class ChildIn(BaseModel):
     """The child as described: the same fields on a missing and on a found report."""

@@ -31,7 +31,7 @@ from children.schemas import ChildIn, FoundIn, MissingIn, WhereIn, iso
 from officers.models import Officer
 from places.directory import Directory
 from places.scope import Scope
-from safecall.endpoint import ADMIN, FIELD, MANAGERS, STAFF
+from safecall.endpoint import ADMIN, FIELD, STAFF
 from safecall.refusals import Conflict, Invalid, NotAllowed, NotFound
 from sealing.data_key import DataKey, normalise_phone
 
@@ -703,10 +703,6 @@ class Children:
             object_id=report.id,
             detail={"kind": report.kind, "case_id": report.case_id, **detail},
         )
-
-
-def may_release(officer: Officer) -> bool:
-    return officer.role in MANAGERS
 
 
 def _range(
