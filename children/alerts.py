@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from children.models import ChildAlert, ChildAlertRecipient, ChildReport
+from children.models import ChildAlert, ChildAlertRecipient, ChildPhoto, ChildReport
 from children.schemas import iso
 from officers.models import Officer
 from places.model import RECEIVERS
@@ -166,6 +166,17 @@ async def alerts_for(
         if alert.id in listed:
             continue
         listed[alert.id] = alert_view(service, officer, alert, report, recipient)
+    photos: dict[str, list[str]] = {}
+    report_ids = sorted({a["report_id"] for a in listed.values()})
+    if report_ids:
+        for report_id, photo_id in await session.execute(
+            select(ChildPhoto.report_id, ChildPhoto.id)
+            .where(ChildPhoto.report_id.in_(report_ids))
+            .order_by(ChildPhoto.received_at)
+        ):
+            photos.setdefault(report_id, []).append(photo_id)
+    for out in listed.values():
+        out["photos"] = photos.get(out["report_id"], [])
     return list(listed.values())
 
 

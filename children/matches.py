@@ -388,9 +388,11 @@ class Matches:
             waiting = await session.execute(
                 select(ChildAlert.id, ChildAlert.report_id, ChildAlert.reason)
                 .join(ChildAlertRecipient, ChildAlertRecipient.alert_id == ChildAlert.id)
+                .join(ChildReport, ChildReport.id == ChildAlert.report_id)
                 .where(
                     ChildAlertRecipient.officer_id == officer_id,
                     ChildAlertRecipient.acknowledged_at.is_(None),
+                    ChildReport.status != CLOSED,
                 )
                 .order_by(ChildAlert.id.desc())
                 .limit(10)

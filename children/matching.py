@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
@@ -83,6 +84,8 @@ PRIOR = -5.0
 """Where every pair starts: most open reports are not this child."""
 NAME_MAX, NAME_MIN, NAME_PIVOT = 6.0, -1.5, 0.7
 """Child's name: +6 at identical skeletons, 0 at similarity 0.7, down to -1.5."""
+WEAK_NAME_SHARE = 0.3
+"""Two names of only prefixes and common words ("Muhammad", "Syed Khan") agreeing: this share."""
 PARENT_MAX, PARENT_MIN = 3.0, -1.0
 AGE_OVERLAP, AGE_PER_YEAR_APART, AGE_PER_YEAR, AGE_MIN = 1.2, -0.3, -1.2, -4.0
 """Ranges that overlap: +1.2 less 0.3 per year between their middles (at least +0.2);
@@ -156,7 +159,7 @@ def profile(d: Description) -> Profile:
         description=d,
         names=child,
         parents=parents,
-        languages=frozenset(k for k in (name_keys.fold(x) for x in d.languages) if k),
+        languages=frozenset(k for k in (name_keys.skeleton(x) for x in d.languages) if k),
         marks=_words(d.marks),
         clothing=_words(d.clothing),
         name_keys=_search_keys(child),
@@ -179,6 +182,10 @@ def _names(
             if sim > best[0]:
                 best = (sim, na, nb)
     return best
+
+
+def _only_weak(name: str) -> bool:
+    return all(w.weak for w in name_keys.name_words(name))
 
 
 def _name_weight(sim: float, high: float, low: float) -> float:
@@ -243,6 +250,8 @@ def score_pair(
     if new.names and other.names:
         sim, na, nb = _names(new.names, other.names, cache)
         w = _name_weight(sim, NAME_MAX, NAME_MIN)
+        if w > 0 and _only_weak(na) and _only_weak(nb):
+            w *= WEAK_NAME_SHARE  # "Muhammad" and "Muhammad": half the boys
         signals.append((w, f"name: {na} ≈ {nb} ({sim:.0%})" if w > 0 else "names differ"))
     if new.parents and other.parents:
         sim, na, nb = _names(new.parents, other.parents, cache)
@@ -308,7 +317,7 @@ def score_pair(
     if new.languages and other.languages:
         shared = new.languages & other.languages
         if shared:
-            spoken = ", ".join(x for x in b.languages if name_keys.fold(x) in shared)
+            spoken = ", ".join(x for x in b.languages if name_keys.skeleton(x) in shared)
             signals.append((LANGUAGE_SHARED, f"language: {spoken}"))
         else:
             signals.append((LANGUAGE_NONE, "no language in common"))
@@ -370,30 +379,78 @@ def _bands(d: Description) -> list[int]:
     return list(range(lo, hi + 1))
 
 
+class _WordIndex:
+    """Name-skeleton words → reports, searched by similarity (fine keys and coarse keys)."""
+
+    def __init__(self) -> None:
+        self.reports: dict[str, set[str]] = {}
+        self.by_coarse: dict[str, set[str]] = {}
+        self._fine: list[str] | None = None
+        self._coarse: list[str] | None = None
+
+    def add(self, key: str, rid: str) -> None:
+        if key not in self.reports:
+            self.reports[key] = set()
+            self._fine = None
+            coarse = name_keys.coarse_key(key)
+            if coarse not in self.by_coarse:
+                self.by_coarse[coarse] = set()
+                self._coarse = None
+            self.by_coarse[coarse].add(key)
+        self.reports[key].add(rid)
+
+    def discard(self, key: str, rid: str) -> None:
+        self.reports.get(key, set()).discard(rid)
+
+    def near(self, keys: Iterable[str]) -> set[str]:
+        """Reports with a word at least :data:`NAME_CUTOFF` similar to one of ``keys``."""
+        if self._fine is None:
+            self._fine = list(self.reports)
+        if self._coarse is None:
+            self._coarse = list(self.by_coarse)
+        words: set[str] = set()
+        for key in keys:
+            for word, _, _ in process.extract(
+                key,
+                self._fine,
+                scorer=JaroWinkler.normalized_similarity,
+                score_cutoff=NAME_CUTOFF,
+                limit=None,
+            ):
+                words.add(word)
+            for coarse, _, _ in process.extract(
+                name_keys.coarse_key(key),
+                self._coarse,
+                scorer=JaroWinkler.normalized_similarity,
+                score_cutoff=NAME_CUTOFF / name_keys.COARSE_FACTOR,
+                limit=None,
+            ):
+                words |= self.by_coarse[coarse]
+        ids: set[str] = set()
+        for word in words:
+            ids |= self.reports[word]
+        return ids
+
+
 class _Side:
     """The open reports of one kind, with their indexes."""
 
     def __init__(self) -> None:
         self.profiles: dict[str, Profile] = {}
-        self.by_name: dict[str, set[str]] = {}
-        self.by_parent: dict[str, set[str]] = {}
+        self.by_name = _WordIndex()
+        self.by_parent = _WordIndex()
         self.by_band: dict[int, set[str]] = {}
         self.hash_ids: list[str] = []
         self.hash_values: list[int] = []
-        self._vocab: dict[str, list[str]] = {}
-        self._hashes: np.ndarray | None = None
+        self._hashes: NDArray[np.uint64] | None = None
 
     def add(self, p: Profile) -> None:
         rid = p.description.report_id
         self.profiles[rid] = p
         for key in p.name_keys:
-            if key not in self.by_name:
-                self._vocab.pop("name", None)
-            self.by_name.setdefault(key, set()).add(rid)
+            self.by_name.add(key, rid)
         for key in p.parent_keys:
-            if key not in self.by_parent:
-                self._vocab.pop("parent", None)
-            self.by_parent.setdefault(key, set()).add(rid)
+            self.by_parent.add(key, rid)
         for band in _bands(p.description):
             self.by_band.setdefault(band, set()).add(rid)
         for h in p.description.photo_hashes:
@@ -406,9 +463,9 @@ class _Side:
         if p is None:
             return
         for key in p.name_keys:
-            self.by_name.get(key, set()).discard(rid)
+            self.by_name.discard(key, rid)
         for key in p.parent_keys:
-            self.by_parent.get(key, set()).discard(rid)
+            self.by_parent.discard(key, rid)
         for band in _bands(p.description):
             self.by_band.get(band, set()).discard(rid)
         if p.description.photo_hashes:
@@ -416,28 +473,6 @@ class _Side:
             self.hash_ids = [self.hash_ids[i] for i in keep]
             self.hash_values = [self.hash_values[i] for i in keep]
             self._hashes = None
-
-    def vocab(self, which: str) -> list[str]:
-        words = self._vocab.get(which)
-        if words is None:
-            index = self.by_name if which == "name" else self.by_parent
-            words = self._vocab[which] = list(index)
-        return words
-
-    def near_words(self, keys: Iterable[str], which: str) -> set[str]:
-        index = self.by_name if which == "name" else self.by_parent
-        vocab = self.vocab(which)
-        ids: set[str] = set()
-        for key in keys:
-            for word, _, _ in process.extract(
-                key,
-                vocab,
-                scorer=JaroWinkler.normalized_similarity,
-                score_cutoff=NAME_CUTOFF,
-                limit=None,
-            ):
-                ids |= index[word]
-        return ids
 
     def same_photos(self, hashes: Iterable[int]) -> set[str]:
         if not self.hash_values:
@@ -486,7 +521,7 @@ class Registry:
         if len(side.profiles) <= self.min_block:
             return list(side.profiles)
         p = profile(new)
-        ids = side.near_words(p.name_keys, "name") | side.near_words(p.parent_keys, "parent")
+        ids = side.by_name.near(p.name_keys) | side.by_parent.near(p.parent_keys)
         ids |= side.same_photos(new.photo_hashes)
         if len(ids) < self.min_block:
             near_age: set[str] = set(side.by_band.get(-1, set()))

@@ -88,7 +88,6 @@ ARABIC_VARIANTS: dict[str, str] = {
 """Arabic code points (from Arabic keyboards and copied text) → the Urdu letter read the same."""
 
 URDU_VOWEL_CARRIERS = frozenset("اآعوییےہھءئ")
-TATWEEL = "ـ"
 
 LATIN_DIGRAPHS: dict[str, str] = {
     "sh": "S",
@@ -106,14 +105,8 @@ LATIN_DIGRAPHS: dict[str, str] = {
 LATIN_SINGLE: dict[str, str] = {"q": "k", "v": "w", "x": "ks"}
 LATIN_VOWELS = frozenset("aeiou")
 
-ALIASES: dict[str, str] = {
-    "mohd": "muhammad",
-    "muhd": "muhammad",
-    "md": "muhammad",
-    "mhd": "muhammad",
-    "m": "muhammad",
-}
-"""Abbreviations written for a whole word (Latin, lower case)."""
+ALIASES: tuple[str, ...] = ("mohd", "muhd", "md", "mhd", "m")
+"""Abbreviations of Muhammad (an "M." before a name is Muhammad in Pakistan)."""
 
 EXCEPTIONS: dict[str, str] = {
     **{w: "mhmud" for w in ("mahmood", "mehmood", "mahmud", "mehmud", "mahmoud", "محمود")},
@@ -155,12 +148,26 @@ WEAK_WEIGHT = 0.25
 _SPLIT = re.compile(r"[\s\-_,./()'\"`’]+")
 
 
-def _strip_marks(text: str) -> str:
-    """Remove combining marks (Urdu diacritics, Latin accents) and tatweel."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(
-        ch for ch in decomposed if not unicodedata.combining(ch) and ch != TATWEEL and ch != "ٰ"
-    )
+def _is_letter(ch: str) -> bool:
+    return "a" <= ch <= "z" or ch in URDU or ch in URDU_VOWEL_CARRIERS or ch == "آ"
+
+
+@lru_cache(maxsize=65536)
+def fold_word(word: str) -> str:
+    """One word's spelling folded, script kept: idempotent (``fold_word(fold_word(w)) == ...``).
+
+    Compatibility forms decomposed, Arabic letter variants → Urdu letters,
+    ی with a standing alif (بشریٰ) → ا, diacritics, accents and tatweel
+    removed, lower case, anything not a Latin or Urdu letter dropped, a letter
+    written twice written once, abbreviations expanded (Mohd → muhamad).
+    """
+    text = unicodedata.normalize("NFKD", word)
+    text = "".join(ARABIC_VARIANTS.get(ch, ch) for ch in text)
+    text = text.replace("یٰ", "ا")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = "".join(ch for ch in text if _is_letter(ch))
+    text = "".join(ch for i, ch in enumerate(text) if i == 0 or text[i - 1] != ch)
+    return _ALIASES.get(text, text)
 
 
 def _is_urdu(word: str) -> bool:
@@ -168,10 +175,8 @@ def _is_urdu(word: str) -> bool:
 
 
 def _urdu_word(word: str) -> str:
-    letters = [ARABIC_VARIANTS.get(ch, ch) for ch in word]
-    # hamza is silent; a letter written twice (no shadd) is one sound
-    letters = [ch for ch in letters if ch and ch not in ("ء", "ئ")]
-    letters = [ch for i, ch in enumerate(letters) if i == 0 or letters[i - 1] != ch]
+    # hamza is silent
+    letters = [ch for ch in word if ch not in ("ء", "ئ")]
     codes: list[str] = []
     last = len(letters) - 1
     for i, ch in enumerate(letters):
@@ -203,10 +208,7 @@ def _urdu_word(word: str) -> str:
     return "".join(codes)
 
 
-def _latin_word(word: str) -> str:
-    text = "".join(ch for ch in word if "a" <= ch <= "z")
-    # a letter written twice is one sound (Mohammad = Mohamad)
-    text = "".join(ch for i, ch in enumerate(text) if i == 0 or text[i - 1] != ch)
+def _latin_word(text: str) -> str:
     codes: list[str] = []
     i = 0
     n = len(text)
@@ -214,7 +216,7 @@ def _latin_word(word: str) -> str:
         ch = text[i]
         vowel_next = text[i + 1 : i + 2] in LATIN_VOWELS and i + 1 < n
         if ch in LATIN_VOWELS or (ch == "y" and i > 0) or (ch == "w" and i > 0 and not vowel_next):
-            j = i
+            j = i + 1
             while j < n and (text[j] in LATIN_VOWELS or text[j] == "y"):
                 j += 1
             run = text[i:j]
@@ -250,16 +252,14 @@ def _vowel_class(run: str) -> str:
 @lru_cache(maxsize=65536)
 def word_key(word: str) -> str:
     """The phonetic skeleton of one word (any script); empty for a word of no letters."""
-    # ی with a standing alif (بشریٰ, عظمیٰ) is read as a final a
-    word = word.replace("یٰ", "ا").replace("ىٰ", "ا")
-    word = _strip_marks(word).strip().lower()
+    word = fold_word(word)
     if not word:
         return ""
-    if word in EXCEPTIONS:
-        return EXCEPTIONS[word]
+    if word in _EXCEPTIONS:
+        return _EXCEPTIONS[word]
     if _is_urdu(word):
         return _urdu_word(word)
-    return _latin_word(ALIASES.get(word, word))
+    return _latin_word(word)
 
 
 def split_words(name: str) -> list[str]:
@@ -267,6 +267,9 @@ def split_words(name: str) -> list[str]:
     name = unicodedata.normalize("NFKC", name)
     return [w for w in _SPLIT.split(name) if w]
 
+
+_ALIASES = {a: "muhamad" for a in ALIASES}
+_EXCEPTIONS = {fold_word(w): key for w, key in EXCEPTIONS.items()}
 
 WEAK_KEYS: frozenset[str] = frozenset(word_key(w) for w in WEAK_WORDS) | frozenset(
     word_key(w) for w in ("محمد", "سید", "ملک", "بی", "بیگم", "خان", "میاں", "شیخ")
@@ -294,7 +297,12 @@ def name_words(name: str) -> tuple[NameWord, ...]:
 
 
 def fold(name: str) -> str:
-    """The whole name as space-separated skeletons (idempotent: ``fold(fold(x)) == fold(x)``)."""
+    """A name's spelling folded word by word (:func:`fold_word`), script kept; idempotent."""
+    return " ".join(w for w in (fold_word(x) for x in split_words(name)) if w)
+
+
+def skeleton(name: str) -> str:
+    """A name as space-separated phonetic skeletons: the same for its spellings in any script."""
     return " ".join(w.key for w in name_words(name))
 
 
@@ -345,6 +353,9 @@ def _coverage(
     return total / weight
 
 
+WEAK_ONLY_CAP = 0.6
+""""Muhammad" alone against "Muhammad Bilal": the given name is unknown, not matched."""
+
 SHORT_SHARE = 0.8
 """How much the shorter name's words count against the longer's (names lose words: "Ali" for
 "Muhammad Ali Khan"); the rest rewards the longer name's words found too."""
@@ -358,7 +369,8 @@ def words_similarity(
     Order-free: each word of one name is paired with its best match in the
     other; given names weigh 1, weak words :data:`WEAK_WEIGHT`. The name with
     fewer given-name words leads (:data:`SHORT_SHARE`), so a name missing a
-    word stays close. A name of only weak words on one side reaches at most 0.6.
+    word stays close. A name of only weak words against one with a given name
+    reaches at most :data:`WEAK_ONLY_CAP`.
     """
     if not a or not b:
         return 0.0
@@ -372,8 +384,8 @@ def words_similarity(
     else:
         short, long_ = ba, ab
     score = SHORT_SHARE * short + (1 - SHORT_SHARE) * long_
-    if min(strong_a, strong_b) == 0:
-        score *= 0.6
+    if min(strong_a, strong_b) == 0 and max(strong_a, strong_b) > 0:
+        score *= WEAK_ONLY_CAP
     return score
 
 

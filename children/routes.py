@@ -37,7 +37,7 @@ from safecall.endpoint import FIELD, MANAGERS, STAFF, endpoint
 from safecall.errors import ApiError, read_body, read_query
 from safecall.refusals import Invalid, NotFound
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
-from signaling.console_feed import CONSOLE_PARTS
+from signaling.console_feed import ALARM_SOURCES, CONSOLE_PARTS
 
 log = logging.getLogger(__name__)
 CHILDREN = web.AppKey("children", Children)
@@ -488,6 +488,24 @@ async def children_context(app: web.Application) -> AsyncIterator[None]:
             return {}
 
     app[CONSOLE_PARTS].append(part)
+
+    async def overdue() -> list[dict[str, object]]:
+        """The wallboard's alarm: missing children not reported to the national agency within
+        the two hours."""
+        late = await service.national_overdue()
+        if not late:
+            return []
+        return [
+            {
+                "kind": "child_national_overdue",
+                "count": len(late),
+                "report_ids": late[:20],
+                "message": f"{len(late)} missing child report{'s' if len(late) != 1 else ''} "
+                "not yet reported to the national agency within two hours.",
+            }
+        ]
+
+    app[ALARM_SOURCES].append(overdue)
 
     async def sweep() -> None:
         await hide_reunited(service)

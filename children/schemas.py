@@ -7,8 +7,6 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-Short = Field(default=None, max_length=80)
-
 
 class ChildIn(BaseModel):
     """The child as described: the same fields on a missing and on a found report."""
@@ -213,6 +211,10 @@ class AlertOut(BaseModel):
     description: str
     recipient_id: int | None
     acknowledged_at: str | None
+    photos: list[str] = Field(
+        default_factory=list,
+        description="The child's photos (ids under /api/children/reports/{report_id}/photos/).",
+    )
 
 
 class AlertList(BaseModel):

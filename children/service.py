@@ -31,7 +31,7 @@ from children.schemas import ChildIn, FoundIn, MissingIn, WhereIn, iso
 from officers.models import Officer
 from places.directory import Directory
 from places.scope import Scope
-from safecall.endpoint import ADMIN, FIELD, MANAGERS, STAFF
+from safecall.endpoint import ADMIN, FIELD, STAFF
 from safecall.refusals import Conflict, Invalid, NotAllowed, NotFound
 from sealing.data_key import DataKey, normalise_phone
 
@@ -506,6 +506,21 @@ class Children:
         await self._audit(officer, "child.report.close", report, outcome=outcome)
         return report
 
+    async def national_overdue(self) -> list[str]:
+        """Open missing reports past their two hours with no national report, oldest first."""
+        async with self.db() as session:
+            rows = await session.scalars(
+                select(ChildReport.id)
+                .where(
+                    ChildReport.kind == MISSING,
+                    ChildReport.status != CLOSED,
+                    ChildReport.national_reported_at.is_(None),
+                    ChildReport.national_due_at < self.clock(),
+                )
+                .order_by(ChildReport.national_due_at)
+            )
+            return list(rows)
+
     # --- views ----------------------------------------------------------------------------
 
     def open_details(self, report: ChildReport) -> dict[str, Any]:
@@ -688,10 +703,6 @@ class Children:
             object_id=report.id,
             detail={"kind": report.kind, "case_id": report.case_id, **detail},
         )
-
-
-def may_release(officer: Officer) -> bool:
-    return officer.role in MANAGERS
 
 
 def _range(

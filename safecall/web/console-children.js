@@ -48,6 +48,11 @@ async function alerts() {
       if (done.status === 200 || done.status === 409) item.remove();
       else { ack.disabled = false; item.append(el("span", " " + refusal(done, "Not acknowledged; try again."))); }
     });
+    if (alert.photos && alert.photos.length) {
+      const photo = el("img", null, { class: "child-photo", alt: "Photo of the missing child", testid: "children-alert-photo" });
+      photo.src = "/api/children/reports/" + encodeURIComponent(alert.report_id) + "/photos/" + encodeURIComponent(alert.photos[0]);
+      item.append(photo);
+    }
     item.append(" ", ack);
     return item;
   });
@@ -180,10 +185,18 @@ $("children-missing-form").addEventListener("submit", async (event) => {
     return;
   }
   const report = result.data;
+  const photo = $("children-missing-photo").files[0];
+  let kept = "";
+  if (photo) {
+    const sent = await fetch("/api/children/reports/" + encodeURIComponent(report.id) + "/photos", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": photo.type || "image/jpeg" }, body: photo,
+    }).catch(() => null);
+    kept = sent && sent.status === 201 ? " The photo is kept." : " The photo was not kept; add it again.";
+  }
   const due = report.national ? when(report.national.due_at) : "—";
   const fir = report.fir && report.fir.prompt ? " " + report.fir.prompt : "";
   show($("children-missing-said"), "Filed. Tell the national agency by " + due + "." + fir +
-    (report.alert ? " An alert went to the district and its neighbours." : ""));
+    (report.alert ? " An alert went to the district and its neighbours." : "") + kept);
   $("children-missing-said").dataset.report = report.id;
   $("children-missing-form").reset();
   search();

@@ -54,7 +54,17 @@
         else { ack.disabled = false; text.textContent = alert.description + " (" + error.message + ")"; }
       }
     });
-    item.append(head, text, ack);
+    item.append(head, text);
+    if (alert.photos && alert.photos.length) {
+      const photo = document.createElement("img");
+      photo.className = "child-photo";
+      photo.alt = "Photo of the missing child";
+      photo.dataset.testid = "field-child-alert-photo";
+      photo.src = "/api/children/reports/" + encodeURIComponent(alert.report_id) + "/photos/" +
+        encodeURIComponent(alert.photos[0]);
+      item.append(photo);
+    }
+    item.append(ack);
     return item;
   }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from PIL import Image, ImageDraw
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.models import ContactSession
@@ -25,6 +27,16 @@ PNG = (
     b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99"
     b"=\x1d\x00\x00\x00\x00IEND\xaeB`\x82"
 )
+
+
+def picture(shade: int) -> bytes:
+    image = Image.new("RGB", (64, 64), (shade, 120, 200))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((12, 8, 52, 56), fill=(230, 190, 160))
+    draw.rectangle((0, 40, 30, 64), fill=(20, 20, 20))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 async def open_case(officer: TestClient[Any, Any], **fields: Any) -> dict[str, Any]:

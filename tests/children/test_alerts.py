@@ -19,7 +19,7 @@ from audit.models import AuditEvent
 from children.models import ChildAlertRecipient
 from children.routes import MATCHES
 from safecall.settings import Settings
-from tests.children.conftest import GULBERG, Db, Login, missing_body, open_case
+from tests.children.conftest import GULBERG, PNG, Db, Login, missing_body, open_case
 from tests.support import FakeClock, OpenAPIChecker
 
 Client = TestClient[Any, Any]
@@ -100,6 +100,12 @@ async def test_a_young_missing_child_alerts_the_district_and_its_neighbours(
     assert me.id in officers and far.id not in officers and women.id not in officers
 
     # Kasur's station sees the alert with the description, and the report (not the guardian).
+    added = await officer.post(
+        f"/api/children/reports/{report['id']}/photos",
+        data=PNG,
+        headers={"Content-Type": "image/png"},
+    )
+    photo_id = (await added.json())["id"]
     waiting = await (await kasur.get("/api/children/alerts")).json()
     openapi.check("GET", "/api/children/alerts", 200, waiting)
     [alert] = waiting["alerts"]
@@ -111,6 +117,11 @@ async def test_a_young_missing_child_alerts_the_district_and_its_neighbours(
     seen = await (await kasur.get(f"/api/children/reports/{report['id']}")).json()
     assert seen["names"] and "guardian" not in seen and "child_phone" not in seen
     assert (await (await multan.get("/api/children/alerts")).json())["alerts"] == []
+    assert alert["photos"] == [photo_id]
+    photo_path = f"/api/children/reports/{report['id']}/photos/{photo_id}"
+    shown = await kasur.get(photo_path)
+    assert shown.status == 200 and await shown.read() == PNG
+    assert (await multan.get(photo_path)).status == 404
     assert (await multan.get(f"/api/children/reports/{report['id']}")).status == 404
     assert (await multan.post(f"/api/children/alerts/{alert['id']}/acknowledge")).status == 404
 

@@ -21,7 +21,7 @@ from officers.passwords import hash_password
 from tests.browser import browser
 from tests.calls.test_call import DESKTOP, PASSWORD, PHONE, log_in, shoot
 from tests.calls.test_wallboard import make_officer
-from tests.children.conftest import GULBERG, Db
+from tests.children.conftest import GULBERG, Db, picture
 from tests.support import FakeClock, copy_sqlite
 
 pytestmark = pytest.mark.browser
@@ -79,11 +79,14 @@ async def test_missing_found_matched_and_handed_over_on_the_console(
     await console.get_by_test_id("children-missing-seen-at").fill(seen.strftime("%Y-%m-%dT%H:%M"))
     await console.get_by_test_id("children-missing-gender").select_option("boy")
     await console.get_by_test_id("children-missing-district").select_option("lahore")
+    await console.get_by_test_id("children-missing-photo").set_input_files(
+        {"name": "ali.png", "mimeType": "image/png", "buffer": picture(40)}
+    )
     await console.get_by_test_id("children-missing-submit").click()
     said = console.get_by_test_id("children-missing-said")
     await said.wait_for()
     assert "Tell the national agency by" in await said.inner_text(), await said.inner_text()
-    assert "FIR" in await said.inner_text()
+    assert "FIR" in await said.inner_text() and "The photo is kept." in await said.inner_text()
 
     async with db() as session:
         [missing] = list(await session.scalars(select(ChildReport)))
@@ -119,6 +122,11 @@ async def test_missing_found_matched_and_handed_over_on_the_console(
     await field.get_by_test_id("field-app").wait_for(state="visible")
     # The young child's alert reached the station: it acknowledges.
     await field.get_by_test_id("field-child-alert").filter(has_text="Muhammad Ali").wait_for()
+    photo = field.get_by_test_id("field-child-alert-photo")
+    await photo.wait_for()
+    await field.wait_for_function(
+        "() => document.querySelector('[data-testid=field-child-alert-photo]').naturalWidth > 0"
+    )
     await field.get_by_test_id("field-child-alert-ack").click()
     await field.get_by_test_id("field-child-alert").wait_for(state="detached")
     await field.get_by_test_id("field-found-open").click()

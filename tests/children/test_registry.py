@@ -4,30 +4,18 @@ report closed elsewhere leaves it; the same photo on two reports is recognised."
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from PIL import Image, ImageDraw
 
 from children.routes import MATCHES
 from safecall.app import create_app
 from safecall.settings import Settings
-from tests.children.conftest import Db, Login, found_body, missing_body
+from tests.children.conftest import Db, Login, found_body, missing_body, picture
 from tests.support import FakeClock
 
 Client = TestClient[Any, Any]
-
-
-def picture(shade: int) -> bytes:
-    image = Image.new("RGB", (64, 64), (shade, 120, 200))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((12, 8, 52, 56), fill=(230, 190, 160))
-    draw.rectangle((0, 40, 30, 64), fill=(20, 20, 20))
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
 
 
 async def test_reports_from_another_process_are_matched(

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from audit.models import AuditEvent
 from cases.models import Case, TimelineEvent
 from children.models import ChildPhoto, ChildReport
+from signaling.console_feed import ALARM_SOURCES
 from tests.children.conftest import (
     GULBERG,
     MODEL_TOWN,
@@ -32,7 +33,11 @@ Client = TestClient[Any, Any]
 
 
 async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
-    centre: tuple[Client, Any], db: Db, clock: FakeClock, openapi: OpenAPIChecker
+    centre: tuple[Client, Any],
+    client: Client,
+    db: Db,
+    clock: FakeClock,
+    openapi: OpenAPIChecker,
 ) -> None:
     officer, me = centre
     case = await open_case(officer)
@@ -67,7 +72,11 @@ async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
         )
         assert "child.missing_reported" in set(events)
 
+    alarms = client.server.app[ALARM_SOURCES]
+    assert [a for source in alarms for a in await source()] == []
     clock.advance(2 * 3600 + 60)
+    raised = [a for source in alarms for a in await source()]
+    assert [(a["kind"], a["count"]) for a in raised] == [("child_national_overdue", 1)]
     late = await (await officer.get(f"/api/children/reports/{report['id']}")).json()
     openapi.check("GET", "/api/children/reports/{report_id}", 200, late)
     listed = await (await officer.get("/api/children/reports")).json()
@@ -82,6 +91,7 @@ async def test_an_officer_files_a_missing_report_during_a_child_line_chat(
     assert national["reference"] == "NCA-77" and national["within_two_hours"] is False
     again = await officer.post(f"/api/children/reports/{report['id']}/national", json={})
     assert again.status == 409 and (await again.json())["error"]["code"] == "already_reported"
+    assert [a for source in alarms for a in await source()] == []
 
 
 async def test_a_women_line_case_gets_a_child_line_case_of_its_own(
@@ -273,3 +283,28 @@ async def test_a_missing_child_who_came_home_closes_the_report(
     async with db() as session:
         row = await session.get(ChildReport, report["id"])
         assert row is not None and row.closed_at == clock()
+
+
+async def test_a_district_office_sees_its_district_and_an_institution_files_for_itself(
+    gulberg: tuple[Client, Any], login_as: Login, clock: FakeClock
+) -> None:
+    station, _ = gulberg
+    by_station = await (await station.post("/api/children/found", json=found_body(clock()))).json()
+    bureau, _ = await login_as("institution", place="lahore-cpwb", lines=[])
+    body = found_body(clock(), custody=None)
+    made = await bureau.post("/api/children/found", json=body)
+    assert made.status == 201, await made.text()
+    by_bureau = await made.json()
+    assert by_bureau["place"] == "lahore-cpwb" and by_bureau["custody_place"] == "lahore-cpwb"
+    district_office, _ = await login_as("station", place="lahore-dpo", lines=[])
+    listed = await (await district_office.get("/api/children/reports")).json()
+    assert {r["id"] for r in listed["reports"]} == {by_station["id"], by_bureau["id"]}
+    # The bureau sees its own report, not the station's.
+    mine = await (await bureau.get("/api/children/reports")).json()
+    assert [r["id"] for r in mine["reports"]] == [by_bureau["id"]]
+    assert (await bureau.get(f"/api/children/reports/{by_station['id']}")).status == 404
+    # A station cannot name a custody place that is not in the directory.
+    nowhere = await station.post(
+        "/api/children/found", json=found_body(clock(), custody={"place": "atlantis"})
+    )
+    assert nowhere.status == 400 and (await nowhere.json())["error"]["code"] == "unknown_place"

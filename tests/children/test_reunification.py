@@ -56,6 +56,7 @@ async def test_a_found_child_is_matched_confirmed_and_reunited(
     # Her console's part shows it: she filed the missing report.
     part = await client.server.app[MATCHES].console_part(me.id)
     assert [c["id"] for c in part["candidates"]] == [candidate["id"]]
+    assert [a["report_id"] for a in part["alerts"]] == [missing["id"]]  # a 7-year-old
 
     confirmed = await officer.post(f"/api/children/matches/{candidate['id']}/confirm")
     assert confirmed.status == 200 and (await confirmed.json())["status"] == "confirmed"
@@ -89,6 +90,8 @@ async def test_a_found_child_is_matched_confirmed_and_reunited(
             await session.scalars(select(AuditEvent.action).where(AuditEvent.officer_id == me.id))
         )
         assert {"child.match.confirm", "child.handover", "child.candidates.read"} <= actions
+    # The child is home: her console no longer shows the alert, nor the candidate.
+    assert await client.server.app[MATCHES].console_part(me.id) == {"alerts": [], "candidates": []}
     twice = await officer.post(f"/api/children/matches/{candidate['id']}/handover", json=handover)
     assert twice.status == 409 and (await twice.json())["error"]["code"] == "not_confirmed"
     # A station may not confirm (not a centre role).
