@@ -66,6 +66,20 @@ class Description:
     photo_hashes: tuple[int, ...]
     """64-bit perceptual hashes (:func:`children.photo_hash.photo_hash`)."""
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("missing", "found"):
+            raise ValueError(f"kind must be 'missing' or 'found', not {self.kind!r}")
+        if self.gender not in (None, "girl", "boy"):
+            raise ValueError(f"gender must be 'girl', 'boy' or None, not {self.gender!r}")
+        if self.at.tzinfo is None or self.at.utcoffset() is None:
+            raise ValueError("at must be an aware datetime (UTC)")
+        if self.place is not None:
+            lat, lon = self.place
+            if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
+                raise ValueError(f"place must be (lat, lon) in degrees, not {self.place!r}")
+        if any(not 0 <= h < 2**64 for h in self.photo_hashes):
+            raise ValueError("photo hashes must be 64-bit unsigned integers")
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -112,10 +126,12 @@ REASON_FLOOR = 0.25
 MIN_SCORE = 0.01
 """Candidates below this are not returned: nothing in them points to the child."""
 
+MAX_NAMES, MAX_WORDS = 6, 8
+"""Names per report and words per name read by matching (the rest of a pasted essay is not)."""
+
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _STOP = frozenset(
-    "the and with has had wearing wears on of in at near from her his a an left right"
-    " small big little".split()
+    "the and with has had wearing wears on of in at near from her his a an small big little".split()
 )
 
 
@@ -153,8 +169,16 @@ def _search_keys(named: tuple[tuple[str, tuple[NameWord, ...]], ...]) -> frozens
 @lru_cache(maxsize=32768)
 def profile(d: Description) -> Profile:
     """``d`` prepared for scoring (cached: descriptions are immutable)."""
-    child = tuple((n, name_keys.name_words(n)) for n in d.names if name_keys.name_words(n))
-    parents = tuple((n, name_keys.name_words(n)) for n in d.parent_names if name_keys.name_words(n))
+    child = tuple(
+        (n, name_keys.name_words(n)[:MAX_WORDS])
+        for n in d.names[:MAX_NAMES]
+        if name_keys.name_words(n)
+    )
+    parents = tuple(
+        (n, name_keys.name_words(n)[:MAX_WORDS])
+        for n in d.parent_names[:MAX_NAMES]
+        if name_keys.name_words(n)
+    )
     return Profile(
         description=d,
         names=child,

@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from children.matching import Registry, rank
-from tests.children.support import LAST_SEEN, describe
+import pytest
+
+from children.matching import Description, Registry, rank
+
+LAST_SEEN = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def describe(report_id: str, kind: str, names: tuple[str, ...] = (), **fields: Any) -> Description:
+    values: dict[str, Any] = {
+        "parent_names": (),
+        "age_min": None,
+        "age_max": None,
+        "gender": None,
+        "height_min_cm": None,
+        "height_max_cm": None,
+        "place": None,
+        "district": None,
+        "at": LAST_SEEN,
+        "languages": (),
+        "marks": "",
+        "clothing": "",
+        "photo_hashes": (),
+    }
+    values.update(fields)
+    return Description(report_id=report_id, kind=kind, names=names, **values)  # type: ignore[arg-type]
+
 
 LAHORE = (31.5204, 74.3587)
 NEAR_LAHORE = (31.55, 74.34)
 KARACHI = (24.86, 67.0)
 
 
-def missing_boy() -> object:
+def missing_boy() -> Description:
     return describe(
         "m-1",
         "missing",
@@ -143,3 +168,30 @@ def test_registry_add_remove() -> None:
     registry.remove("f-1")
     registry.remove("f-unknown")
     assert registry.rank(missing_boy()) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"kind": "lost"}, "kind must be"),
+        ({"gender": "unknown"}, "gender must be"),
+        ({"at": datetime(2026, 11, 1, 9, 0)}, "aware"),
+        ({"place": (float("nan"), 74.0)}, "place must be"),
+        ({"place": (95.0, 74.0)}, "place must be"),
+        ({"photo_hashes": (-1,)}, "64-bit"),
+        ({"photo_hashes": (2**64,)}, "64-bit"),
+    ],
+)
+def test_a_description_that_cannot_be_compared_is_refused(
+    fields: dict[str, object], message: str
+) -> None:
+    kind = fields.pop("kind", "found")
+    with pytest.raises(ValueError, match=message):
+        describe("f-bad", kind, ("Ali",), **fields)  # type: ignore[arg-type]
+
+
+def test_a_pasted_essay_is_read_only_so_far() -> None:
+    essay = " ".join(["Ali"] + ["Zainab"] * 5000)
+    found = describe("f-long", "found", (essay,) * 50, at=LAST_SEEN + timedelta(hours=1))
+    [candidate] = rank(missing_boy(), [found])
+    assert candidate.report_id == "f-long"
