@@ -68,6 +68,8 @@ class Board:
         self._by_district: dict[str, set[int]] = {}
         self._free: dict[tuple[str, str], set[int]] = {}
         self._idle: dict[int, tuple[float, int]] = {}
+        self._lines_of: dict[int, list[str]] = {}
+        """Per officer: the lines she may answer (:func:`eligible`), worked out per profile."""
         self._staff_sets: dict[int, list[set[int]]] = {}
         self._free_sets: dict[int, list[tuple[set[int], int, list[tuple[float, int]]]]] = {}
         self._free_heaps: dict[tuple[str, str], list[tuple[float, int]]] = {}
@@ -141,6 +143,7 @@ class Board:
             for line in sorted(profile.lines)
             if line in self._staffed and self._hard_line_ok(profile, line)
         ]
+        self._lines_of[profile.id] = lines
         self._staff_sets[profile.id] = [self._staffed[line] for line in lines]
         self._free_sets[profile.id] = [
             (
@@ -343,9 +346,18 @@ class Board:
         """The first task in line this officer may take with ``room`` units of capacity,
         whatever she is doing now (the caller knows she will be free for an offer)."""
         best: tuple[int, bool, float, int, str] | None = None
-        for line in profile.lines:
+        on_board = self.officers.get(profile.id)
+        if on_board is not None and on_board.profile is profile:
+            lines = self._lines_of[profile.id]
+        else:  # a profile not (yet) on the board
+            lines = [
+                line
+                for line in sorted(profile.lines)
+                if line in self._staffed and self._hard_line_ok(profile, line)
+            ]
+        for line in lines:
             lineups = self._lineups.get(line)
-            if not lineups or not self._hard_line_ok(profile, line):
+            if not lineups:
                 continue
             for need, lineup in lineups.items():
                 if self._cost[need.kind] > room:

@@ -87,10 +87,14 @@ def next_change(task: Task, now: float, config: RoutingConfig) -> float | None:
     if now < task.known_until and task.known_officer is not None:
         return task.known_until
     waited = now - task.arrived
-    changes = [task.arrived + step.after for step in config.steps if step.after > waited]
-    if config.grace > waited:
-        changes.append(task.arrived + config.grace)
-    return min(changes, default=None)
+    change = None
+    for step in config.steps:
+        if step.after > waited:
+            change = task.arrived + step.after
+            break
+    if config.grace > waited and (change is None or config.grace < change - task.arrived):
+        change = task.arrived + config.grace
+    return change
 
 
 def hard_ok(profile: OfficerProfile, task: Task) -> bool:
