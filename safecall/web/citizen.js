@@ -615,3 +615,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("language").value = "en";
   loadDistricts();
 });
+
+// delivery: the installed app's SOS (sos.js) opens its own contact, then joins it here.
+window.safecallBegin = begin;
