@@ -58,7 +58,10 @@ class LineStatsOut(BaseModel):
     service_level: float | None
     abandonment_rate: float | None
     average_wait: float | None
-    tasks: list[WaitingTaskOut]
+    tasks: list[WaitingTaskOut] = Field(
+        description="Waiting tasks in order; empty on a line the caller is not on (admins "
+        "see every line's)."
+    )
 
 
 class StatsOut(BaseModel):
@@ -73,6 +76,9 @@ class OfferOut(BaseModel):
     category: str | None
     silent: bool
     callback: bool = Field(description="A callback: she asked to be rung back.")
+    emergency: bool = Field(
+        default=False, description="At the emergency priority (an SOS, the phone menu's)."
+    )
     expires: float = Field(description="Seconds since the epoch.")
 
 
@@ -179,6 +185,7 @@ def officer_state(router: Router, officer_id: int) -> dict[str, Any]:
             "category": task.category,
             "silent": task.silent,
             "callback": task.is_callback,
+            "emergency": task.priority >= router.config.emergency_priority,
             "expires": task.offer_expires,
         }
     state["tasks"] = sorted(
@@ -202,7 +209,7 @@ def _placement(placement: Placement) -> web.Response:
     )
 
 
-def _line_stats(stats: LineStats) -> dict[str, object]:
+def _line_stats(stats: LineStats, *, shown: bool) -> dict[str, object]:
     return {
         "line": stats.line,
         "waiting": stats.waiting,
@@ -227,7 +234,7 @@ def _line_stats(stats: LineStats) -> dict[str, object]:
                 "status": t.status,
                 "estimated_wait": t.estimated_wait,
             }
-            for t in stats.tasks
+            for t in (stats.tasks if shown else ())
         ],
     }
 
@@ -250,14 +257,25 @@ async def _audit(
 
 
 @endpoint(
-    "Live statistics per service line, with every waiting task's place.",
+    "Live statistics per service line, with every waiting task's place on the lines the "
+    "caller is on (an officer or a supervisor: her own lines; an admin: every line). "
+    "The figures of the other lines come without their tasks.",
     roles=STAFF,
     response=StatsOut,
     tags=TAGS,
 )
 async def stats(request: web.Request) -> web.Response:
+    officer = current_officer(request)
     lines = _router(request).stats(with_tasks=True)
-    return web.json_response({"lines": [_line_stats(line) for line in lines]})
+    return web.json_response(
+        {"lines": [_line_stats(line, shown=_sees_tasks(officer, line.line)) for line in lines]}
+    )
+
+
+def _sees_tasks(officer: OfficerRow, line: str) -> bool:
+    """Whether she may see the waiting tasks' ids of a line: only of her own lines (a
+    supervisor's are the lines she supervises), every line for an admin."""
+    return officer.role == "admin" or line in officer.lines
 
 
 @endpoint(

@@ -20,6 +20,13 @@ it makes its session again (:meth:`Hub.restore`, run when the queues notice the
 loss, and whenever a step finds a live socket's session gone). Its page goes on
 without noticing; a side that was away at that moment cannot resume (an officer
 answers again for a fresh token).
+
+A warm transfer adds a second officer seat: a session of its own,
+``<session>-colleague``, whose officer side is bound to the colleague asked to join
+(:meth:`Hub.colleague_token`; its citizen side never opens). Chat from her page and
+the officer's reaches the colleague's seat, and the colleague's reaches both, each
+with its author (``from``); media stays between her page and the officer's. The
+seat ends with its session; the colleague leaving it ends nothing else.
 """
 
 from __future__ import annotations
@@ -71,6 +78,21 @@ class HubClosing(RuntimeError):
 
 class SessionExists(ValueError):
     """A session with this id was opened before."""
+
+
+COLLEAGUE_SUFFIX = "-colleague"
+
+
+def colleague_seat(session_id: str) -> str:
+    """The id of the session holding a warm transfer's colleague seat."""
+    return session_id + COLLEAGUE_SUFFIX
+
+
+def seat_of(session_id: str) -> str | None:
+    """The session whose colleague seat ``session_id`` is (None for a session of its own)."""
+    if session_id.endswith(COLLEAGUE_SUFFIX):
+        return session_id[: -len(COLLEAGUE_SUFFIX)]
+    return None
 
 
 def token_hash(token: str) -> str:
@@ -199,6 +221,37 @@ class Hub:
             return None
         return token
 
+    async def colleague_token(self, session_id: str, officer_id: int) -> str | None:
+        """A fresh join token for the colleague seat of a session (a warm transfer's second
+        officer, bound to ``officer_id``); the one before opens nothing more. None when
+        the session (or the seat) has ended."""
+        presence = await self.store.presence(session_id, "citizen")
+        if presence is None or presence.ending is not None:
+            return None
+        token = secrets.token_urlsafe(24)
+        seat, hashed = colleague_seat(session_id), token_hash(token)
+        if await self.store.arm(seat, "officer", hashed, officer_id):
+            return token
+        # (her side never opens: no token does it)
+        tokens: dict[Side, str] = {"citizen": "", "officer": hashed}
+        if await self.store.open(seat, tokens, officer_id, self.clock()):
+            return token
+        return token if await self.store.arm(seat, "officer", hashed, officer_id) else None
+
+    async def pass_seat(self, session_id: str) -> bool:
+        """The officer left the contact to her colleague: the colleague's seat is told
+        (``colleague`` ``yours``); False when it has ended."""
+        return await self._post(colleague_seat(session_id), "officer", {"state": "yours"})
+
+    async def _post(self, session_id: str, side: Side, fields: dict[str, Any]) -> bool:
+        entry = await self.store.post(
+            session_id, side, notice_body({"type": "colleague", **fields})
+        )
+        if entry is None:
+            return False
+        await self._deliver(session_id, side, [entry])
+        return True
+
     def join_token(self, session_id: str, side: Side) -> str:
         """The join token of one side of a session (derived, so any process can give it)."""
         mac = hmac.new(self.token_secret, f"join:{session_id}:{side}".encode(), "sha256")
@@ -280,6 +333,9 @@ class Hub:
             await self.bus.publish(BusMessage(REPLACED, session_id, side, conn=conn.conn_id))
         if taken.notice is not None:
             await self._deliver(session_id, peer_of(side), [taken.notice])
+        parent = seat_of(session_id)
+        if parent is not None and not resume:  # the officer who asked sees her colleague come
+            await self._post(parent, "officer", {"state": "joined"})
         self._emit(SideJoined(session_id, side, resume))
 
     async def relay(self, conn: Connection, messages: list[Relayed]) -> None:
@@ -308,16 +364,20 @@ class Hub:
         ack_due = False
         taken: list[Entry] = []  # accepted, delivered together (they share ``published``)
         published = False
+        chats: list[Chat] = []
+        last_taken = 0
         for message, result in zip(messages, results, strict=True):
             outcome = result.outcome
             if outcome is Outcome.ACCEPTED:
                 assert result.entry is not None
                 ack_due = conn.taken(message.seq) or ack_due
                 taken.append(result.entry)
+                last_taken = result.entry.seq
                 published = result.published
                 kind = message.type
                 if kind == "chat":
                     assert isinstance(message, Chat)
+                    chats.append(message)
                     self._emit(ChatPosted(session_id, side, message.text, message.seq))
                 elif kind == "hangup":  # the last of its burst (see Connection._on_text)
                     await self._deliver(session_id, peer, taken, published)
@@ -339,6 +399,24 @@ class Hub:
             await self._deliver(session_id, peer, taken, published)
         if ack_due:
             await conn.send_ack()
+        parent = seat_of(session_id)
+        if parent is not None and last_taken:
+            # The colleague's seat has nobody on its other side: what she writes goes to
+            # both sides of the contact instead, and her mailbox there is emptied.
+            await self.store.ack(session_id, peer, last_taken)
+            for chat in chats:
+                body = relay_body(chat, "colleague")
+                for target in SIDES:
+                    if (entry := await self.store.post(parent, target, body)) is not None:
+                        await self._deliver(parent, target, [entry])
+                self._emit(ChatPosted(parent, "colleague", chat.text, chat.seq))
+        elif chats:
+            seat = colleague_seat(session_id)
+            for chat in chats:
+                entry = await self.store.post(seat, "officer", relay_body(chat, side))
+                if entry is None:
+                    break  # no colleague seat (or no longer)
+                await self._deliver(seat, "officer", [entry])
 
     @staticmethod
     def _refusal(conn: Connection, outcome: Outcome, seq: int) -> SignalingError:
@@ -409,6 +487,10 @@ class Hub:
                 await local.finish(text)
         await self.bus.publish(BusMessage(ENDED, session_id, text=text))
         self._emit(SessionEnded(session_id, ending.reason, ending.side))
+        if seat_of(session_id) is None:  # her contact is over: so is the colleague's seat
+            seat, now = colleague_seat(session_id), self.clock()
+            if await self.store.end(seat, ending.reason, ending.side, now):
+                await self._ended(seat, ending)
 
     async def _finish_ended(self, conn: Connection) -> None:
         assert conn.session_id is not None and conn.side is not None
@@ -545,8 +627,8 @@ class Hub:
                 self._emit(SideLeft(session_id, side))
 
     def _emit(self, event: HubEvent) -> None:
-        if not self._listeners:
-            return
+        if not self._listeners or seat_of(event.session_id) is not None:
+            return  # a colleague's seat is not a contact: what matters is told as her contact's
         session_id = event.session_id
         task = asyncio.create_task(self._tell(event, self._telling.get(session_id)))
         self._telling[session_id] = task

@@ -222,6 +222,11 @@ class RedisStore:
         keys = [session_key(session_id), mailbox_key(session_id, side)]
         await self._run("ack", keys, [side, seq])
 
+    async def post(self, session_id: str, side: Side, body: str) -> Entry | None:
+        keys = [session_key(session_id), mailbox_key(session_id, side)]
+        reply = await self._run("post", keys, [side, body, self.idle_ttl])
+        return Entry(int(reply[0]), reply[1]) if reply else None
+
     async def pending(self, session_id: str, side: Side, after: int) -> list[Entry]:
         keys = [session_key(session_id), mailbox_key(session_id, side)]
         first, *texts = await self._run("pending", keys, [side, after])

@@ -180,6 +180,13 @@ class SessionStore(Protocol):
         """``side``'s page has everything up to ``seq``: drop it from the mailbox."""
         ...
 
+    async def post(self, session_id: str, side: Side, body: str) -> Entry | None:
+        """Put a message from the server (``body`` as :func:`~signaling.messages.relay_body`
+        or :func:`~signaling.messages.notice_body` make it) in ``side``'s mailbox, numbered
+        after the others: a warm transfer's chat and notices between a session and its
+        colleague's seat. None when the session is unknown or has ended."""
+        ...
+
     async def pending(self, session_id: str, side: Side, after: int) -> list[Entry]:
         """The mailbox messages with seq above ``after``, in order."""
         ...
