@@ -6,11 +6,17 @@ conversation go back to the officer who answered them (her capacity taken
 again, so she is not offered a second call on top of hers). Each task is put
 back once across processes (:meth:`queues.recovery.Recovery.put_back`). A
 contact never queued (a callback ring, a video leg) is not the line's.
+
+What only a channel knows about its contacts (a phone call's emergency, whether a
+callback is safe) it adds through :attr:`Reopen.details` (the phone line does), so an
+emergency goes back in line as an emergency.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +44,8 @@ class OpenContact:
     """The officer in conversation with her; None while she waits."""
     category: str | None
     district: str | None
+    emergency: bool = False
+    callback_safe: bool = False
 
     def contact(self) -> Contact:
         """What the router takes (her priority follows from her category)."""
@@ -49,8 +57,48 @@ class OpenContact:
             language=self.language,
             district=self.district,
             silent=self.silent,
+            emergency=self.emergency,
+            callback_safe=self.callback_safe,
             arrived=self.arrived_at,
         )
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a channel knows of one of its contacts that the line needs."""
+
+    emergency: bool = False
+    callback_safe: bool = False
+
+
+ChannelDetails = Callable[[Sequence[str]], Awaitable[dict[str, Details]]]
+"""Given session ids of a channel's open contacts, what it knows of each."""
+
+
+class Reopen:
+    """The desk's open contacts, as the line needs them after Redis lost it."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+        self.details: dict[str, ChannelDetails] = {}
+        """Channel -> what it adds to its contacts (the phone line: emergency, callback)."""
+
+    async def open_in_line(self) -> list[OpenContact]:
+        found = await open_in_line(self.desk)
+        for channel, details in self.details.items():
+            ids = [c.id for c in found if c.channel == channel]
+            if not ids:
+                continue
+            known = await details(ids)
+            found = [
+                dataclasses.replace(
+                    c, emergency=known[c.id].emergency, callback_safe=known[c.id].callback_safe
+                )
+                if c.id in known
+                else c
+                for c in found
+            ]
+        return found
 
 
 async def open_in_line(desk: Desk) -> list[OpenContact]:
@@ -91,10 +139,11 @@ async def open_in_line(desk: Desk) -> list[OpenContact]:
     ]
 
 
-async def put_back(desk: Desk, recovery: Recovery) -> int:
+async def put_back(reopen: Reopen, recovery: Recovery) -> int:
     """Put the desk's open contacts back in the rebuilt line; how many this process did."""
+    desk = reopen.desk
     held = []
-    for found in await open_in_line(desk):
+    for found in await reopen.open_in_line():
         try:
             desk.router.restored_task(found.contact())  # the line and channel still exist
         except ValueError:

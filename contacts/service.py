@@ -76,6 +76,8 @@ async def tracking_context(app: web.Application) -> AsyncIterator[None]:
 
 
 SWEEP = web.AppKey("contacts_sweep", Sweep)
+REOPEN = web.AppKey("contacts_reopen", reopen.Reopen)
+"""The open contacts put back in line after Redis lost it; channels add their details."""
 SWEEP_SECONDS = 5.0
 RETRIED: tuple[type[BaseException], ...] = (*OUTAGES, DBAPIError)
 RETRY_FOR = 300.0
@@ -111,11 +113,12 @@ async def desk_context(app: web.Application) -> AsyncIterator[None]:
             await _durably(lambda: _chat(app, event, at), "a chat message")
 
     app[HUB].add_listener(hear)
+    app[REOPEN] = reopened = reopen.Reopen(desk)
     recovery = app.get(RECOVERY)
     if recovery is not None:  # Redis lost the line: the live calls first, then the line
         hub = app[HUB]
         recovery.steps.append(hub.restore)
-        recovery.steps.append(lambda: reopen.put_back(desk, recovery))
+        recovery.steps.append(lambda: reopen.put_back(reopened, recovery))
         sweep.paused = recovery.settling
     missed = asyncio.create_task(_missed(app, desk), name="contacts-missed")
     async with Periodic(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -27,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import Case, ContactSession
 from cases.sessions import check_phone
+from contacts.reopen import Details
 from contacts.request import Statement, contact_request
-from contacts.service import DESK, SWEEP, VOCABULARY
+from contacts.service import DESK, REOPEN, SWEEP, VOCABULARY
 from ivr import twilio_api
 from ivr.menu import Menu
 from ivr.models import NumberMark, PhoneCall
@@ -392,7 +393,19 @@ class CallCheck:
 
 
 async def sweep_context(app: web.Application) -> AsyncIterator[None]:
-    """``app.cleanup_ctx`` entry (after the desk's): the sweep asks Twilio about phone calls."""
+    """``app.cleanup_ctx`` entry (after the desk's): the sweep asks Twilio about phone calls;
+    a call put back in line after Redis lost it keeps its emergency and callback choice."""
     if app[SETTINGS].ivr_enabled:
         app[SWEEP].checks[CHANNEL] = CallCheck(app)
+
+    async def details(session_ids: Sequence[str]) -> dict[str, Details]:
+        async with app[DB]() as session:
+            rows = await session.execute(
+                select(PhoneCall.session_id, PhoneCall.emergency, PhoneCall.callback_safe).where(
+                    PhoneCall.session_id.in_(session_ids), PhoneCall.direction == "inbound"
+                )
+            )
+            return {row.session_id: Details(row.emergency, row.callback_safe) for row in rows}
+
+    app[REOPEN].details[CHANNEL] = details
     yield

@@ -35,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from queues.events import Event
@@ -44,6 +45,12 @@ from queues.router import Contact, Router
 from safecall.background import Periodic, describe
 
 log = logging.getLogger(__name__)
+
+REBUILDS = Counter(
+    "safecall_queues_rebuilds",
+    "Times this process rebuilt the routing state because Redis had lost it (zero while "
+    "Redis keeps its data: a rise means it restarted without persistence or was flushed).",
+)
 
 Step = Callable[[], Awaitable[object]]
 
@@ -150,6 +157,7 @@ class Recovery:
                 delay = min(delay * 2, 2.0)
         self.store.rebuilding = False
         self.rebuilds += 1
+        REBUILDS.inc()
         self.rebuilt_at = time.monotonic()
         took = self.rebuilt_at - (self.discovered_at or self.rebuilt_at)
         log.warning("queues: the routing state is rebuilt (%.2f s after the loss was seen)", took)

@@ -581,6 +581,12 @@ class Hub:
             resume_hash=token_hash(conn.resume_token),
             last_in=conn.last_in,
             sent=conn.sent_seq,
+            # An officer's citizen had joined: away for the grace period unless her page
+            # is given back (by its own process, at once); a citizen's officer may answer
+            # again later.
+            peer_away_until=self.clock() + self.config.grace_seconds
+            if conn.side == "officer"
+            else 0.0,
         )
         if given:
             await conn.catch_up()  # what the peer sent before this side was given back

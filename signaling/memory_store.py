@@ -310,6 +310,7 @@ class MemoryStore:
         resume_hash: str,
         last_in: int,
         sent: int,
+        peer_away_until: float = 0.0,
     ) -> bool:
         """Sessions here are never lost while their sockets live."""
         return False

@@ -290,13 +290,16 @@ class RedisStore:
         resume_hash: str,
         last_in: int,
         sent: int,
+        peer_away_until: float = 0.0,
     ) -> bool:
         keys = [
             session_key(session_id),
             mailbox_key(session_id, side),
             node_sides_key(node_of(conn)),
+            DEADLINES,
         ]
         args = [side, conn, resume_hash, last_in, sent, self.idle_ttl, session_id]
+        args.append(repr(peer_away_until))
         return bool(await self._run("restore", keys, args))
 
     # ---- node liveness ---------------------------------------------------

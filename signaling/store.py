@@ -241,11 +241,14 @@ class SessionStore(Protocol):
         resume_hash: str,
         last_in: int,
         sent: int,
+        peer_away_until: float = 0.0,
     ) -> bool:
         """Make a session the store lost (Redis restarted empty, or was flushed) again, open,
         with ``side`` held by ``conn`` (a live socket here), resumable with its resume token,
-        numbered on from ``last_in`` (taken from the page) and ``sent`` (sent to it). False
-        when the session is there and has ended, or another connection holds the side."""
+        numbered on from ``last_in`` (taken from the page) and ``sent`` (sent to it); when the
+        session is made here, the peer is away until ``peer_away_until`` (0: not joined).
+        False when the session is there and has ended, or another connection holds the
+        side."""
         ...
 
     async def goodbye(self, node_id: str) -> None:

@@ -14,6 +14,11 @@
 -- ARGV[5]  the last seq sent to the page
 -- ARGV[6]  idle time to live, seconds
 -- ARGV[7]  session id
+-- ARGV[8]  when the session is made here: the peer is away until then, as if its socket
+--          had just closed (an officer gives back a call: her citizen had joined; if her
+--          page lives on another process it is given back there at once), 0 to leave the
+--          peer not joined (a citizen waiting, or one whose officer may answer again)
+-- KEYS[4]  the deadlines sorted set (member "<session>|<side>", score = deadline)
 -- Returns 1 when given back (or given back before to this connection), 0 when the session
 -- is there and has ended, or another connection holds the side.
 local side = ARGV[1]
@@ -29,6 +34,11 @@ if not status then
     end
   end
   redis.call('HSET', KEYS[1], unpack(fields))
+  local peer = side == 'citizen' and 'officer' or 'citizen'
+  if tonumber(ARGV[8]) > 0 then
+    redis.call('HSET', KEYS[1], peer .. ':state', 'away', peer .. ':deadline', ARGV[8])
+    redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7] .. '|' .. peer)
+  end
 end
 local conn = redis.call('HGET', KEYS[1], side .. ':conn')
 if conn == ARGV[2] then return 1 end

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
 
 from queues import config as routing_config
 from queues.model import OfficerProfile, Presence, TaskStatus
@@ -81,6 +82,7 @@ async def test_the_next_step_notices_the_loss_and_is_refused_until_rebuilt(
     await router.register(HER)
     await router.set_presence(1, Presence.AVAILABLE)
     await router.enqueue(Contact("chat-1", "women", "chat"))
+    counted = REGISTRY.get_sample_value("safecall_queues_rebuilds_total") or 0.0
     await flush()
 
     with pytest.raises(Rebuilding) as refused:
@@ -90,6 +92,7 @@ async def test_the_next_step_notices_the_loss_and_is_refused_until_rebuilt(
             await router.accept("chat-1", 1)
     assert refused.value.code == "redis_reset" and refused.value.retry_after == 1
     await until(lambda: recovery.rebuilds == 1, "rebuilt")
+    assert REGISTRY.get_sample_value("safecall_queues_rebuilds_total") == counted + 1
     assert router.asked == {1: Presence.AVAILABLE}
     officer = router.officer(1)
     assert officer is not None and officer.presence == Presence.OFFLINE
