@@ -86,13 +86,15 @@ class Balancer:
                 async with http.request(method, base + path, timeout=limit, **kwargs) as r:
                     text = await r.text()
                     kind_of = r.headers.get("Content-Type", "")
-                    self.ledger.answer(
+                    entry = self.ledger.answer(
                         kind, r.status, kind_of, "Retry-After" in r.headers, text, began
                     )
                     body: Any = text
                     if "json" in kind_of:
                         with contextlib.suppress(ValueError):
                             body = await r.json(content_type=None)
+                        if r.status >= 400 and isinstance(body, dict):
+                            entry.code = str((body.get("error") or {}).get("code", ""))
                     return r.status, body, dict(r.headers)
             except aiohttp.ClientConnectorError:
                 if time.monotonic() - began < 5.0:

@@ -194,7 +194,7 @@ async def _scenario(stage: Stage, fault: Fault, world: World, options: Options) 
     bad = ledger.bad_answers()
     bad_by_kind: dict[str, int] = {}
     for a in bad:
-        key = f"{a.kind} {a.status or 'timeout'}{' json' if a.json else ''}"
+        key = f"{a.kind} {a.status or 'timeout'}{' json' if a.json else ''} {a.code}".strip()
         bad_by_kind[key] = bad_by_kind.get(key, 0) + 1
     hooks = [a for a in ledger.answers if a.kind.startswith("twilio.")]
     return Row(
