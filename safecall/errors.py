@@ -190,7 +190,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code, message = _HTTP_CODES[exc.status]
         return error_response(exc.status, code, message)
-    except ConnectionResetError:
+    except ConnectionResetError as exc:
+        if not _client_gone(request):
+            # The client is still here: a connection to the database or Redis broke (a
+            # PostgreSQL stopping resets them): an outage, found by the fault suite.
+            return _unavailable(request, exc)
         # The client went away mid-request, or sent its body too slowly and was cut off
         # (safecall.connections): nobody is left to read a 500, and nothing is wrong here.
         log.info("%s %s: the connection broke off", request.method, request.path)
@@ -200,14 +204,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception as exc:
         if is_outage(exc):
             # A part we depend on is down: say so, and when to try again (never a 500).
-            log.warning(
-                "%s %s: a dependency is unavailable (%s)", request.method, request.path, _kind(exc)
-            )
-            return error_response(
-                503, "unavailable", UNAVAILABLE_MESSAGE, {"Retry-After": str(OUTAGE_RETRY_SECONDS)}
-            )
+            return _unavailable(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "Something went wrong on our side; try again.")
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _unavailable(request: web.Request, exc: BaseException) -> web.Response:
+    log.warning("%s %s: a dependency is unavailable (%s)", request.method, request.path, _kind(exc))
+    return error_response(
+        503, "unavailable", UNAVAILABLE_MESSAGE, {"Retry-After": str(OUTAGE_RETRY_SECONDS)}
+    )
 
 
 def _describe(exc: ValidationError) -> str:

@@ -4,11 +4,14 @@ answered an officer's request with a 500."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg.exceptions
+from aiohttp import web
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.exc import DBAPIError
 
-from safecall.errors import is_outage
+from safecall.errors import error_middleware, is_outage
 
 
 def _as_sqlalchemy_raises(error: Exception) -> DBAPIError:
@@ -50,3 +53,18 @@ def test_a_domain_error_raised_from_an_outage_is_that_outage() -> None:
             raise StoreError("redis step register answered nonsense") from exc
     except StoreError as exc:
         assert not is_outage(exc)
+
+
+async def test_a_connection_reset_while_the_client_waits_is_an_outage(aiohttp_client: Any) -> None:
+    """A database connection reset under a request (PostgreSQL stopping) is a 503 with
+    Retry-After, not the 400 of a client that went away: found by the fault suite."""
+
+    async def handler(request: web.Request) -> web.Response:
+        raise ConnectionResetError("Connection reset by peer")
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_post("/", handler)
+    client = await aiohttp_client(app)
+    answer = await client.post("/", json={})
+    assert answer.status == 503 and answer.headers["Retry-After"]
+    assert (await answer.json())["error"]["code"] == "unavailable"

@@ -25,6 +25,8 @@ class Answer:
     retry_after: bool = False
     twiml: bool = False
     seconds: float = 0.0
+    code: str = ""
+    """The error's code, when a JSON refusal said one."""
 
     @property
     def json(self) -> bool:

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from bench.faults.ledger import Contact, Ledger, PhoneCall
 from bench.faults.page import Page
@@ -40,7 +41,10 @@ from bench.faults.processes import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL
 
 PASSWORD = "faults-suite-password-1"
 API_TIMEOUT = aiohttp.ClientTimeout(total=10)
+LOGIN_TIMEOUT = aiohttp.ClientTimeout(total=30)
+"""A login checks an argon2 hash: seconds of CPU on a busy machine."""
 TWILIO_TIMEOUT = aiohttp.ClientTimeout(total=15)
+COOKIE = "safecall_session"
 """Twilio waits 15 s for a webhook's answer, then plays its error and hangs up."""
 PHONE_KEYS = ("2", "2", "1", "1")
 """English, the child line, a category, anonymous: then she is put in line."""
@@ -82,13 +86,15 @@ class Balancer:
                 async with http.request(method, base + path, timeout=limit, **kwargs) as r:
                     text = await r.text()
                     kind_of = r.headers.get("Content-Type", "")
-                    self.ledger.answer(
+                    entry = self.ledger.answer(
                         kind, r.status, kind_of, "Retry-After" in r.headers, text, began
                     )
                     body: Any = text
                     if "json" in kind_of:
                         with contextlib.suppress(ValueError):
                             body = await r.json(content_type=None)
+                        if r.status >= 400 and isinstance(body, dict):
+                            entry.code = str((body.get("error") or {}).get("code", ""))
                     return r.status, body, dict(r.headers)
             except aiohttp.ClientConnectorError:
                 if time.monotonic() - began < 5.0:
@@ -99,6 +105,15 @@ class Balancer:
             except (TimeoutError, aiohttp.ClientError):
                 self.ledger.answer(kind, 0, began=began)
                 return 0, None, {}
+
+
+@dataclass(frozen=True)
+class Login:
+    """An officer's login, kept from one fault to the next as her browser keeps its cookie."""
+
+    officer_id: int
+    cookie: str
+    address: str
 
 
 @dataclass
@@ -115,6 +130,7 @@ class Driver:
     ledger: Ledger
     badges: list[str]
     rates: Rates
+    logins: dict[str, Login] = field(default_factory=dict)
     running: bool = True
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _officer_ids: dict[str, int] = field(default_factory=dict)
@@ -186,15 +202,19 @@ class Driver:
     # ---- officers -----------------------------------------------------------------------
 
     async def officer(self, badge: str) -> None:
-        address = _address()
         jar = aiohttp.CookieJar(unsafe=True)
+        kept = self.logins.get(badge)
+        if kept is not None:  # her login of an earlier fault (logins live in the database)
+            self._officer_ids[badge] = kept.officer_id
+            jar.update_cookies({COOKIE: kept.cookie}, URL("http://127.0.0.1/"))
+        address = kept.address if kept is not None else _address()
         async with aiohttp.ClientSession(cookie_jar=jar) as http:
             headers = {"X-Forwarded-For": address}
             handling: set[str] = set()
-            logged_in = False
+            logged_in = kept is not None
             while self.running or handling:
                 if not logged_in:
-                    logged_in = await self._log_in(http, badge, headers)
+                    logged_in = await self._log_in(http, jar, badge, address)
                     if not logged_in:
                         await asyncio.sleep(1.0)
                         continue
@@ -224,15 +244,21 @@ class Driver:
                     continue
                 await asyncio.sleep(0.25)
 
-    async def _log_in(self, http: aiohttp.ClientSession, badge: str, headers: Any) -> bool:
+    async def _log_in(
+        self, http: aiohttp.ClientSession, jar: aiohttp.CookieJar, badge: str, address: str
+    ) -> bool:
         status, body, _ = await self.balancer.request(
-            http, "officer.login", "POST", "/api/login",
-            json={"badge": badge, "password": PASSWORD}, headers=headers,
+            http, "officer.login", "POST", "/api/login", limit=LOGIN_TIMEOUT,
+            json={"badge": badge, "password": PASSWORD}, headers={"X-Forwarded-For": address},
         )  # fmt: skip
         if status != 200:
             return False
-        self._officer_ids[badge] = int(body.get("id") or body.get("officer_id") or 0)
-        return await self._available(http, headers)
+        officer_id = int(body.get("id") or 0)
+        self._officer_ids[badge] = officer_id
+        cookie = next((c.value for c in jar if c.key == COOKIE), None)
+        if cookie is not None:
+            self.logins[badge] = Login(officer_id, cookie, address)
+        return True
 
     async def _available(self, http: aiohttp.ClientSession, headers: Any) -> bool:
         status, _, _ = await self.balancer.request(

@@ -25,7 +25,7 @@ from bench.faults.faults import (
     Stage,
 )
 from bench.faults.ledger import Ledger, PhoneCall
-from bench.faults.load import PASSWORD, Balancer, Driver, Rates, run_officers
+from bench.faults.load import PASSWORD, Balancer, Driver, Login, Rates, run_officers
 from bench.faults.processes import (
     Node,
     Postgres,
@@ -45,12 +45,12 @@ class Options:
     contact_rate: float = 1.0
     webhook_rate: float = 20.0
     webhook_target: float = 100.0
-    warm: float = 10.0
-    after: float = 12.0
-    drain: float = 35.0
+    warm: float = 8.0
+    after: float = 10.0
+    drain: float = 30.0
     settle: float = 20.0
     grace_seconds: float = 10.0
-    node_ttl_seconds: float = 3.0
+    node_ttl_seconds: float = 10.0
     quick: bool = False
 
 
@@ -60,6 +60,8 @@ class World:
     postgres: Postgres
     keys: Path
     badges: list[str]
+    logins: dict[str, Login] = field(default_factory=dict)
+    """The officers' logins, kept across faults (the first fault logs them in)."""
     calls: dict[str, PhoneCall] = field(default_factory=dict)
     """Every phone call of the run so far (Twilio's Calls resource answers for them all)."""
 
@@ -154,7 +156,7 @@ async def _scenario(stage: Stage, fault: Fault, world: World, options: Options) 
     stage.mark_down = balancer.down.add
     stage.mark_up = balancer.down.discard
     rates = Rates(options.contact_rate, options.webhook_rate)
-    driver = Driver(balancer, ledger, world.badges, rates)
+    driver = Driver(balancer, ledger, world.badges, rates, world.logins)
 
     def overload(rate: float) -> None:
         driver.webhook_rate = rate
@@ -192,7 +194,7 @@ async def _scenario(stage: Stage, fault: Fault, world: World, options: Options) 
     bad = ledger.bad_answers()
     bad_by_kind: dict[str, int] = {}
     for a in bad:
-        key = f"{a.kind} {a.status or 'timeout'}{' json' if a.json else ''}"
+        key = f"{a.kind} {a.status or 'timeout'}{' json' if a.json else ''} {a.code}".strip()
         bad_by_kind[key] = bad_by_kind.get(key, 0) + 1
     hooks = [a for a in ledger.answers if a.kind.startswith("twilio.")]
     return Row(
