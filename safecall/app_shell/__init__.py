@@ -52,7 +52,8 @@ def files(settings: Settings) -> dict[str, bytes]:
         number = html.escape(settings.sms_fallback)
         sms = (
             f'  <a class="sms" href="sms:{number}" data-testid="offline-sms">'
-            f'{number} پر ایس ایم ایس بھیجیں <span lang="en" dir="ltr">Text {number}</span></a>'
+            f"<span>{number} پر ایس ایم ایس بھیجیں</span> "
+            f'<span lang="en" dir="ltr">Text {number}</span></a>'
         )
     page = (HERE / "offline.html").read_text()
     page = page.replace("{{NAME}}", html.escape(settings.app_name)).replace("{{SMS}}", sms)
