@@ -29,7 +29,7 @@ from queues.events import Event, Kind
 from queues.model import CHANNEL_KINDS, Officer, OfficerProfile, Presence, Task, TaskStatus
 from queues.policy import hard_ok, offerable
 from queues.stats import LineStats
-from queues.store import Outcome, Requeue, Store
+from queues.store import Outcome, Rebuilding, Requeue, Store
 from safecall.refusals import Conflict, Invalid, NotFound, Refusal
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,9 @@ class Router:
         self._busy_tasks: set[str] = set()
         self._busy_officers: set[int] = set()
         self._wake = asyncio.Event()
+        self.asked: dict[int, Presence] = {}
+        """Officers asked to confirm their presence after Redis lost the state (their
+        presence before it), kept by :mod:`queues.recovery`; empty otherwise."""
         store.on_events(self._fan_out)
 
     # --- life ----------------------------------------------------------------------
@@ -199,12 +202,18 @@ class Router:
                     await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
             except asyncio.CancelledError:
                 raise
+            except Rebuilding:
+                await asyncio.sleep(0.2)  # queues.recovery rebuilds; then the loop goes on
             except Exception:
                 log.exception("router loop failed; retrying")
                 await asyncio.sleep(0.5 + random.random())
 
     def _now(self) -> float:
         return self.clock().timestamp()
+
+    def wake(self) -> None:
+        """Look at the timers and sweep now (the state was rebuilt)."""
+        self._wake.set()
 
     def _fan_out(self, events: Sequence[Event]) -> None:
         if self._listeners:
@@ -312,6 +321,15 @@ class Router:
             data={"officer": task.officer},
         )
         return self.placement(task_id)
+
+    def restored_task(self, contact: Contact) -> Task:
+        """The task a contact becomes, to put back after the store lost it (its first
+        arrival kept; nobody known: whoever confirms first may take it)."""
+        return self._task_for(replace(contact, known_officer=None))
+
+    async def offer_now(self, task_id: str) -> None:
+        """Offer a waiting task to the best officer free for it, if any."""
+        await self._offer_task(task_id, self._now())
 
     def placement(self, task_id: str) -> Placement:
         """Her place in line and an honest estimate of her wait."""
@@ -792,7 +810,7 @@ class Router:
                     candidates.append(task)
             if not candidates:
                 return
-            chosen = min(candidates, key=lambda task: policy.place(task, now))
+            chosen = min(candidates, key=lambda task: policy.place(task, now, self.config))
             pending.discard(chosen.id)
             await self._offer_task(chosen.id, now)
 

@@ -139,7 +139,14 @@ def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, OUTAGES):
         return True
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(exc.orig, _DOWN)
+        # asyncpg's own error is one level further in: SQLAlchemy's emulated DBAPI error
+        # holds it as ``orig`` (e.g. "the database system is shutting down", 57P03).
+        inner = getattr(exc.orig, "orig", None)
+        return (
+            bool(exc.connection_invalidated)
+            or isinstance(exc.orig, _DOWN)
+            or isinstance(inner, _DOWN)
+        )
     return isinstance(exc, _DOWN)
 
 

@@ -13,6 +13,13 @@ a citizen page that never joins within its join window ends it as
 ``never_joined``;
 the listeners hear :class:`~signaling.events.SessionEnded` once, from one
 process. A hang-up ends the session for both sides.
+
+Redis may lose every session (restarted without persistence, or flushed) while
+calls go on: a live socket is proof enough of its call, so the process holding
+it makes its session again (:meth:`Hub.restore`, run when the queues notice the
+loss, and whenever a step finds a live socket's session gone). Its page goes on
+without noticing; a side that was away at that moment cannot resume (an officer
+answers again for a fresh token).
 """
 
 from __future__ import annotations
@@ -48,9 +55,14 @@ from signaling.messages import (
     peer_of,
     relay_body,
 )
-from signaling.store import Ending, Entry, Outcome, SessionStore, TakeOutcome
+from signaling.store import Ending, Entry, Outcome, Presence, SessionStore, TakeOutcome
 
 log = logging.getLogger(__name__)
+
+
+def _lost(presence: Presence | None) -> bool:
+    """A side held by a socket here that the store does not know held: it lost it."""
+    return presence is None or (presence.ending is None and not presence.conn)
 
 
 class HubClosing(RuntimeError):
@@ -280,14 +292,19 @@ class Hub:
         assert conn.session_id is not None and conn.side is not None
         session_id, side = conn.session_id, conn.side
         peer = PEER[side]
+        bodies = [(message.seq, relay_body(message, side)) for message in messages]
+        notice = self.bus.deliver_notice(session_id, peer)  # Redis: published in the same step
         results = await self.store.accept(
-            session_id,
-            side,
-            conn.conn_id,
-            [(message.seq, relay_body(message, side)) for message in messages],
-            self.clock(),
-            self.bus.deliver_notice(session_id, peer),  # Redis: published in the same step
+            session_id, side, conn.conn_id, bodies, self.clock(), notice
         )
+        if (
+            results
+            and results[0].outcome in (Outcome.ENDED, Outcome.NOT_CURRENT)
+            and await self._revive(session_id)
+        ):
+            results = await self.store.accept(
+                session_id, side, conn.conn_id, bodies, self.clock(), notice
+            )
         ack_due = False
         taken: list[Entry] = []  # accepted, delivered together (they share ``published``)
         published = False
@@ -427,6 +444,8 @@ class Hub:
         for (session_id, side), conn in list(self.local.items()):
             try:
                 presence = await self.store.presence(session_id, side)
+                if _lost(presence) and await self._revive(session_id):
+                    continue  # made again, and caught up
                 if presence is None or presence.ending is not None:
                     self._release((session_id, side))
                     ending = presence.ending if presence else None
@@ -439,6 +458,51 @@ class Hub:
             except (RedisError, OSError, TimeoutError):
                 log.warning("signaling: resync stopped (store unreachable); next reconnect retries")
                 return
+
+    # ---- Redis lost the sessions -------------------------------------------
+
+    async def restore(self) -> int:
+        """Make again the sessions of the live sockets here that the store lost (Redis
+        restarted empty, or was flushed); how many sides were given back."""
+        given = 0
+        for (session_id, _side), conn in list(self.local.items()):
+            if await self._give_back(session_id, conn):
+                given += 1
+        if given:
+            log.warning("signaling: %d live side(s) given back after Redis lost them", given)
+        return given
+
+    async def _revive(self, session_id: str) -> bool:
+        """The store lost the side of a live socket here (the session is gone, or was made
+        again by the peer's process without this side): give it back (False when nothing
+        here was lost)."""
+        if not self.store.shared:
+            return False
+        revived = False
+        for side in SIDES:
+            conn = self.local.get((session_id, side))
+            if conn is None or not _lost(await self.store.presence(session_id, side)):
+                continue
+            if await self._give_back(session_id, conn):
+                revived = True
+        if revived:
+            log.warning("signaling: a live call's session was lost by the store; made again")
+        return revived
+
+    async def _give_back(self, session_id: str, conn: Connection) -> bool:
+        if conn.finished or conn.side is None:
+            return False
+        given = await self.store.restore(
+            session_id,
+            conn.side,
+            conn.conn_id,
+            resume_hash=token_hash(conn.resume_token),
+            last_in=conn.last_in,
+            sent=conn.sent_seq,
+        )
+        if given:
+            await conn.catch_up()  # what the peer sent before this side was given back
+        return given
 
     # ---- endings -----------------------------------------------------------
 

@@ -295,6 +295,19 @@ class MemoryStore:
     async def orphans(self, node_id: str) -> list[tuple[str, Side, str]]:
         return []
 
+    async def restore(
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        *,
+        resume_hash: str,
+        last_in: int,
+        sent: int,
+    ) -> bool:
+        """Sessions here are never lost while their sockets live."""
+        return False
+
     async def goodbye(self, node_id: str) -> None:
         """Nothing to tell anyone."""
 

@@ -276,6 +276,24 @@ class RedisStore:
         reason = await self._end(session_id, "expire", side, now)
         return Ending(reason, side) if reason else None
 
+    async def restore(
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        *,
+        resume_hash: str,
+        last_in: int,
+        sent: int,
+    ) -> bool:
+        keys = [
+            session_key(session_id),
+            mailbox_key(session_id, side),
+            node_sides_key(node_of(conn)),
+        ]
+        args = [side, conn, resume_hash, last_in, sent, self.idle_ttl, session_id]
+        return bool(await self._run("restore", keys, args))
+
     # ---- node liveness ---------------------------------------------------
 
     async def heartbeat(self, node_id: str, ttl: float) -> None:

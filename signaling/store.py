@@ -225,6 +225,22 @@ class SessionStore(Protocol):
         with its conn): only a side its conn still holds is changed."""
         ...
 
+    async def restore(
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        *,
+        resume_hash: str,
+        last_in: int,
+        sent: int,
+    ) -> bool:
+        """Make a session the store lost (Redis restarted empty, or was flushed) again, open,
+        with ``side`` held by ``conn`` (a live socket here), resumable with its resume token,
+        numbered on from ``last_in`` (taken from the page) and ``sent`` (sent to it). False
+        when the session is there and has ended, or another connection holds the side."""
+        ...
+
     async def goodbye(self, node_id: str) -> None:
         """This process stops (its sockets were closed, each side marked away)."""
         ...

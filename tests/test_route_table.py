@@ -23,6 +23,10 @@ PUBLIC = {
     ("GET", "/track"),
     ("GET", "/hide"),  # how to hide a visit (nothing personal on it)
     ("GET", "/static/{name}"),
+    ("GET", "/manifest.webmanifest"),  # the installable app: its name and icon (no one's data)
+    ("GET", "/sw.js"),  # its service worker (keeps the shell only)
+    ("GET", "/offline"),  # its offline page: call 15, or text the centre
+    ("GET", "/api/probe"),  # bytes her page times to judge her network (no one's data)
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),

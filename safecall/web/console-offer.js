@@ -7,7 +7,7 @@ import { api, refusal } from "./api.js";
 import { localMedia, stopStream } from "./console-call.js";
 import * as contacts from "./console-contacts.js";
 import { $, announce, show, words } from "./console-dom.js";
-import { call, held, isCallbackTask, servers, session } from "./console-state.js";
+import { call, held, isCallbackTask, isVoice, servers, session } from "./console-state.js";
 
 const STATES = { available: "Available for contacts", break: "On a break",
                  offline: "Not taking contacts", busy: "In a contact", wrap_up: "Wrap-up",
@@ -144,11 +144,13 @@ function showFigures(figures) {
 
 function ringing(offer) {
   call.offer = offer;
-  const what = [isCallbackTask(offer.task_id) ? "Callback: ring her back" : words(offer.channel),
+  const what = [offer.emergency ? "EMERGENCY (SOS)" : "",
+    isCallbackTask(offer.task_id) ? "Callback: ring her back" : words(offer.channel),
     words(offer.line), offer.language ? words(offer.language) : "",
     offer.category ? words(offer.category) : ""].filter(Boolean).join(" · ");
   $("offer-what").textContent = what;
   $("offer").hidden = false;
+  $("offer").dataset.emergency = String(Boolean(offer.emergency));
   $("accept").disabled = false;
   $("decline").disabled = false;
   const left = () => Math.max(0, Math.round(offer.expires - (Date.now() + (session.skew || 0)) / 1000));
@@ -242,7 +244,7 @@ export async function accept() {
   $("decline").disabled = true;
   // The camera and microphone start while the server takes the accept (she is waiting:
   // every step done side by side is time she does not wait); let go if it is refused.
-  const media = isCallback || offer.channel === "chat" ? null : localMedia(offer.channel);
+  const media = isCallback || !isVoice(offer.channel) ? null : localMedia(offer.channel);
   const socket = isCallback ? null : window.SafecallSignal.warm();  // joins once answered
   if (!isCallback) servers();  // fresh in memory for the offer
   const drop = () => {

@@ -1,0 +1,1 @@
+"""Missing and found children: reports, matching, alerts and reunification."""
