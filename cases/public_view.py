@@ -81,6 +81,42 @@ class PublicEvent(BaseModel):
     text: str = Field(description="A short sentence in English saying what happened.")
 
 
+Stage = Literal[
+    "received",
+    "in_progress",
+    "reconciliation",
+    "fir_registered",
+    "under_investigation",
+    "challan_submitted",
+    "in_trial",
+    "decided",
+    "referred",
+    "closed",
+]
+"""The real stages of a case, in the words her page translates."""
+
+_STAGE_OF: dict[str, Stage] = {
+    CaseStatus.NEW: "received",
+    CaseStatus.IN_PROGRESS: "in_progress",
+    CaseStatus.RESOLVED_BY_RECONCILIATION: "reconciliation",
+    CaseStatus.FIR_REGISTERED: "fir_registered",
+    CaseStatus.UNDER_INVESTIGATION: "under_investigation",
+    CaseStatus.FAST_TRACKED: "under_investigation",
+    CaseStatus.CHALLAN_SUBMITTED: "challan_submitted",
+    CaseStatus.IN_TRIAL: "in_trial",
+    CaseStatus.DECIDED: "decided",
+    CaseStatus.REFERRED: "referred",
+    CaseStatus.CLOSED: "closed",
+}
+
+
+class PublicStage(BaseModel):
+    """A stage her case reached, and when."""
+
+    stage: Stage
+    at: datetime = Field(description="When the case reached it (UTC).")
+
+
 class PublicCase(BaseModel):
     """The public view of a case by its tracking code."""
 
@@ -100,6 +136,12 @@ class PublicCase(BaseModel):
     timeline: list[PublicEvent] | None = Field(
         default=None,
         description="Events she may see, oldest first; only with the right PIN (else null).",
+    )
+    stages: list[PublicStage] | None = Field(
+        default=None,
+        description="The stages her case went through (received, in progress, reconciliation "
+        "or FIR registered, under investigation, challan submitted, in trial, decided, "
+        "closed; referred), oldest first, each with its date; only with the right PIN.",
     )
 
 
@@ -127,7 +169,20 @@ def build(case: Case, events: Sequence[TimelineEvent] | None) -> PublicCase:
         fir_number=case.fir_number if with_pin else None,
         police_station=case.police_station if with_pin and case.fir_number else None,
         timeline=[public_event(e) for e in events] if events is not None else None,
+        stages=None if events is None else stages_of(case, events),
     )
+
+
+def stages_of(case: Case, events: Sequence[TimelineEvent]) -> list[PublicStage]:
+    """Received when opened, then each status an officer set (a stage said twice in a row,
+    e.g. FIR registered then fast-tracked, once)."""
+    stages = [PublicStage(stage="received", at=case.created_at)]
+    for event in events:
+        to = (event.data or {}).get("to") if event.kind == "case.status" else None
+        stage = _STAGE_OF.get(str(to)) if isinstance(to, str) else None
+        if stage is not None and stage != stages[-1].stage:
+            stages.append(PublicStage(stage=stage, at=event.at))
+    return stages
 
 
 async def visible_events(session: AsyncSession, case_id: int) -> list[TimelineEvent]:

@@ -286,6 +286,49 @@ def _save_details(
         session.add(row)
 
 
+async def add_details(
+    session: AsyncSession,
+    data_key: DataKey,
+    case: Case,
+    details: ComplainantDetails,
+    *,
+    language: str,
+    now: datetime,
+) -> list[str]:
+    """What she told about herself while she waited, on the case her contact opened: each
+    given field over the case's (sealed); the case is no longer anonymous. The fields."""
+    checked = _check_details(details)
+    existing = await session.scalar(select(Complainant).where(Complainant.case_id == case.id))
+    if existing is not None and checked.phone is None and checked.callback_times is None:
+        checked = dataclasses.replace(checked, callback_safe=existing.callback_safe)
+    _save_details(session, data_key, case, existing, checked, language, now)
+    case.anonymous = False
+    return _given(checked)
+
+
+def add_statement(
+    data_key: DataKey, row: ContactStatement, details: ComplainantDetails, now: datetime
+) -> None:
+    """Her statement on a contact that named an earlier case, with ``details`` added to what
+    she said before on it (still for an officer to confirm)."""
+    checked = _check_details(details)
+    if checked.name is not None:
+        row.name_sealed = data_key.seal(checked.name, NAME_FIELD)
+    if checked.phone is not None:
+        row.phone_sealed = data_key.seal(checked.phone, PHONE_FIELD)
+        row.callback_safe = checked.callback_safe
+    if checked.callback_times is not None:
+        row.callback_times_sealed = data_key.seal(checked.callback_times, TIMES_FIELD)
+    row.created_at = now
+
+
+def new_statement(
+    data_key: DataKey, session_id: str, case_id: int, details: ComplainantDetails, now: datetime
+) -> ContactStatement:
+    """A contact's first statement about herself (see :func:`open_contact`)."""
+    return _statement(data_key, session_id, case_id, _check_details(details), now)
+
+
 def _given(details: ComplainantDetails) -> list[str]:
     """Which details were given (their names only: the values stay sealed)."""
     fields = [("name", details.name), ("phone", details.phone), ("address", details.address)]

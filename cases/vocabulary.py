@@ -51,6 +51,11 @@ class CaseStatus(StrEnum):
     FIR_REGISTERED = "fir_registered"
     UNDER_INVESTIGATION = "under_investigation"
     FAST_TRACKED = "fast_tracked"
+    CHALLAN_SUBMITTED = "challan_submitted"
+    """The police sent the charge sheet (challan) to the court."""
+    IN_TRIAL = "in_trial"
+    DECIDED = "decided"
+    """The court gave its decision."""
     REFERRED = "referred"
     CLOSED = "closed"
 
@@ -104,6 +109,11 @@ PUBLIC_STATUS = {
     CaseStatus.FIR_REGISTERED: "with_police",
     CaseStatus.UNDER_INVESTIGATION: "with_police",
     CaseStatus.FAST_TRACKED: "with_police",
+    # (the court's stages read as "with the police" where only the coarse word is said: the
+    # phone menu and a lookup without the PIN; with the PIN she sees each stage)
+    CaseStatus.CHALLAN_SUBMITTED: "with_police",
+    CaseStatus.IN_TRIAL: "with_police",
+    CaseStatus.DECIDED: "with_police",
     CaseStatus.REFERRED: "referred",
     CaseStatus.CLOSED: "closed",
 }

@@ -34,6 +34,7 @@ import base64
 import dataclasses
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,17 +57,20 @@ from cases.models import (
 )
 from cases.sessions import (
     ComplainantDetails,
+    add_details,
     add_leg,
+    add_statement,
     confirm_details,
     end_session,
     mark_answered,
+    new_statement,
     open_contact,
     open_statement,
 )
 from cases.timeline import record_event
 from cases.tracking_code import TrackingCode, ascii_digits
 from cases.vocabulary import CaseStatus, Channel
-from contacts.request import ContactRequest, Location
+from contacts.request import Answers, ContactRequest, Location
 from contacts.vocabulary import Vocabulary
 from officers.models import Officer
 from queues.model import TaskStatus
@@ -85,6 +89,8 @@ NEVER_JOINED = Counter(
 LOCATION_FIELD = "contact.location"
 CHAT_FIELD = "chat.text"
 TRANSFER_NOTE_FIELD = "transfer.note"
+QUICK_EXIT = "quick_exit"
+"""The reason her call ends with when she leaves by the quick exit (her page, the console)."""
 
 Writer = Callable[[AsyncSession, ContactSession], Awaitable[None]]
 """A channel's own rows, written in the same transaction as the contact (a phone call's)."""
@@ -745,6 +751,85 @@ class Desk:
                 data={"fields": taken},
             )
         return taken
+
+    # --- while she waits, and when she leaves -----------------------------------------------
+
+    async def take_answers(self, session_id: str, answers: Answers) -> list[str]:
+        """What she answered while she waited (one question at a time, after the contact
+        started); the fields taken. On the case her contact opened they are the case's
+        (category, district, her language and details); on a case she named by its code,
+        only her language and her statement on this contact (for an officer to confirm):
+        a public request never changes an existing case. Her place in line is unchanged.
+        """
+        now = self.clock()
+        async with self.db() as session, session.begin():
+            contact = await session.get(ContactSession, session_id)
+            case = None if contact is None else await session.get(Case, contact.case_id)
+            if contact is None or case is None:
+                raise NotFound("contact_not_found", "There is no such contact.")
+            if contact.ended_at is not None:
+                raise Conflict("session_ended", "This contact has ended.")
+            linked = await session.scalar(
+                select(TimelineEvent.id).where(TimelineEvent.key == f"session:{session_id}:linked")
+            )
+            taken: list[str] = []
+            if answers.language is not None:
+                contact.language = answers.language
+                taken.append("language")
+            if linked is None:
+                if answers.category is not None:
+                    case.category = answers.category
+                    taken.append("category")
+                if answers.district is not None:
+                    case.district = answers.district
+                    taken.append("district")
+            details = answers.details
+            if details is not None and linked is None:
+                taken += await add_details(
+                    session, self.data_key, case, details, language=contact.language, now=now
+                )
+                contact.anonymous = False
+            elif details is not None:
+                row = await session.scalar(
+                    select(ContactStatement).where(ContactStatement.session_id == session_id)
+                )
+                if row is None:
+                    session.add(new_statement(self.data_key, session_id, case.id, details, now))
+                else:
+                    add_statement(self.data_key, row, details, now)
+                taken += [f for f in STATEMENT_FIELDS if _has(details, f)]
+            await record_event(
+                session,
+                key=f"session:{session_id}:answers:{secrets.token_hex(6)}",
+                kind="contact.answers",
+                at=now,
+                session_id=session_id,
+                case_id=case.id,
+                data={"given": taken},  # the fields' names only: the values stay sealed
+            )
+        return taken
+
+    async def left_by_quick_exit(self, session_id: str) -> bool:
+        """She left with the quick exit: the contact is marked so (the officer sees it) and
+        its call ends (reason ``quick_exit``); one nobody answered leaves the line, with a
+        callback only when her line said it was safe. False when it had ended."""
+        now = self.clock()
+        async with self.db() as session, session.begin():
+            contact = await session.get(ContactSession, session_id)
+            if contact is None:
+                raise NotFound("contact_not_found", "There is no such contact.")
+            if contact.ended_at is not None:
+                return False
+            await record_event(
+                session,
+                key=f"session:{session_id}:quick_exit",
+                kind="contact.quick_exit",
+                at=now,
+                session_id=session_id,
+                case_id=contact.case_id,
+            )
+        await self.hub.end_session(session_id, QUICK_EXIT)
+        return True
 
     # --- her PIN -------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cases.casework import check_category, clean_text
-from cases.sessions import check_phone
+from cases.sessions import ComplainantDetails, check_phone
 from cases.tracking_code import TrackingCode
 from cases.vocabulary import Channel
 from contacts.vocabulary import Vocabulary
@@ -167,6 +167,54 @@ def contact_request(
         caller_hash=caller_hash,
         sos=sos,
     )
+
+
+@dataclass(frozen=True)
+class Answers:
+    """What she answered while she waited (every field optional), checked: build it with
+    :func:`waiting_answers`."""
+
+    category: str | None = None
+    district: str | None = None
+    language: str | None = None
+    statement: Statement | None = None
+
+    @property
+    def details(self) -> ComplainantDetails | None:
+        said = self.statement
+        if said is None:
+            return None
+        return ComplainantDetails(
+            name=said.name,
+            phone=said.phone,
+            callback_safe=said.callback_safe,
+            callback_times=said.callback_times,
+        )
+
+
+def waiting_answers(
+    vocabulary: Vocabulary,
+    *,
+    category: str | None = None,
+    district: str | None = None,
+    language: str | None = None,
+    statement: Statement | None = None,
+) -> Answers:
+    """Her answers with every value checked against ``vocabulary`` (as at the start)."""
+    if language is not None and language not in vocabulary.languages:
+        raise Invalid("unknown_language", f"Unknown language {language!r}.")
+    if category is not None:
+        check_category(category, vocabulary.categories)
+    district = vocabulary.districts.parse(district) if district and district.strip() else None
+    if statement is not None and statement.empty:
+        statement = None
+    if statement is not None:
+        statement = _checked(statement)
+        if statement.callback_safe and statement.phone is None:
+            raise Invalid("callback_needs_phone", "A callback needs her phone number.")
+    if category is None and district is None and language is None and statement is None:
+        raise Invalid("no_answers", "Send at least one answer.")
+    return Answers(category=category, district=district, language=language, statement=statement)
 
 
 SOS_LINE = "women"

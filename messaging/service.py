@@ -55,6 +55,8 @@ CASE_STATUS_STEPS = {
     "fir_registered": "fir_registered",
     "under_investigation": "under_investigation",
     "fast_tracked": "under_investigation",
+    "challan_submitted": "under_investigation",
+    "in_trial": "under_investigation",
     "referred": "referred",
     "closed": "closed",
     "resolved_by_reconciliation": "closed",

@@ -29,7 +29,14 @@ from recordings.models import Recording
 from recordings.store import ChunkStore
 
 FIR_STATUSES = frozenset(
-    {CaseStatus.FIR_REGISTERED, CaseStatus.UNDER_INVESTIGATION, CaseStatus.FAST_TRACKED}
+    {
+        CaseStatus.FIR_REGISTERED,
+        CaseStatus.UNDER_INVESTIGATION,
+        CaseStatus.FAST_TRACKED,
+        CaseStatus.CHALLAN_SUBMITTED,
+        CaseStatus.IN_TRIAL,
+        CaseStatus.DECIDED,
+    }
 )
 
 

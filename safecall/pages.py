@@ -118,4 +118,5 @@ def setup(app: web.Application) -> None:
         page("wallboard.html", "The supervisors' wallboard (log in on the console first)."),
     )
     app.router.add_get("/track", page("track.html", "Track a case by its code."))
+    app.router.add_get("/hide", page("hide.html", "How to hide a visit to the helpline's pages."))
     app.router.add_get("/static/{name}", static)

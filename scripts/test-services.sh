@@ -5,7 +5,8 @@
 set -euo pipefail
 
 need=()
-for pkg in redis-server redis-sentinel postgresql postgresql-client chromium firefox-esr coturn iproute2 util-linux; do
+# fonts-noto-core: Noto Naskh Arabic, so Urdu and Punjabi render in the screenshots.
+for pkg in redis-server redis-sentinel postgresql postgresql-client chromium firefox-esr coturn iproute2 util-linux fonts-noto-core; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -231,7 +231,111 @@ async def set_pin(request: web.Request) -> web.Response:
     return web.json_response(PinOut(set=True).model_dump(), headers={"Cache-Control": "no-store"})
 
 
+class AnswersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str | None = Field(default=None, max_length=40)
+    district: str | None = Field(
+        default=None, max_length=64, description="A district's code, from GET /api/districts."
+    )
+    language: Literal["ur", "en", "pa"] | None = None
+    name: str | None = Field(default=None, max_length=120)
+    phone: str | None = Field(default=None, max_length=32)
+    callback_safe: bool = False
+    callback_times: str | None = Field(default=None, max_length=120)
+
+
+class AnswersOut(BaseModel):
+    taken: list[str] = Field(description="The fields taken (names only).")
+
+
+@endpoint(
+    "While she waits, her answers to the optional questions (what happened, district, "
+    "language, name, phone and when a callback is safe), one or more at a time, on her "
+    "contact (send her token in Authorization: Bearer). A name or phone makes her contact "
+    "not anonymous; on a case she named by its code they are her statement, for the officer "
+    "to confirm.",
+    public=True,
+    body=AnswersIn,
+    response=AnswersOut,
+    errors=[
+        "invalid_session_token",
+        "no_answers",
+        "unknown_category",
+        "unknown_district",
+        "invalid_name",
+        "invalid_phone",
+        "invalid_callback_times",
+        "callback_needs_phone",
+        "contact_not_found",
+        "session_ended",
+    ],
+    statuses=[404, 409],
+    tags=TAGS,
+)
+async def her_answers(request: web.Request) -> web.Response:
+    session_id = await her_session(request)
+    body = await read_body(request, AnswersIn)
+    app = request.app
+    answers = contact.waiting_answers(
+        app[VOCABULARY],
+        category=body.category or None,
+        district=body.district,
+        language=body.language,
+        statement=contact.Statement(
+            name=body.name or None,
+            phone=body.phone or None,
+            callback_safe=body.callback_safe,
+            callback_times=body.callback_times or None,
+        ),
+    )
+    taken = await app[DESK].take_answers(session_id, answers)
+    await app[AUDIT].record(
+        actor_kind="public",
+        officer_id=None,
+        action="contact.answers",
+        object_type="session",
+        object_id=session_id,
+        address=None,  # anonymous means anonymous
+        detail={"fields": taken},
+    )
+    out = AnswersOut(taken=taken).model_dump()
+    return web.json_response(out, headers={"Cache-Control": "no-store"})
+
+
+class LeftOut(BaseModel):
+    ended: bool = Field(description="False when the contact had ended already.")
+
+
+@endpoint(
+    "She left with the quick exit (send her token in Authorization: Bearer): her contact is "
+    'marked "left by quick exit" for the officer and its call ends (reason quick_exit); '
+    "no callback unless her line said it is safe.",
+    public=True,
+    response=LeftOut,
+    errors=["invalid_session_token", "contact_not_found"],
+    statuses=[404],
+    tags=TAGS,
+)
+async def left_by_quick_exit(request: web.Request) -> web.Response:
+    session_id = await her_session(request)
+    ended = await request.app[DESK].left_by_quick_exit(session_id)
+    if ended:
+        await request.app[AUDIT].record(
+            actor_kind="public",
+            officer_id=None,
+            action="contact.quick_exit",
+            object_type="session",
+            object_id=session_id,
+            address=None,
+            detail={},
+        )
+    out = LeftOut(ended=ended).model_dump()
+    return web.json_response(out, headers={"Cache-Control": "no-store"})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/contacts", start_contact)
     app.router.add_get("/api/contacts/{session_id}", her_place)
     app.router.add_post("/api/contacts/{session_id}/pin", set_pin)
+    app.router.add_post("/api/contacts/{session_id}/answers", her_answers)
+    app.router.add_post("/api/contacts/{session_id}/left", left_by_quick_exit)

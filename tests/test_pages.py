@@ -7,7 +7,7 @@ import re
 import pytest
 
 
-@pytest.mark.parametrize("path", ["/", "/console", "/track", "/console/reports"])
+@pytest.mark.parametrize("path", ["/", "/console", "/track", "/hide", "/console/reports"])
 async def test_pages_are_not_cached_and_not_framed(client, path: str) -> None:
     r = await client.get(path)
     assert r.status == 200
@@ -23,6 +23,38 @@ async def test_citizen_page_has_quick_exit_and_service_choice(client) -> None:
     for hook in ("quick-exit", "service-women", "service-child"):
         assert f'data-testid="{hook}"' in body
     assert "<script>" not in body  # no inline script: the CSP forbids it
+
+
+CITIZEN_FILES = (
+    "index.html",
+    "citizen.js",
+    "citizen.css",
+    "citizen-i18n.js",
+    "quick-exit.js",
+    "track.html",
+    "track.js",
+    "track.css",
+    "hide.html",
+    "hide.js",
+)
+
+
+@pytest.mark.parametrize("name", CITIZEN_FILES)
+async def test_citizen_files_use_nothing_newer_than_chrome_61(client, name: str) -> None:
+    """WebViews before Chrome 86/87 lack these: a page that used them would break there."""
+    text = await (await client.get(f"/static/{name}")).text()
+    for newer in ("replaceChildren", "inset-inline", ".finally(", "dateStyle", "catch {"):
+        assert newer not in text, f"{name} uses {newer}"
+
+
+@pytest.mark.parametrize("path", ["/", "/track"])
+async def test_citizen_pages_are_urdu_first_and_say_call_15_without_javascript(
+    client, path: str
+) -> None:
+    body = await (await client.get(path)).text()
+    assert '<html lang="ur" dir="rtl">' in body
+    noscript = body[body.index("<noscript>") : body.index("</noscript>")]
+    assert 'href="tel:15"' in noscript and "15" in noscript
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ PUBLIC = {
     ("GET", "/console/wallboard"),  # the page only; its feed needs a supervisor's login
     ("GET", "/console/reports"),  # the page only; the figures need a supervisor's login
     ("GET", "/track"),
+    ("GET", "/hide"),  # how to hide a visit (nothing personal on it)
     ("GET", "/static/{name}"),
     ("GET", "/manifest.webmanifest"),  # the installable app: its name and icon (no one's data)
     ("GET", "/sw.js"),  # its service worker (keeps the shell only)
@@ -39,6 +40,8 @@ PUBLIC = {
     ("GET", "/api/contacts/{session_id}"),  # her place in line, with her contact's token
     ("GET", "/api/districts"),  # the districts her intake and the forms choose from
     ("POST", "/api/contacts/{session_id}/pin"),  # her PIN, at the end of her contact (token)
+    ("POST", "/api/contacts/{session_id}/answers"),  # her answers while she waits (token)
+    ("POST", "/api/contacts/{session_id}/left"),  # she left by the quick exit (token)
     ("POST", "/api/contacts/{session_id}/location"),  # her live location, shared (token)
     ("POST", "/api/track/pin"),  # her PIN changed, with the one she has
     ("POST", "/twilio/voice"),  # Twilio's webhooks: each checks X-Twilio-Signature instead

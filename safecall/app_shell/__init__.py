@@ -33,9 +33,9 @@ from safecall.state import SETTINGS
 HERE = Path(__file__).parent
 START_URL = "/?app=1"
 OFFLINE = "/offline"
-PAGES = ("/", "/track", OFFLINE)
+PAGES = ("/", "/track", "/hide", OFFLINE)
 """The citizen pages the worker answers for when offline (never the officers')."""
-SHELL_PAGES = ("index.html", "track.html", "offline.html")
+SHELL_PAGES = ("index.html", "track.html", "hide.html", "offline.html")
 """Pages whose static files (and theirs, and the icons) make the shell."""
 THEME = {"help": "#5b2a86", "calculator": "#37474f", "notes": "#fbc02d"}
 _VERSIONED = re.compile(r"/static/([A-Za-z0-9][A-Za-z0-9._-]*)\?v=[0-9a-f]+")
@@ -52,7 +52,8 @@ def files(settings: Settings) -> dict[str, bytes]:
         number = html.escape(settings.sms_fallback)
         sms = (
             f'  <a class="sms" href="sms:{number}" data-testid="offline-sms">'
-            f'{number} پر ایس ایم ایس بھیجیں <span lang="en" dir="ltr">Text {number}</span></a>'
+            f"<span>{number} پر ایس ایم ایس بھیجیں</span> "
+            f'<span lang="en" dir="ltr">Text {number}</span></a>'
         )
     page = (HERE / "offline.html").read_text()
     page = page.replace("{{NAME}}", html.escape(settings.app_name)).replace("{{SMS}}", sms)

@@ -9,6 +9,9 @@
 // there is not. citizen.js calls adopt(pc) for each connection and answer(sdp) for each
 // answer; a page without modules simply calls as before.
 
+/* global AbortController */
+// (Chrome 61 and up: no globalThis, no optional catch binding.)
+
 export const POOR_RTT_MS = 1000;
 export const POOR_MBPS = 0.25;
 export const AUDIO_BPS = 16000;
@@ -27,7 +30,7 @@ export function judge({ effectiveType, rtt, downlink }) {
 }
 
 /** What the network is like: navigator.connection, else a probe of the server. */
-export async function measure({ connection = globalThis.navigator && navigator.connection,
+export async function measure({ connection = typeof navigator === "undefined" ? undefined : navigator.connection,
                                 probe = probeServer } = {}) {
   if (connection && (connection.effectiveType || typeof connection.rtt === "number")) {
     const found = { source: "connection", effectiveType: connection.effectiveType,
@@ -39,21 +42,21 @@ export async function measure({ connection = globalThis.navigator && navigator.c
 }
 
 /** The server's answer time (empty answer), then its throughput over 16 KB. */
-export async function probeServer({ fetcher = globalThis.fetch, now = () => performance.now() } = {}) {
+export async function probeServer({ fetcher = (url, init) => fetch(url, init), now = () => performance.now() } = {}) {
   const ask = (bytes, signal) => fetcher("/api/probe?bytes=" + bytes + "&n=" + Math.random(),
     { cache: "no-store", credentials: "omit", signal }).then((r) => r.arrayBuffer());
   const started = now();
-  try { await ask(0); } catch { return { rtt: Infinity }; }
+  try { await ask(0); } catch (err) { return { rtt: Infinity }; }
   const rtt = now() - started;
-  if (rtt >= POOR_RTT_MS || typeof globalThis.AbortController === "undefined") return { rtt };
-  const stop = new globalThis.AbortController();
+  if (rtt >= POOR_RTT_MS || typeof AbortController === "undefined") return { rtt };
+  const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), PROBE_GIVE_UP_MS);
   const begun = now();
   try {
     const body = await ask(PROBE_BYTES, stop.signal);
     const seconds = Math.max((now() - begun - rtt) / 1000, 0.001);
     return { rtt, downlink: (body.byteLength * 8) / seconds / 1e6 };
-  } catch {
+  } catch (err) {
     // Not even 16 KB in 2.5 s: at most this much.
     return { rtt, downlink: (PROBE_BYTES * 8) / (PROBE_GIVE_UP_MS / 1000) / 1e6 };
   } finally {
@@ -92,7 +95,7 @@ async function setSender(sender, change) {
   const params = sender.getParameters();
   if (!params.encodings || !params.encodings.length) params.encodings = [{}];
   params.encodings.forEach(change);
-  try { await sender.setParameters(params); } catch { /* before negotiation: next time */ }
+  try { await sender.setParameters(params); } catch (err) { /* before negotiation: next time */ }
 }
 
 export const state = { network: null, measuring: null, poor: false, video: true, watching: 0 };
@@ -137,7 +140,7 @@ export function start() {
   return state.measuring;
 }
 
-if (globalThis.window && window.document) {
+if (typeof window !== "undefined" && window.document) {
   window.SafecallBandwidth = { adopt, answer: (sdp) => (state.poor ? answer(sdp) : sdp), state };
   window.safecallNetwork = state;
   start();

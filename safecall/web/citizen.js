@@ -3,121 +3,30 @@
 // so a reload starts a new contact. Server text goes in with textContent only.
 "use strict";
 
-const TEXT = {
-  ur: {
-    exit: "فوراً باہر نکلیں",
-    title: "کسی خاتون پولیس افسر سے بات کریں",
-    lead: "مفت، رازداری کے ساتھ، اور آپ اپنا نام ظاہر کیے بغیر بات کر سکتی ہیں۔",
-    danger: "کیا آپ ابھی خطرے میں ہیں؟",
-    call15: "15 پر کال کریں",
-    who: "مدد کس کو چاہیے؟",
-    women: "ایک خاتون",
-    child: "ایک بچہ",
-    how: "آپ کیسے بات کرنا چاہتی ہیں؟",
-    video: "ویڈیو کال",
-    audio: "آواز کی کال",
-    chat: "تحریری گفتگو",
-    more: "مزید انتخاب (سب اختیاری)",
-    language: "زبان",
-    what: "کیا ہوا؟",
-    "rather-not": "نہیں بتانا چاہتی",
-    "c-dv": "گھر میں تشدد",
-    "c-har": "ہراسانی",
-    "c-sv": "جنسی تشدد",
-    "c-cyber": "آن لائن ہراسانی",
-    "c-missing": "گمشدہ بچہ",
-    "c-other": "کچھ اور",
-    district: "ضلع",
-    anon: "نام ظاہر نہ کریں",
-    name: "آپ کا نام",
-    phone: "آپ کا فون نمبر",
-    callback: "مجھے واپس فون کرنا محفوظ ہے",
-    when: "کب محفوظ ہے؟",
-    "code-earlier": "پچھلے رابطے کا ٹریکنگ کوڈ",
-    location: "افسر کو میرا مقام بتائیں",
-    reload: "اگر آپ یہ صفحہ دوبارہ کھولیں تو نیا رابطہ شروع ہوگا۔",
-    recorded: "ویڈیو کالیں آپ کے کیس کے ثبوت کے لیے ریکارڈ کی جاتی ہیں؛ انہیں صرف آپ کا کیس دیکھنے والے افسر دیکھ سکتے ہیں۔",
-    "your-code": "آپ کا ٹریکنگ کوڈ:",
-    position: "قطار میں آپ کی جگہ:",
-    "switch-chat": "تحریری گفتگو پر جائیں",
-    mute: "آواز بند",
-    unmute: "آواز کھولیں",
-    "camera-off": "کیمرہ بند",
-    "camera-on": "کیمرہ کھولیں",
-    "switch-camera": "کیمرہ بدلیں",
-    send: "بھیجیں",
-    hangup: "ختم کریں",
-    ended: "گفتگو ختم ہو گئی۔",
-    "keep-code": "اوپر والا ٹریکنگ کوڈ سنبھال کر رکھیں: اس سے آپ اپنا کیس دیکھ سکتی ہیں۔",
-    "pin-label": "اگر آپ چاہیں تو ایک پن (4 سے 8 ہندسے) چنیں: کوڈ کے ساتھ یہ ٹریکنگ صفحے پر آپ کے کیس کی مزید تفصیل دکھاتا ہے۔",
-    "pin-save": "پن محفوظ کریں",
-    "pin-saved": "آپ کا پن محفوظ ہو گیا۔ اسے اپنے کوڈ کے ساتھ یاد رکھیں۔",
-    "pin-digits": "پن میں 4 سے 8 ہندسے ہوتے ہیں۔",
-    track: "کیا آپ کے پاس ٹریکنگ کوڈ ہے؟ اپنا کیس دیکھیں",
-    private: "یہ صفحہ آپ کے فون پر کچھ محفوظ نہیں کرتا۔ فوراً نکلنے کے لیے دو بار Esc دبائیں یا اوپر والا بٹن۔",
-    starting: "شروع ہو رہا ہے…",
-    connecting: "ایک افسر آ رہی ہیں، رابطہ ہو رہا ہے…",
-    connected: "آپ افسر سے جڑ گئی ہیں۔",
-    "no-camera": "کیمرہ نہیں ملا؛ صرف آواز کے ساتھ۔",
-    "no-media": "مائیکروفون نہیں ملا؛ تحریری گفتگو جاری ہے۔",
-    "peer-away": "رابطہ ٹوٹ گیا، انتظار کریں…",
-    reconnecting: "دوبارہ جڑ رہا ہے…",
-    "audio-only": "ویڈیو نہیں پہنچ رہی؛ کال صرف آواز کے ساتھ جاری ہے۔",
-    wait: "اندازاً انتظار: {m} منٹ",
-    failed: "شروع نہیں ہو سکا۔ دوبارہ کوشش کریں یا 15 پر کال کریں۔",
-    you: "آپ",
-    officer: "افسر",
-    "link-title": "آپ کی افسر نے آپ کو یہ لنک بھیجا ہے",
-    "link-lead": "اسی گفتگو کو ویڈیو پر جاری رکھنے کے لیے نیچے دبائیں۔ فون کال بند نہ کریں جب تک ویڈیو شروع نہ ہو جائے۔",
-    "link-start": "ویڈیو کال شروع کریں",
-  },
-};
-const english = {};
-let lang = "en";
+const WORDS = window.SafecallText;
+// The page's language: the browser's, Urdu when unsure; chosen again only for this visit
+// (kept in this page's memory, never in storage or a cookie).
+let lang = WORDS.pick(navigator.languages && navigator.languages.length
+  ? Array.prototype.slice.call(navigator.languages) : [navigator.language]);
 
 function t(key) {
-  if (lang !== "en" && TEXT[lang] && TEXT[lang][key]) return TEXT[lang][key];
-  return english[key] || EN_EXTRA[key] || key;
+  return WORDS.say(lang, key);
 }
-
-// English for messages that are not in the HTML.
-const EN_EXTRA = {
-  starting: "Starting…",
-  connecting: "An officer is coming; connecting…",
-  connected: "You are connected to an officer.",
-  "no-camera": "No camera; the call goes on with sound only.",
-  "no-media": "No microphone; you can write to the officer.",
-  "peer-away": "The connection was lost; please wait…",
-  reconnecting: "Reconnecting…",
-  "audio-only": "Video is not getting through; the call goes on with sound only.",
-  wait: "Estimated wait: {m} min",
-  failed: "That did not work. Try again, or call 15.",
-  unmute: "Unmute",
-  "camera-on": "Camera on",
-  you: "You",
-  officer: "Officer",
-};
 
 const $ = (id) => document.getElementById(id);
 
-function quickExit() {
-  // replace(): the page leaves no entry to go back to.
-  window.location.replace("https://www.google.com/");
-}
-
 function setLanguage(next) {
-  lang = next;
-  document.documentElement.lang = next;
-  document.documentElement.dir = next === "ur" ? "rtl" : "ltr";
-  for (const el of document.querySelectorAll("[data-i18n]")) {
-    const key = el.dataset.i18n;
-    if (!(key in english)) english[key] = el.textContent;
-    el.textContent = t(key);
-  }
+  lang = WORDS.TEXT[next] ? next : "ur";
+  document.documentElement.lang = lang;
+  document.documentElement.dir = WORDS.RTL[lang] ? "rtl" : "ltr";
+  document.title = t("page-title");
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  Object.keys(spoken).forEach((id) => put(id, spoken[id].key, spoken[id].values));
   for (const b of document.querySelectorAll("[data-lang]")) {
-    b.setAttribute("aria-pressed", String(b.dataset.lang === next));
+    b.setAttribute("aria-pressed", String(b.dataset.lang === lang));
   }
-  if (next === "ur" || next === "en") $("language").value = next;
+  if (!contact.id) $("language").value = lang;  // the talk's language, until she says
+  if (contact.ended) showWhatNext();
   nameDistricts();
 }
 
@@ -144,8 +53,8 @@ async function loadDistricts() {
 
 function nameDistricts() {
   const select = $("district");
-  const collator = new Intl.Collator(lang === "ur" ? "ur" : "en");
-  const named = districts.map((d) => [d.code, d.names[lang] || d.names.en]);
+  const collator = new Intl.Collator(lang === "en" ? "en" : "ur");
+  const named = districts.map((d) => [d.code, d.names[lang] || d.names.ur || d.names.en]);
   named.sort((a, b) => collator.compare(a[1], b[1]));
   const options = Array.from(select.options).slice(1);
   named.forEach(([code, name], i) => {
@@ -177,29 +86,29 @@ Object.defineProperty(contact, "resumes", { get: () => (contact.signal ? contact
 
 function show(id, visible) { $(id).hidden = !visible; }
 
-function say(key, values) {
-  let text = t(key);
-  for (const [k, v] of Object.entries(values || {})) text = text.replace("{" + k + "}", v);
-  $("call-state").textContent = text;
+// What the page says in a place (call state, wait, answers, PIN...): kept by key, so a
+// change of language says it again in the new one; a server's sentence is kept as it is.
+const spoken = {};
+
+function put(id, key, values) {
+  spoken[id] = { key, values };
+  $(id).textContent = WORDS.say(lang, key, values);
 }
 
+function putText(id, text) {
+  delete spoken[id];
+  $(id).textContent = text;
+}
+
+function say(key, values) {
+  put("call-state", key, values);
+}
+
+// Help first: the contact starts with who needs help and how she talks, nothing more.
+// The other questions come while she waits (see "questions" below).
 function intake(channel) {
   const service = document.querySelector("[data-service][aria-pressed='true']").dataset.service;
-  const body = { service_line: service, channel, language: $("language").value || "ur" };
-  const category = $("category").value;
-  if (category) body.category = category;
-  const district = $("district").value;
-  if (district) body.district = district;
-  body.anonymous = $("anonymous").checked;
-  if (!body.anonymous) {
-    const name = $("name").value.trim();
-    const phone = $("phone").value.trim();
-    if (name) body.name = name;
-    if (phone) body.phone = phone;
-    body.callback_safe = $("callback").checked;
-    const times = $("callback-times").value.trim();
-    if (times && body.callback_safe) body.callback_times = times;
-  }
+  const body = { service_line: service, channel, language: lang };
   const code = $("code").value.trim();
   if (code) body.tracking_code = code;
   return body;
@@ -236,6 +145,7 @@ async function media(channel) {
 
 async function start(channel) {
   for (const b of document.querySelectorAll("[data-start]")) b.disabled = true;
+  chime.prepare();  // made during her tap: a page may play sound only after one
   show("start-error", false);
   const got = await media(channel);
   const body = intake(got.channel);
@@ -256,8 +166,8 @@ async function start(channel) {
   }
   if (!response || response.status !== 201) {
     if (got.stream) got.stream.getTracks().forEach((track) => track.stop());
-    const message = data && data.error ? data.error.message : t("failed");
-    $("start-error").textContent = message;
+    if (data && data.error) putText("start-error", data.error.message);
+    else put("start-error", "failed");
     show("start-error", true);
     for (const b of document.querySelectorAll("[data-start]")) b.disabled = false;
     return;
@@ -267,8 +177,10 @@ async function start(channel) {
 
 // The contact is open: show her code and the call, and join it.
 function begin(data, got) {
+  const service = document.querySelector("[data-service][aria-pressed='true']");
   Object.assign(contact, { id: data.session_id, token: data.token, channel: got.channel,
-                           local: got.stream, gaveCode: Boolean($("code").value.trim()) });
+                           local: got.stream, gaveCode: Boolean($("code").value.trim()),
+                           line: service ? service.dataset.service : "women" });
   $("tracking-code").textContent = data.tracking_code;
   show("intake", false);
   show("who", false);
@@ -276,6 +188,7 @@ function begin(data, got) {
   show("code-section", true);
   show("contact", true);
   show("to-chat", contact.channel !== "chat");
+  askNext(0);
   if (contact.local) {
     $("self-video").srcObject = contact.local;
   }
@@ -316,7 +229,8 @@ async function startFromLink() {
   } catch (err) { /* said below */ }
   if (!response || response.status !== 201) {
     if (got.stream) got.stream.getTracks().forEach((track) => track.stop());
-    $("link-error").textContent = data && data.error ? data.error.message : t("failed");
+    if (data && data.error) putText("link-error", data.error.message);
+    else put("link-error", "failed");
     show("link-error", true);
     // A refused link stays refused (used, expired): only a network failure may try again.
     $("start-linked").disabled = Boolean(response);
@@ -331,12 +245,15 @@ async function startFromLink() {
 // down does the page ask for it, slowly.
 const PLACE_FALLBACK_MS = 15000;
 
+// An honest estimate: the line's own figure, or "no officer free" when it has none.
 function showPlace(place) {
   if (contact.inCall) return;
   if (place.status === "waiting") {
     $("queue-position").textContent = String(place.position || 1);
-    $("wait-time").textContent = place.estimated_wait == null ? "" : t("wait").replace(
-      "{m}", String(Math.max(1, Math.round(place.estimated_wait / 60))));
+    const seconds = place.estimated_wait;
+    if (seconds == null) put("wait-time", "no-officer");
+    else if (seconds < 90) put("wait-time", "wait-soon");
+    else put("wait-time", "wait", { m: Math.round(seconds / 60) });
   } else if (place.status === "offered" || place.status === "assigned") {
     say("connecting");
   }
@@ -396,6 +313,7 @@ function connect() {
 }
 
 function inCall() {
+  if (!contact.inCall) chime.ring();  // the officer is here: a buzz and a short sound
   contact.inCall = true;
   clearTimeout(contact.poll);
   show("waiting", false);
@@ -414,7 +332,10 @@ const ice = { servers: null, until: 0, asking: null };
 
 function iceServers() {
   if (ice.servers && Date.now() < ice.until) return Promise.resolve(ice.servers);
-  if (!ice.asking) ice.asking = askIceServers().finally(() => { ice.asking = null; });
+  if (!ice.asking) {
+    const done = (servers) => { ice.asking = null; return servers; };
+    ice.asking = askIceServers().then(done, (err) => { done(); throw err; });
+  }
   return ice.asking;
 }
 
@@ -501,6 +422,7 @@ function finish() {
   $("self-video").srcObject = null;
   show("contact", false);
   show("ended", true);
+  showWhatNext();
   // A PIN is set on the contact that opened her case (not one that named it by its code).
   show("pin-form", !contact.gaveCode);
 }
@@ -508,9 +430,8 @@ function finish() {
 async function savePin(event) {
   event.preventDefault();
   const pin = $("pin-input").value.trim();
-  const said = $("pin-said");
   if (!/^[0-9\u06F0-\u06F9\u0660-\u0669]{4,8}$/.test(pin)) {
-    said.textContent = t("pin-digits");
+    put("pin-said", "pin-digits");
     return;
   }
   try {
@@ -524,18 +445,175 @@ async function savePin(event) {
       $("pin-input").value = "";
       $("pin-input").disabled = true;
       $("pin-save").disabled = true;
-      said.textContent = t("pin-saved");
+      put("pin-said", "pin-saved");
       return;
     }
-    said.textContent = (await response.json()).error.message;
+    putText("pin-said", (await response.json()).error.message);
   } catch (err) {
-    said.textContent = t("failed");
+    put("pin-said", "failed");
   }
+}
+
+function showWhatNext() {
+  $("what-next").textContent = t(contact.line === "child" ? "next-child" : "next-women");
+}
+
+// End asks first (a slip of the thumb must not end her call); it sits apart from Quick exit.
+function askToEnd() {
+  show("end-confirm", true);
+  $("hangup").hidden = true;
+  $("end-no").focus();
+}
+
+function keepTalking() {
+  show("end-confirm", false);
+  $("hangup").hidden = false;
 }
 
 function hangup() {
   contact.signal.hangup();
   finish();
+}
+
+// ---- the questions, one at a time, while she waits ------------------------------
+// Each answer goes at once to her contact (POST /api/contacts/{id}/answers, her token);
+// a skipped one is never asked again. Name and phone make her not anonymous.
+
+const QUESTIONS = ["category", "district", "language", "name", "phone"];
+let asking = 0;
+
+function askNext(index) {
+  asking = index;
+  for (const box of document.querySelectorAll("[data-question]")) {
+    box.hidden = box.dataset.question !== QUESTIONS[index];
+  }
+  if (index >= QUESTIONS.length) {
+    show("questions", false);
+    return;
+  }
+  show("questions", true);
+  show("question-next", true);
+  show("question-skip", true);
+}
+
+function answerOf(question) {
+  if (question === "category") return $("category").value ? { category: $("category").value } : null;
+  if (question === "district") return $("district").value ? { district: $("district").value } : null;
+  if (question === "language") return { language: $("language").value };
+  if (question === "name") {
+    const name = $("name").value.trim();
+    return name ? { name } : null;
+  }
+  const phone = $("phone").value.trim();
+  if (!phone) return null;
+  const answer = { phone, callback_safe: $("callback").checked };
+  const times = $("callback-times").value.trim();
+  if (times && answer.callback_safe) answer.callback_times = times;
+  return answer;
+}
+
+async function answerQuestion(event) {
+  event.preventDefault();
+  const question = QUESTIONS[asking];
+  const answer = answerOf(question);
+  if (answer && contact.id && !contact.ended) {
+    $("question-next").disabled = true;
+    let response = null;
+    let data = null;
+    try {
+      response = await fetch("/api/contacts/" + encodeURIComponent(contact.id) + "/answers", {
+        method: "POST",
+        headers: { Authorization: "Bearer " + contact.token, "Content-Type": "application/json",
+                   Accept: "application/json" },
+        credentials: "omit",
+        body: JSON.stringify(answer),
+      });
+      data = await response.json();
+    } catch (err) { response = null; }
+    $("question-next").disabled = false;
+    if (!response || !response.ok) {
+      if (data && data.error) putText("answers-said", data.error.message);
+      else put("answers-said", "failed");
+      return;
+    }
+    put("answers-said", "answers-saved");
+  }
+  askNext(asking + 1);
+}
+
+// ---- a short sound and a buzz when the officer joins ------------------------------
+
+const chime = {
+  context: null,
+  prepare() {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!this.context && Context) {
+      try { this.context = new Context(); } catch (err) { this.context = null; }
+    }
+  },
+  ring() {
+    if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
+    const context = this.context;
+    if (!context) return;
+    try {
+      if (context.resume) context.resume();
+      const tone = context.createOscillator();
+      const gain = context.createGain();
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.2, context.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.001, context.currentTime + 0.6);
+      tone.connect(gain);
+      gain.connect(context.destination);
+      tone.start();
+      tone.stop(context.currentTime + 0.6);
+      window.safecallChimed = (window.safecallChimed || 0) + 1;
+    } catch (err) { /* no sound: the buzz and the words say it */ }
+  },
+};
+
+// ---- her code, copied ----------------------------------------------------------------
+
+async function copyCode() {
+  const code = $("tracking-code").textContent;
+  let copied = false;
+  try {
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      await navigator.clipboard.writeText(code);
+      copied = true;
+    }
+  } catch (err) { copied = false; }
+  if (!copied) {
+    const field = document.createElement("textarea");
+    field.value = code;
+    field.setAttribute("readonly", "");
+    field.className = "offscreen";
+    document.body.appendChild(field);
+    field.select();
+    try { copied = document.execCommand("copy"); } catch (err) { copied = false; }
+    document.body.removeChild(field);
+  }
+  if (copied) put("copy-said", "copied");
+  else putText("copy-said", "");
+}
+
+// ---- quick exit: she left; the officer is told, her page keeps nothing ----------------
+
+function leftByQuickExit() {
+  if (contact.id && !contact.ended) {
+    const init = {
+      method: "POST",
+      headers: { Authorization: "Bearer " + contact.token },
+      credentials: "omit",
+      keepalive: true,  // it goes on after the page has gone (Chrome 66; before: best effort)
+    };
+    try { fetch("/api/contacts/" + encodeURIComponent(contact.id) + "/left", init); } catch (err) { /* gone */ }
+  }
+  contact.ended = true;
+  clearTimeout(contact.poll);
+  if (contact.pc) contact.pc.close();
+  if (contact.local) contact.local.getTracks().forEach((track) => track.stop());
+  $("tracking-code").textContent = "";
+  $("chat-log").textContent = "";
 }
 
 function toggle(kind, button, offKey, onKey) {
@@ -572,14 +650,7 @@ function switchToChat() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("quick-exit").addEventListener("click", quickExit);
-  let lastEscape = 0;
-  document.addEventListener("keydown", (e) => {
-    if (e.key !== "Escape") return;
-    const now = Date.now();
-    if (now - lastEscape < 1500) quickExit();
-    lastEscape = now;
-  });
+  window.SafecallExit.onLeave(leftByQuickExit);
   for (const b of document.querySelectorAll("[data-lang]")) {
     b.addEventListener("click", () => setLanguage(b.dataset.lang));
   }
@@ -599,7 +670,6 @@ document.addEventListener("DOMContentLoaded", () => {
     show("intake", false);
     show("video-link", true);
   }
-  $("anonymous").addEventListener("change", () => show("identity", !$("anonymous").checked));
   $("chat-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = $("chat-input").value.trim();
@@ -608,14 +678,18 @@ document.addEventListener("DOMContentLoaded", () => {
     addChat(t("you"), text);
     $("chat-input").value = "";
   });
-  $("hangup").addEventListener("click", hangup);
+  $("questions").addEventListener("submit", answerQuestion);
+  $("question-skip").addEventListener("click", () => askNext(asking + 1));
+  $("hangup").addEventListener("click", askToEnd);
+  $("end-yes").addEventListener("click", hangup);
+  $("end-no").addEventListener("click", keepTalking);
+  $("copy-code").addEventListener("click", copyCode);
   $("pin-form").addEventListener("submit", savePin);
   $("mute").addEventListener("click", (e) => toggle("audio", e.currentTarget, "mute", "unmute"));
   $("camera").addEventListener("click", (e) => toggle("video", e.currentTarget, "camera-off", "camera-on"));
   $("switch-camera").addEventListener("click", switchCamera);
   $("to-chat").addEventListener("click", switchToChat);
-  for (const el of document.querySelectorAll("[data-i18n]")) english[el.dataset.i18n] = el.textContent;
-  $("language").value = "en";
+  setLanguage(lang);
   loadDistricts();
 });
 

@@ -75,7 +75,11 @@ function connect(contact, socket) {
       else if (message.state === "yours") takeOver(contact);
     })
     .on("peer-left", () => note(contact, "Her connection was lost; waiting for her to come back…"))
-    .on("session-ended", () => ended(contact))
+    .on("session-ended", (message) => {
+      // She left with her page's quick exit: say so (not "the connection dropped").
+      contact.leftByQuickExit = message.reason === "quick_exit";
+      ended(contact);
+    })
     .on("error", (message) => {
       if (!message.fatal) return;
       // Another officer took the officer's seat: she accepted a transfer of this contact.
@@ -232,7 +236,9 @@ function renderState(contact) {
     else voice.showState();
     return;
   }
-  $("call-state").textContent = contact.ended ? "Ended" : contact.said || "Chat open";
+  $("call-state").textContent = contact.ended
+    ? (contact.leftByQuickExit ? "Ended: she left by quick exit" : "Ended")
+    : contact.said || "Chat open";
   $("call-state").dataset.state = contact.ended ? "ended" : "chat";
 }
 
@@ -267,6 +273,7 @@ export function render() {
   contact.messages.forEach(appendMessage);
   $("chat-log").hidden = contact.ended && !contact.messages.length;
   $("wrapup").hidden = !contact.ended;
+  $("left-quick-exit").hidden = !(contact.ended && contact.leftByQuickExit);
   if (contact.ended) {
     // (a ring-back is not told its case's tracking code)
     $("wrapup-code").textContent = contact.callback ? "" : info.tracking_code || "";

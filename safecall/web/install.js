@@ -14,7 +14,7 @@ export async function registerWorker(nav = navigator) {
   if (!("serviceWorker" in nav)) return null;  // old engines: the page works online only
   try {
     return await nav.serviceWorker.register("/sw.js", { scope: "/" });
-  } catch {
+  } catch (err) {
     return null;  // a private window may refuse it; the page works all the same
   }
 }
@@ -22,6 +22,10 @@ export async function registerWorker(nav = navigator) {
 if (runsAsApp()) {
   document.documentElement.dataset.app = "1";
   registerWorker();
-  // One-tap SOS, in the app only (loaded on demand: a browser tab does not fetch it).
-  import("./sos.js").then((sos) => sos.addButton()).catch(() => {});
+  // One-tap SOS, in the app only (loaded on demand: a browser tab does not fetch it; a
+  // script element rather than import(), which Chrome 61 and 62 do not have).
+  const sos = document.createElement("script");
+  sos.type = "module";
+  sos.src = "/static/sos.js";
+  document.head.appendChild(sos);
 }

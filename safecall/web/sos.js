@@ -20,7 +20,7 @@ const FIRST_PLACE_MS = 4000;
 export function addButton(doc = document) {
   const link = doc.createElement("link");
   link.rel = "stylesheet";
-  link.href = new URL("./sos.css", import.meta.url).href;
+  link.href = "/static/sos.css";  // versioned at start, like every address of a file
   doc.head.appendChild(link);
   const box = doc.createElement("section");
   box.className = "sos";
@@ -64,7 +64,7 @@ function firstPlace(geolocation = navigator.geolocation) {
 async function microphone() {
   try {
     return { channel: "audio", stream: await navigator.mediaDevices.getUserMedia({ audio: true }) };
-  } catch {
+  } catch (err) {
     return { channel: "chat", stream: null };  // no microphone: she can still write
   }
 }
@@ -77,7 +77,7 @@ async function open(body) {
       headers: { "Content-Type": "application/json", Accept: "application/json" },
     });
     return { status: response.status, data: await response.json() };
-  } catch {
+  } catch (err) {
     return { status: 0, data: null };
   }
 }
@@ -107,3 +107,5 @@ export async function sos(button, said) {
     window.addEventListener("pagehide", () => sharing.stop());
   }
 }
+
+if (typeof document !== "undefined" && document.documentElement.dataset.app === "1") addButton();

@@ -65,6 +65,7 @@ try {
   await until(page, () => document.querySelector("#chat-log").textContent.includes("from the console") || null, Boolean);
   say({ step: "chat" });
   await page.click("[data-testid=hangup]");
+  await page.click("[data-testid=hangup-confirm]"); // End asks first
   await page.waitForSelector("#ended", { visible: true });
   if (problems.length) throw new Error("script errors on her page: " + problems.join("; "));
   say({ step: "ended" });

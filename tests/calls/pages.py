@@ -74,5 +74,6 @@ async def answered_video_call(
 async def hang_up(call: Call, db: Db) -> ContactSession:
     """She hangs up; the contact once the server has logged its end."""
     await call.citizen.get_by_test_id("hangup").click()
+    await call.citizen.get_by_test_id("hangup-confirm").click()  # End asks first
     session_id = await call.citizen.evaluate("() => window.safecallCall.id")
     return await wait_for_end(db, session_id)

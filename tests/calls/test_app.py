@@ -16,6 +16,7 @@ from playwright.async_api import Browser
 
 from queues.service import ROUTER
 from tests.browser import ARTIFACTS, browser
+from tests.calls.look import axe_violations
 from tests.calls.test_call import DESKTOP, PHONE, Db, log_in, make_officer, open_page
 from tests.support import copy_sqlite
 
@@ -72,6 +73,10 @@ async def test_the_app_installs_and_offline_shows_call_15(client: Any, browser: 
         "(a) => getComputedStyle(a).backgroundColor"
     )
     assert colour == "rgb(179, 38, 30)"  # the shell's style sheets came from the cache
+    await page.screenshot(path=str(ARTIFACTS / "citizen-app-offline.png"))
+    assert await axe_violations(page) == []
+    call15 = await page.get_by_test_id("offline-call15").bounding_box()
+    assert call15 is not None and call15["height"] >= 44
     cached = await page.evaluate(
         """async () => {
           const urls = [];
@@ -128,6 +133,7 @@ async def test_sos_in_the_app_calls_at_emergency_priority_with_her_location_audi
     await citizen.get_by_test_id("sos").wait_for()
     ARTIFACTS.mkdir(exist_ok=True)
     await citizen.screenshot(path=str(ARTIFACTS / "citizen-app-sos.png"))
+    assert await axe_violations(citizen) == []
     await citizen.get_by_test_id("sos").click()  # one tap
     await citizen.get_by_test_id("tracking-code").wait_for(state="visible")
     session_id = await citizen.evaluate("() => window.safecallCall.id")

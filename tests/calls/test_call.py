@@ -151,6 +151,7 @@ async def test_video_call_from_the_citizen_page_to_the_console(
     await console.get_by_test_id("case-note").filter(has_text="Saved.").wait_for()
 
     await citizen.get_by_test_id("hangup").click()
+    await citizen.get_by_test_id("hangup-confirm").click()  # End asks first
     assert (await citizen.get_by_test_id("tracking-code").text_content() or "").strip() == code
     assert await citizen.get_by_test_id("tracking-code").is_visible()
     await console.get_by_test_id("wrapup").wait_for(state="visible")

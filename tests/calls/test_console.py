@@ -149,15 +149,17 @@ async def her_chat(pages: Pages, code: str | None = None, name: str | None = Non
     """A citizen starts a text chat (giving an earlier tracking code, her name); her page
     once she holds her tracking code."""
     citizen = await pages.open("/", PHONE)
-    if code or name:
-        await citizen.locator("summary").click()  # more choices
     if code:
+        await citizen.locator("summary").click()  # an earlier case number
         await citizen.get_by_test_id("earlier-code").fill(code)
-    if name:
-        await citizen.get_by_test_id("anonymous").uncheck()
-        await citizen.locator("#name").fill(name)
     await citizen.get_by_test_id("start-chat").click()
     await citizen.get_by_test_id("tracking-code").wait_for(state="visible")
+    if name:  # the questions come while she waits: what happened, district, language, name
+        for _ in range(3):
+            await citizen.get_by_test_id("question-skip").click()
+        await citizen.get_by_test_id("name").fill(name)
+        await citizen.get_by_test_id("question-next").click()
+        await citizen.get_by_test_id("answers-said").filter(has_text="officer is told").wait_for()
     return citizen
 
 

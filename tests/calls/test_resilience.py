@@ -392,6 +392,7 @@ async def test_her_camera_refused_the_call_goes_on_with_sound_and_she_is_told(
     await media_flows(citizen, video=False)
 
     await citizen.get_by_test_id("hangup").click()
+    await citizen.get_by_test_id("hangup-confirm").click()  # End asks first
     session_id = await citizen.evaluate("() => window.safecallCall.id")
     contact = await wait_for_end(db, session_id)
     assert contact.channel == "browser_audio" and contact.disposition == "answered"

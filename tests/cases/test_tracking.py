@@ -111,6 +111,7 @@ async def test_hit_without_pin_shows_coarse_status_only(
         "fir_number": None,
         "police_station": None,
         "timeline": None,
+        "stages": None,
     }
     assert headers["Cache-Control"] == "no-store"
 

@@ -73,7 +73,7 @@ async def test_she_sees_her_status_and_timeline_in_english_and_urdu(
     assert items == ["Your case was opened."]
     assert await page.input_value("[data-testid=pin]") == ""  # the PIN is not left in the form
 
-    await page.click("[data-testid=language]")
+    await page.click("[data-testid=language] [data-lang=ur]")
     assert await page.evaluate("() => [document.documentElement.lang, document.dir]") == [
         "ur",
         "rtl",
@@ -102,7 +102,7 @@ async def test_quick_exit_leaves_no_way_back(client: Client, browser: Browser) -
         await page.click("[data-testid=track]")  # too short: caught before it is sent
         await page.wait_for_selector("[data-testid=message]:not([hidden])")
         assert await page.text_content("[data-testid=message]") == (
-            "A tracking code has 12 digits. Please check it."
+            "A case number has 12 digits. Please check it."
         )
         assert sent == []
         length = await page.evaluate("() => history.length")
