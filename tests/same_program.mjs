@@ -2,6 +2,7 @@
 // its B (parsed with espree, ESLint's parser, as a module, else as a script; positions and
 // comments aside) and exits 1 if any does. tests/test_assets.py runs it on every script of
 // safecall/web against its slimmed form.
+/* global process, console */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
@@ -14,7 +15,7 @@ function program(file) {
     try {
       const tree = espree.parse(text, { ecmaVersion: "latest", sourceType });
       return JSON.stringify(tree, (key, value) => (POSITIONS.has(key) ? undefined : value));
-    } catch (err) { /* the other kind */ }
+    } catch { /* the other kind */ }
   }
   return "unparsable";
 }
