@@ -328,10 +328,6 @@ def word_similarity(a: str, b: str) -> float:
     return max(fine, COARSE_FACTOR * float(JaroWinkler.normalized_similarity(ca, cb)))
 
 
-WORD_FLOOR = 0.7
-"""A word whose best partner is less similar than this found no partner (counts 0, not 0.5)."""
-
-
 def _coverage(
     a: Sequence[NameWord], b: Sequence[NameWord], cache: dict[tuple[str, str], float] | None
 ) -> float:
@@ -352,8 +348,7 @@ def _coverage(
             if sim > best:
                 best = sim
         wt = WEAK_WEIGHT if w.weak else 1.0
-        if best >= WORD_FLOOR:
-            total += wt * best
+        total += wt * best
         weight += wt
     return total / weight
 
