@@ -356,7 +356,9 @@ def score_pair(
     ):
         common = mine & theirs
         if common:
-            w = weight * len(common) / len(mine | theirs)
+            # share of the shorter description found in the other: a station
+            # writes "scar" where the mother wrote "scar on left cheek"
+            w = weight * len(common) / min(len(mine), len(theirs))
             signals.append((w, f"{label}: {', '.join(sorted(common))}"))
 
     if a.photo_hashes and b.photo_hashes:
