@@ -6,7 +6,7 @@ const browser = Object.fromEntries([
   "setInterval", "clearInterval", "performance", "EventSource", "WebSocket", "Notification",
   "AudioContext", "MediaRecorder", "MediaStream", "RTCPeerConnection", "URLSearchParams",
   "CustomEvent", "EventTarget", "Intl", "Blob", "URL", "history", "location", "globalThis",
-  "requestAnimationFrame", "HTMLElement", "CSS", "SafecallSignal",
+  "requestAnimationFrame", "HTMLElement", "CSS", "SafecallSignal", "MutationObserver",
 ].map((name) => [name, "readonly"]));
 
 export default [

@@ -62,7 +62,7 @@ from officers.auth import current_officer
 from officers.models import Officer
 from safecall.endpoint import STAFF, endpoint
 from safecall.errors import ApiError, read_body, read_query
-from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
+from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, ROUTING, SETTINGS, client_address
 from sealing.data_key import DataKey, mask_phone
 
 TAGS = ["cases"]
@@ -388,7 +388,14 @@ async def create_case(request: web.Request) -> web.Response:
                 officer_id=officer.id,
             )
             if body.assign_to_me:
-                await assign_officer(session, case, officer_id=officer.id, actor=officer, now=now)
+                await assign_officer(
+                    session,
+                    case,
+                    officer_id=officer.id,
+                    actor=officer,
+                    now=now,
+                    female_only=request.app[ROUTING].lines,
+                )
         detail = await _detail(session, data_key, case, reveal_phone=False)
     await _audit(request, "case.open", "case", str(case.id), {"service_line": case.service_line})
     return web.json_response(detail.model_dump(mode="json"), status=201)
@@ -562,6 +569,7 @@ async def update_case(request: web.Request) -> web.Response:
                     officer_id=body.assigned_officer_id,
                     actor=officer,
                     now=now,
+                    female_only=request.app[ROUTING].lines,
                 )
     await _audit(request, "case.update", "case", str(case.id), {"fields": sorted(fields)})
     return _json(summary(case))
@@ -640,7 +648,14 @@ async def link_contact_session(request: web.Request) -> web.Response:
                     anonymous=contact.anonymous,
                     officer_id=officer.id,
                 )
-                await assign_officer(session, target, officer_id=officer.id, actor=officer, now=now)
+                await assign_officer(
+                    session,
+                    target,
+                    officer_id=officer.id,
+                    actor=officer,
+                    now=now,
+                    female_only=request.app[ROUTING].lines,
+                )
             elif body.case_id is not None:
                 target = await session.get(Case, body.case_id)
             else:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import Case, CaseNote, ContactSession, TimelineEvent
 from cases.timeline import record_event
-from cases.vocabulary import CaseStatus, ServiceLine, categories
+from cases.vocabulary import CaseStatus, ServiceLine, categories, eligible
 from officers.models import Officer
 from safecall.refusals import Conflict, Invalid, NotAllowed
 from sealing.data_key import DataKey
@@ -232,14 +234,15 @@ async def assign_officer(
     officer_id: int | None,
     actor: Officer,
     now: datetime,
+    female_only: Mapping[str, bool],
 ) -> None:
     """Assign the case to an officer (or unassign it, with ``None``).
 
     An officer may take a case only when no one holds it (assign it to herself)
     and may unassign only herself: taking a colleague's case is for a supervisor.
     Supervisors and admins may assign anyone. The assignee must be an
-    enabled officer on the case's service line (admins are on every line),
-    and a women's-line case goes only to a female officer.
+    enabled officer who may answer the case's service line
+    (:func:`check_assignee`; ``female_only`` is the routing file's ``[lines]``).
     """
     if officer_id is not None:
         if actor.role not in MANAGER_ROLES and officer_id != actor.id:
@@ -252,17 +255,32 @@ async def assign_officer(
         assignee = await session.get(Officer, officer_id)
         if assignee is None or assignee.disabled:
             raise CaseworkError("unknown_officer", f"There is no active officer {officer_id}.")
-        if assignee.role != "admin" and case.service_line not in assignee.lines:
-            raise CaseworkError(
-                "assignee_not_eligible", "That officer is not on this case's service line."
-            )
-        if case.service_line == ServiceLine.WOMEN and assignee.gender != "female":
-            raise CaseworkError(
-                "assignee_not_eligible", "Cases on the women's line go only to female officers."
-            )
+        check_assignee(assignee, case.service_line, female_only)
     elif actor.role not in MANAGER_ROLES and case.assigned_officer_id not in (None, actor.id):
         raise NotAllowed("assign_forbidden", "Only a supervisor can unassign another officer.")
     await _set(session, case, "assigned_officer_id", officer_id, actor, now)
+
+
+@dataclass(frozen=True)
+class _Seat:
+    gender: str
+    lines: Collection[str]
+
+
+def check_assignee(assignee: Officer, line: str, female_only: Mapping[str, bool]) -> None:
+    """The assignee may hold a case of ``line``: she is on it (admins are on every line) and
+    :func:`cases.vocabulary.eligible` holds (a female-only line's cases go only to female
+    officers); :class:`CaseworkError` ``assignee_not_eligible`` otherwise."""
+    on_line = assignee.role == "admin" or line in assignee.lines
+    if not on_line:
+        raise CaseworkError(
+            "assignee_not_eligible", "That officer is not on this case's service line."
+        )
+    if not eligible(_Seat(assignee.gender, (line,)), line, female_only[line]):
+        raise CaseworkError(
+            "assignee_not_eligible",
+            "Cases on this service line go only to female officers.",
+        )
 
 
 async def _set(

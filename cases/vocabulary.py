@@ -4,11 +4,12 @@ districts."""
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 from safecall.refusals import Invalid
 
@@ -16,6 +17,31 @@ from safecall.refusals import Invalid
 class ServiceLine(StrEnum):
     WOMEN = "women"
     CHILD = "child"
+
+
+class Staff(Protocol):
+    """What :func:`eligible` reads of an officer: a routing profile or an officer row."""
+
+    @property
+    def gender(self) -> str: ...
+
+    @property
+    def lines(self) -> Collection[str]: ...
+
+
+def eligible(officer: Staff, line: str, female_only: bool) -> bool:
+    """May this officer answer the service line ``line``: the rule, written once.
+
+    She is on the line, and a female-only line is answered by a female officer only.
+    ``female_only`` is the line's flag from the routing file (``[lines.<line>]``), looked up
+    by the caller with a strict lookup (``RoutingConfig.female_only``): a line the routing
+    file does not name is refused at start (:mod:`contacts.vocabulary`), never defaulted.
+    The routing policy, its board and statistics, case assignment and the Redis store's
+    offer step (``make_offer`` in ``queues/lua/_lib.lua``, from the flag each task carries)
+    all apply this rule; the property test in ``tests/queues/test_eligibility.py`` holds
+    them to it.
+    """
+    return line in officer.lines and (not female_only or officer.gender == "female")
 
 
 class CaseStatus(StrEnum):

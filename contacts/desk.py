@@ -16,6 +16,15 @@ contact (:class:`cases.models.ContactStatement`), for an officer to confirm.
 Answering makes the officer the case's known officer (unless it has one) and
 moves a new case to ``in_progress``; an officer who accepted a transfer
 answers the same contact on a leg of her own.
+
+A warm transfer (chat and browser calls): the officer holding the contact asks a
+colleague to join (:meth:`Desk.warm_transfer`, with a note); the colleague is offered
+a task of her own (``<session>~warm``) under the same hard rules; when she accepts and
+answers, she takes a second officer seat in the call (the hub's colleague seat, bound
+to her login) on a leg of her own, and both see the chat. The officer who asked then
+leaves (:meth:`Desk.leave`: the contact becomes the colleague's, who answers again for
+the officer's own seat), or calls it off before the colleague accepted
+(:meth:`Desk.cancel_warm`): the contact stays hers.
 """
 
 from __future__ import annotations
@@ -60,11 +69,12 @@ from cases.vocabulary import CaseStatus, Channel
 from contacts.request import ContactRequest, Location
 from contacts.vocabulary import Vocabulary
 from officers.models import Officer
+from queues.model import TaskStatus
 from queues.router import Contact, Refused, Router
 from safecall.db import reader
 from safecall.refusals import Invalid, NotAllowed, NotFound, Unavailable
 from sealing.data_key import DataKey
-from signaling.hub import Hub, HubClosing, SessionExists
+from signaling.hub import Hub, HubClosing, SessionExists, colleague_seat
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +84,7 @@ NEVER_JOINED = Counter(
 )
 LOCATION_FIELD = "contact.location"
 CHAT_FIELD = "chat.text"
+TRANSFER_NOTE_FIELD = "transfer.note"
 
 Writer = Callable[[AsyncSession, ContactSession], Awaitable[None]]
 """A channel's own rows, written in the same transaction as the contact (a phone call's)."""
@@ -129,6 +140,25 @@ class Answered:
     before opens nothing more)."""
     chat: list[tuple[str, str]]
     """The chat so far: (side, text), oldest first."""
+    task_id: str = ""
+    """The task she holds for it (a warm transfer's is ``<session>~warm``): the one she
+    completes after her wrap-up."""
+    seat: str = "officer"
+    """``officer``, or ``colleague``: she joined a warm transfer beside the officer who
+    asked (the chat only, until that officer leaves her the contact)."""
+    signal_session: str = ""
+    """The signaling session her token joins (the colleague seat's, for a colleague)."""
+    transfer: WarmTransfer | None = None
+    """The warm transfer she was asked to join: who asked, and her note."""
+
+
+@dataclass(frozen=True)
+class WarmTransfer:
+    """A colleague asked to join a contact: by whom, with what note."""
+
+    from_officer: int
+    from_name: str
+    note: str
 
 
 class Desk:
@@ -335,29 +365,214 @@ class Desk:
 
         The first answer marks it answered; the case gets her as its known officer (unless
         it has one) and moves from new to in progress. She may answer again (a reload).
-        An officer who accepted it as a transfer answers on a leg of her own.
+        An officer who accepted it as a transfer answers on a leg of her own; one who
+        accepted it as a warm transfer (``task_id`` names hers) joins the colleague seat.
+        A contact that ended in the moment after her accept is answered with its end and
+        no token: her console goes straight to the wrap-up, which frees her capacity.
         """
+        session_id = session_id.split("~", 1)[0]  # a warm transfer's task names it too
+        task_id = session_id
         placement = self.router.placement(session_id)
         if placement.status != "assigned" or placement.officer_id != officer_id:
-            raise _not_yours("Accept the offer first; this contact is not yours.")
+            warm = self.router.warm_of(session_id)
+            if warm is None or warm.status != TaskStatus.ASSIGNED or warm.officer != officer_id:
+                raise _not_yours("Accept the offer first; this contact is not yours.")
+            task_id = warm.id
         now = self.clock()
         async with self.db() as session, session.begin():
             contact = await session.get(ContactSession, session_id)
             if contact is None:
                 raise _not_yours("There is no such contact.")
             again = contact.answered_at is not None and contact.officer_id == officer_id
-            if contact.answered_at is None:
+            colleague = task_id != session_id and contact.officer_id != officer_id
+            # She hung up in the moment before (her ending reached the desk after the
+            # accept): nobody to talk to; the officer goes straight to her wrap-up, which
+            # frees her capacity, and is not made the case's officer by it.
+            gone = contact.ended_at is not None and (
+                contact.answered_at is None or contact.officer_id != officer_id
+            )
+            if gone:
+                pass
+            elif colleague:
+                await self._join_beside(session, contact, officer_id, now)
+            elif contact.answered_at is None:
                 await mark_answered(session, contact, officer_id=officer_id, answered_at=now)
             elif contact.officer_id != officer_id:
                 await self._take_over(session, contact, officer_id, now)
             case = await session.get(Case, contact.case_id)
             assert case is not None
-            await self._know(session, case, officer_id, now)
+            if not colleague and not gone:
+                await self._know(session, case, officer_id, now)
             ended = contact.ended_at is not None
             answered = await self._answered(session, contact, case, again)
-        token = None if ended else await self.hub.officer_token(session_id, officer_id)
-        # Over already (her wrap-up): nothing to join; the console reads how it ended.
-        return dataclasses.replace(answered, token=token or "")
+            asked = None if task_id == session_id else await self._asked(session, session_id)
+        token, signal_session = None, session_id
+        if ended:
+            pass  # over already (her wrap-up): nothing to join; the console reads how it ended
+        elif colleague:
+            token = await self.hub.colleague_token(session_id, officer_id)
+            signal_session = colleague_seat(session_id)
+        else:
+            token = await self.hub.officer_token(session_id, officer_id)
+        return dataclasses.replace(
+            answered,
+            token=token or "",
+            task_id=task_id,
+            seat="colleague" if colleague else "officer",
+            signal_session=signal_session,
+            transfer=asked,
+        )
+
+    # --- warm transfers --------------------------------------------------------------------
+
+    async def warm_transfer(
+        self,
+        session_id: str,
+        officer_id: int,
+        *,
+        line: str | None = None,
+        to_officer: int | None = None,
+        note: str = "",
+    ) -> str:
+        """The officer holding the contact asks a colleague (by name, or whoever is free
+        next on a line) to join her in it; she stays until the colleague joins. The
+        colleague's task id. A phone call is passed on cold (its media is the bridge's)."""
+        async with reader(self.engine).connect() as conn:
+            channel = await conn.scalar(_CHANNEL, {"id": session_id})
+        if channel is None:
+            raise _not_yours("There is no such contact.")
+        if channel == Channel.PHONE:
+            raise Conflict(
+                "warm_not_for_phone", "A phone call is passed on as it is: use Transfer."
+            )
+        placement = await self.router.warm_transfer(
+            session_id, officer_id, line=line, to_officer=to_officer
+        )
+        now = self.clock()
+        sealed = self.data_key.seal(note, TRANSFER_NOTE_FIELD)
+        async with self.db() as session, session.begin():
+            contact = await session.get(ContactSession, session_id)
+            assert contact is not None
+            await record_event(
+                session,
+                key=f"session:{session_id}:warm_asked:{int(now.timestamp() * 1000)}",
+                kind="contact.transfer_asked",
+                at=now,
+                session_id=session_id,
+                case_id=contact.case_id,
+                officer_id=officer_id,
+                data={
+                    "to_officer": to_officer,
+                    "to_line": line,
+                    "warm": True,
+                    "note": base64.b64encode(sealed).decode(),
+                },
+            )
+        return placement.task_id
+
+    async def cancel_warm(self, session_id: str, officer_id: int) -> None:
+        """The officer who asked a colleague to join calls it off, before the colleague
+        accepted: the contact stays hers."""
+        await self.router.cancel_warm(session_id, officer_id)
+        now = self.clock()
+        async with self.db() as session, session.begin():
+            contact = await session.get(ContactSession, session_id)
+            if contact is None:
+                return
+            await record_event(
+                session,
+                key=f"session:{session_id}:warm_cancelled:{int(now.timestamp() * 1000)}",
+                kind="contact.transfer_cancelled",
+                at=now,
+                session_id=session_id,
+                case_id=contact.case_id,
+                officer_id=officer_id,
+            )
+
+    async def leave(self, session_id: str, officer_id: int) -> int:
+        """The officer who asked a colleague to join leaves: the contact is the colleague's
+        from now on (her leg goes on, the officer's ends; the colleague answers again for
+        the officer's own seat). The colleague's officer id."""
+        placement = self.router.placement(session_id)
+        if placement.status != "assigned" or placement.officer_id != officer_id:
+            raise _not_yours("This contact is not yours to leave.")
+        warm = self.router.warm_of(session_id)
+        colleague = None if warm is None else warm.officer
+        if warm is None or warm.status != TaskStatus.ASSIGNED or colleague is None:
+            raise Conflict(
+                "colleague_not_here",
+                "Your colleague has not accepted yet: wait for her, or cancel the transfer.",
+            )
+        now = self.clock()
+        async with self.db() as session, session.begin():
+            contact = await session.get(ContactSession, session_id)
+            if contact is None:
+                raise _not_yours("There is no such contact.")
+            joined = await session.scalar(
+                select(Leg.id).where(
+                    Leg.session_id == session_id,
+                    Leg.officer_id == colleague,
+                    Leg.ended_at.is_(None),
+                )
+            )
+            if joined is None:
+                raise Conflict(
+                    "colleague_not_here",
+                    "Your colleague has not joined yet: wait for her, or cancel the transfer.",
+                )
+            await self._take_over(session, contact, colleague, now)
+            case = await session.get(Case, contact.case_id)
+            assert case is not None
+            await self._know(session, case, colleague, now)
+        await self.router.complete(session_id, officer_id)
+        await self.hub.pass_seat(session_id)
+        return colleague
+
+    async def _join_beside(
+        self, session: AsyncSession, contact: ContactSession, officer_id: int, now: datetime
+    ) -> None:
+        """A colleague asked to join: a leg of her own beside the officer's (once)."""
+        if contact.ended_at is not None:
+            return
+        mine = await session.scalar(
+            select(Leg.id).where(
+                Leg.session_id == contact.id, Leg.officer_id == officer_id, Leg.ended_at.is_(None)
+            )
+        )
+        if mine is not None:
+            return  # answered again (a reload)
+        await add_leg(
+            session, contact, channel=contact.channel, started_at=now, officer_id=officer_id
+        )
+        await record_event(
+            session,
+            key=f"session:{contact.id}:colleague_joined:{officer_id}:{int(now.timestamp() * 1000)}",
+            kind="contact.colleague_joined",
+            at=now,
+            session_id=contact.id,
+            case_id=contact.case_id,
+            officer_id=officer_id,
+            data={"beside": contact.officer_id},
+        )
+
+    async def _asked(self, session: AsyncSession, session_id: str) -> WarmTransfer | None:
+        """The latest warm transfer asked of this contact: who asked, her note."""
+        row = (
+            await session.execute(
+                select(TimelineEvent.officer_id, TimelineEvent.data)
+                .where(
+                    TimelineEvent.session_id == session_id,
+                    TimelineEvent.kind == "contact.transfer_asked",
+                )
+                .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None or row.officer_id is None:
+            return None
+        name = await session.scalar(select(Officer.name).where(Officer.id == row.officer_id))
+        note = self.data_key.open(base64.b64decode(row.data["note"]), TRANSFER_NOTE_FIELD)
+        return WarmTransfer(row.officer_id, name or "", note)
 
     async def _take_over(
         self, session: AsyncSession, contact: ContactSession, officer_id: int, now: datetime
@@ -368,12 +583,22 @@ class Desk:
         previous = contact.officer_id
         await session.execute(
             update(Leg)
-            .where(Leg.session_id == contact.id, Leg.ended_at.is_(None))
+            .where(
+                Leg.session_id == contact.id,
+                Leg.ended_at.is_(None),
+                or_(Leg.officer_id.is_(None), Leg.officer_id != officer_id),
+            )
             .values(ended_at=now)
         )
-        await add_leg(
-            session, contact, channel=contact.channel, started_at=now, officer_id=officer_id
+        mine = await session.scalar(
+            select(Leg.id).where(
+                Leg.session_id == contact.id, Leg.officer_id == officer_id, Leg.ended_at.is_(None)
+            )
         )
+        if mine is None:  # (a colleague who joined a warm transfer has hers already)
+            await add_leg(
+                session, contact, channel=contact.channel, started_at=now, officer_id=officer_id
+            )
         await session.execute(
             update(ContactSession)
             .where(ContactSession.id == contact.id)
@@ -583,6 +808,7 @@ class Desk:
         if found is None or found.ended_at is not None:
             return False
         answered = found.answered_at is not None
+        await self._no_colleague(session_id)
         if disposition is None:
             if not answered:
                 # Out of line first: an officer must not be offered a contact that has ended.
@@ -631,6 +857,16 @@ class Desk:
             except Conflict:
                 return False
         return True
+
+    async def _no_colleague(self, session_id: str) -> None:
+        """A warm transfer still waiting for a colleague is called off: she has gone."""
+        warm = self.router.warm_of(session_id)
+        if warm is None or warm.status == TaskStatus.ASSIGNED:
+            return
+        try:
+            await self.router.cancel(warm.id, callback=False)
+        except Refused as refusal:
+            log.info("contacts: a warm transfer of an ended contact stays (%s)", refusal.code)
 
     async def _out_of_line(self, session_id: str, *, callback: bool) -> None:
         try:
@@ -711,4 +947,4 @@ class _Undo:
             await session.execute(delete(Case).where(Case.id == self.new_case))
 
 
-__all__ = ["Answered", "Channel", "Desk", "Opened"]
+__all__ = ["Answered", "Channel", "Desk", "Opened", "WarmTransfer"]

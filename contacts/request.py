@@ -80,6 +80,9 @@ class ContactRequest:
     """The first leg's outside id (a Twilio CallSid)."""
     caller_hash: str | None = None
     """Her phone number's keyed hash when she called (repeat callers, the known officer)."""
+    sos: bool = False
+    """She pressed SOS in the app: an emergency on the women's line, on a new case (see
+    :func:`contact_request` for what an SOS may carry)."""
 
     @property
     def callback_safe(self) -> bool:
@@ -103,8 +106,14 @@ def contact_request(
     priority: int | None = None,
     external_id: str | None = None,
     caller_hash: str | None = None,
+    sos: bool = False,
 ) -> ContactRequest:
-    """A :class:`ContactRequest` with every value checked against ``vocabulary``."""
+    """A :class:`ContactRequest` with every value checked against ``vocabulary``.
+
+    ``sos`` (the app's one-tap SOS) makes it an emergency, and is the only way a public
+    request gets one: it must be on the women's line, a voice call (or a chat when she has
+    no microphone), and open a new case (no tracking code: an SOS changes no existing case).
+    """
     if line not in vocabulary.lines:
         raise Invalid("unknown_service_line", f"Unknown service line {line!r}.")
     try:
@@ -136,6 +145,9 @@ def contact_request(
         statement = _checked(statement)
         if statement.callback_safe and statement.phone is None and code is None:
             raise Invalid("callback_needs_phone", "A callback needs her phone number.")
+    if sos:
+        _check_sos(line, kind, code)
+        emergency = True
     if external_id is not None and not 1 <= len(external_id) <= 64:
         raise Invalid("invalid_external_id", "An external id is 1 to 64 characters.")
     return ContactRequest(
@@ -153,7 +165,21 @@ def contact_request(
         priority=priority,
         external_id=external_id,
         caller_hash=caller_hash,
+        sos=sos,
     )
+
+
+SOS_LINE = "women"
+SOS_CHANNELS = (Channel.BROWSER_AUDIO, Channel.CHAT)
+
+
+def _check_sos(line: str, channel: Channel, code: TrackingCode | None) -> None:
+    if line != SOS_LINE:
+        raise Invalid("sos_line", "SOS calls the women's line only; choose another way to talk.")
+    if channel not in SOS_CHANNELS:
+        raise Invalid("sos_channel", "SOS starts a voice call, or a chat without a microphone.")
+    if code is not None:
+        raise Invalid("sos_with_code", "SOS opens a new case; send it without a tracking code.")
 
 
 def _checked(statement: Statement) -> Statement:

@@ -25,7 +25,8 @@ from contacts.service import DESK, VOCABULARY
 from officers.auth import current_officer
 from queues.service import ROUTER
 from safecall.endpoint import STAFF, endpoint
-from safecall.errors import read_body
+from safecall.errors import ApiError, read_body
+from safecall.pages import compressed_json
 from safecall.state import AUDIT, SETTINGS, client_address
 
 TAGS = ["contacts"]
@@ -57,12 +58,19 @@ async def districts(request: web.Request) -> web.Response:
         DistrictOut(code=d.code, names=dict(d.names)) for d in request.app[VOCABULARY].districts
     ]
     body = DistrictsOut(districts=listed).model_dump()
-    return web.json_response(body, headers={"Cache-Control": "public, max-age=3600"})
+    # Names only, the same for everyone: cached, and compressed (4 KB on her first visit).
+    return compressed_json(request, body, {"Cache-Control": "public, max-age=3600"})
 
 
 class ChatLine(BaseModel):
-    side: Literal["citizen", "officer"]
+    side: Literal["citizen", "officer", "colleague"]
     text: str
+
+
+class WarmTransferOut(BaseModel):
+    from_officer: int = Field(description="The officer who asked you to join.")
+    from_name: str
+    note: str = Field(description="What she wrote for you when she asked.")
 
 
 class StatementOut(BaseModel):
@@ -103,6 +111,18 @@ class AnswerOut(BaseModel):
         description="Seconds since the epoch when the call ended (wrap-up), null while it goes on."
     )
     chat: list[ChatLine] = Field(description="The session's chat so far, oldest first.")
+    task_id: str = Field(
+        description="The task you hold for it (complete it after the wrap-up): the contact's "
+        "id, or `<id>~warm` when you joined it by a warm transfer."
+    )
+    seat: Literal["officer", "colleague"] = Field(
+        description="`colleague`: you joined a warm transfer beside the officer who asked "
+        "(chat only; answer again when she leaves you the contact)."
+    )
+    signal_session: str = Field(description="The session `token` joins on /ws.")
+    transfer: WarmTransferOut | None = Field(
+        description="The warm transfer you were asked to join (who asked, her note)."
+    )
 
 
 @endpoint(
@@ -162,6 +182,108 @@ def _answer_out(app: web.Application, answered: Answered) -> AnswerOut:
         else LocationOut.model_validate(answered.location),
         ended_at=None if answered.ended_at is None else answered.ended_at.timestamp(),
         chat=[ChatLine(side=side, text=text) for side, text in answered.chat],
+        task_id=answered.task_id,
+        seat=answered.seat,
+        signal_session=answered.signal_session,
+        transfer=None
+        if answered.transfer is None
+        else WarmTransferOut(
+            from_officer=answered.transfer.from_officer,
+            from_name=answered.transfer.from_name,
+            note=answered.transfer.note,
+        ),
+    )
+
+
+class WarmTransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line: str | None = Field(default=None, max_length=16)
+    officer_id: int | None = None
+    note: str = Field(default="", max_length=500, description="For your colleague.")
+
+
+class WarmAskedOut(BaseModel):
+    task_id: str = Field(description="Your colleague's task (`<id>~warm`).")
+
+
+class LeftOut(BaseModel):
+    officer_id: int = Field(description="The colleague the contact is now with.")
+
+
+@endpoint(
+    "Warm transfer: ask a colleague (by name, or whoever is free next on a line) to join "
+    "the chat or browser call you hold; you stay with her until you leave it to the "
+    "colleague (or cancel before she accepts).",
+    roles=STAFF,
+    body=WarmTransferIn,
+    response=WarmAskedOut,
+    errors=[
+        "not_yours",
+        "unknown_task",
+        "unknown_line",
+        "unknown_officer",
+        "hard_rule",
+        "officer_not_free",
+        "transfer_pending",
+        "warm_not_for_phone",
+    ],
+    tags=TAGS,
+)
+async def warm_transfer(request: web.Request) -> web.Response:
+    body = await read_body(request, WarmTransferIn)
+    if body.line is None and body.officer_id is None:
+        raise ApiError(400, "invalid_body", "Give a line or an officer_id to ask to join.")
+    session_id = request.match_info["session_id"]
+    officer = current_officer(request)
+    task_id = await request.app[DESK].warm_transfer(
+        session_id, officer.id, line=body.line, to_officer=body.officer_id, note=body.note
+    )
+    await _audit(
+        request, officer.id, "session.warm_transfer", session_id, line=body.line, to=body.officer_id
+    )
+    return web.json_response(WarmAskedOut(task_id=task_id).model_dump())
+
+
+@endpoint(
+    "Call off a warm transfer before your colleague accepted it: the contact stays yours.",
+    roles=STAFF,
+    errors=["not_yours", "unknown_task", "no_transfer", "transfer_accepted"],
+    tags=TAGS,
+)
+async def cancel_warm_transfer(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    officer = current_officer(request)
+    await request.app[DESK].cancel_warm(session_id, officer.id)
+    await _audit(request, officer.id, "session.warm_transfer_cancel", session_id)
+    return web.json_response({"cancelled": True})
+
+
+@endpoint(
+    "Leave the contact to the colleague who joined it (a warm transfer): it is hers now.",
+    roles=STAFF,
+    response=LeftOut,
+    errors=["not_yours", "colleague_not_here", "session_ended"],
+    tags=TAGS,
+)
+async def leave(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    officer = current_officer(request)
+    colleague = await request.app[DESK].leave(session_id, officer.id)
+    await _audit(request, officer.id, "session.leave", session_id, to=colleague)
+    return web.json_response(LeftOut(officer_id=colleague).model_dump())
+
+
+async def _audit(
+    request: web.Request, officer_id: int, action: str, session_id: str, **detail: object
+) -> None:
+    await request.app[AUDIT].record(
+        actor_kind="officer",
+        officer_id=officer_id,
+        action=action,
+        object_type="session",
+        object_id=session_id,
+        address=client_address(request),
+        detail=detail,
     )
 
 
@@ -220,4 +342,7 @@ async def confirm_statement(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/districts", districts)
     app.router.add_post("/api/contacts/{session_id}/answer", answer)
+    app.router.add_post("/api/contacts/{session_id}/transfer", warm_transfer)
+    app.router.add_post("/api/contacts/{session_id}/transfer/cancel", cancel_warm_transfer)
+    app.router.add_post("/api/contacts/{session_id}/leave", leave)
     app.router.add_post("/api/contacts/{session_id}/statement/confirm", confirm_statement)

@@ -16,13 +16,14 @@ from sqlalchemy.exc import DBAPIError
 
 from cases.models import ContactSession
 from cases.timeline import record_event
+from contacts import reopen
 from contacts.desk import CHAT_FIELD, Desk
 from contacts.intake_limits import IntakeLimits
 from contacts.sweep import Sweep
 from contacts.tracking import Tracking
 from contacts.vocabulary import Vocabulary
 from queues.events import Kind
-from queues.service import ROUTER
+from queues.service import RECOVERY, ROUTER
 from safecall.background import Periodic, describe
 from safecall.errors import OUTAGES, is_outage
 from safecall.ratelimit import InProcessTrackingLimiter, RedisTrackingLimiter, TrackingLimiter
@@ -110,6 +111,12 @@ async def desk_context(app: web.Application) -> AsyncIterator[None]:
             await _durably(lambda: _chat(app, event, at), "a chat message")
 
     app[HUB].add_listener(hear)
+    recovery = app.get(RECOVERY)
+    if recovery is not None:  # Redis lost the line: the live calls first, then the line
+        hub = app[HUB]
+        recovery.steps.append(hub.restore)
+        recovery.steps.append(lambda: reopen.put_back(desk, recovery))
+        sweep.paused = recovery.settling
     missed = asyncio.create_task(_missed(app, desk), name="contacts-missed")
     async with Periodic(
         sweep.step,

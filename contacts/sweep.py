@@ -16,6 +16,11 @@ are checked:
   in-process store restarted, or Redis lost its data): it is put back in
   line with its first arrival.
 
+While the queues are rebuilt after Redis lost its data, and a moment after
+(``paused``), the sweep waits: the line and the hub are being given back what
+they lost (:mod:`contacts.reopen`, :meth:`signaling.hub.Hub.restore`), and a
+contact missing from them then is not lost.
+
 Each repair is counted (``safecall_contacts_repaired_total{repair}``): in a
 normal run every count stays at zero.
 """
@@ -74,9 +79,13 @@ class Sweep:
         self.checks: dict[str, ChannelCheck] = {}
         """Channel -> how to tell whether a contact without a session is still live."""
         self.repaired = 0
+        self.paused: Callable[[], bool] = lambda: False
+        """True while what the sweep would repair may still come back (a rebuild)."""
 
     async def step(self) -> int:
         """One pass over the open contacts; how many it repaired."""
+        if self.paused():
+            return 0
         desk = self.desk
         before = desk.clock() - timedelta(seconds=OLDER_THAN)
         async with desk.db() as session:

@@ -14,8 +14,9 @@ having been done already, so the same status twice changes nothing more.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -34,6 +35,7 @@ from ivr.models import NumberMark, PhoneCall
 from ivr.progress import Intake
 from queues.router import Contact
 from safecall.db import reader
+from safecall.errors import is_outage
 from safecall.refusals import Invalid
 from safecall.state import CLOCK, DATA_KEY, DB, ENGINE, SETTINGS
 from signaling.routes import HUB
@@ -299,6 +301,53 @@ async def requeue(app: web.Application, call: PhoneCall, menu: Menu) -> None:
             priority=menu.prank_priority if deprioritised else None,
         )
     )
+
+
+class _Later:
+    """The steps being tried again in the background, ended with the app."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+
+LATER = web.AppKey("ivr_later", _Later)
+RETRY_FOR = 300.0
+"""Seconds a step Twilio will not ask for again (a status callback) is tried again for."""
+
+
+def later(app: web.Application, step: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run ``step`` again and again, backing off, while the database or Redis is down (for
+    at most :data:`RETRY_FOR`); the tasks end with the app (:func:`later_context`)."""
+
+    async def again() -> None:
+        loop = asyncio.get_running_loop()
+        give_up, delay = loop.time() + RETRY_FOR, 0.25
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await step()
+                return
+            except Exception as exc:
+                if not is_outage(exc) or loop.time() >= give_up:
+                    log.error("phone: could not record %s (%s)", what, type(exc).__name__)
+                    return
+                delay = min(delay * 2, 5.0)
+
+    later = app.get(LATER)
+    if later is None:  # an app without the phone's cleanup: nothing to keep it
+        return
+    task = asyncio.create_task(again(), name="ivr-later")
+    later.tasks.add(task)
+    task.add_done_callback(later.tasks.discard)
+
+
+async def later_context(app: web.Application) -> AsyncIterator[None]:
+    """``app.cleanup_ctx`` entry: what is still being tried when the app stops is let go."""
+    later = app[LATER] = _Later()
+    yield
+    for task in list(later.tasks):
+        task.cancel()
+    await asyncio.gather(*later.tasks, return_exceptions=True)
 
 
 CHECK_EVERY = 60.0

@@ -28,7 +28,7 @@ from ivr.twilio_api import bridge_twiml
 from ivr.twiml import MENU, PROMPTS, asked, goodbye, holding, reply, url
 from queues.router import Refused
 from queues.service import ROUTER
-from safecall.errors import ApiError
+from safecall.errors import ApiError, is_outage
 from safecall.refusals import Unavailable
 from signaling.routes import HUB
 
@@ -214,8 +214,19 @@ async def hold_key(request: web.Request) -> web.Response:
 async def status(request: web.Request) -> web.Response:
     form = await twilio_form(request)
     sid = call_sid(form)
-    if form.get("CallStatus", "") in calls.ENDED_STATUSES:
-        ended = await calls.end_call(request.app, sid, form["CallStatus"])
-        if ended is not None and ended.direction == "callback":
-            await callback_retries.ring_ended(request.app, ended)
+    said = form.get("CallStatus", "")
+    if said in calls.ENDED_STATUSES:
+        try:
+            await _call_over(request.app, sid, said)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # Twilio sends a status callback once, whatever it is answered: keep trying here.
+            calls.later(request.app, lambda: _call_over(request.app, sid, said), "a hang-up")
     return reply(VoiceResponse())
+
+
+async def _call_over(app: web.Application, sid: str, said: str) -> None:
+    ended = await calls.end_call(app, sid, said)
+    if ended is not None and ended.direction == "callback":
+        await callback_retries.ring_ended(app, ended)

@@ -244,8 +244,9 @@ async def _closed(app: web.Application, session_ids: list[str]) -> None:
 
 
 async def _officer_wrote(app: web.Application, event: ChatPosted) -> None:
-    """The officer answered a text contact: the text goes to her by SMS or WhatsApp."""
-    if event.side != "officer":
+    """The officer (or a colleague she asked to join) answered a text contact: the text
+    goes to her by SMS or WhatsApp."""
+    if event.side not in ("officer", "colleague"):
         return
     async with app[DB]() as session:
         row = await session.get(TextContact, event.session_id)

@@ -18,8 +18,9 @@ from officers.auth import current_officer
 from officers.models import Officer as OfficerRow
 from queues.model import OfficerProfile, Presence, TaskStatus
 from queues.router import Placement, Refused, Router
-from queues.service import ROUTER
+from queues.service import RECOVERY, ROUTER
 from queues.stats import LineStats
+from queues.store import Rebuilding
 from safecall.endpoint import MANAGERS, STAFF, endpoint
 from safecall.errors import ApiError, read_body
 from safecall.state import AUDIT, DB, client_address
@@ -57,7 +58,10 @@ class LineStatsOut(BaseModel):
     service_level: float | None
     abandonment_rate: float | None
     average_wait: float | None
-    tasks: list[WaitingTaskOut]
+    tasks: list[WaitingTaskOut] = Field(
+        description="Waiting tasks in order; empty on a line the caller is not on (admins "
+        "see every line's)."
+    )
 
 
 class StatsOut(BaseModel):
@@ -72,6 +76,9 @@ class OfferOut(BaseModel):
     category: str | None
     silent: bool
     callback: bool = Field(description="A callback: she asked to be rung back.")
+    emergency: bool = Field(
+        default=False, description="At the emergency priority (an SOS, the phone menu's)."
+    )
     expires: float = Field(description="Seconds since the epoch.")
 
 
@@ -82,6 +89,11 @@ class MeOut(BaseModel):
     offer: OfferOut | None
     tasks: list[str] = Field(description="Tasks she holds (session ids).")
     server_time: float = Field(description="The server's clock, seconds since the epoch.")
+    confirm: bool = Field(
+        default=False,
+        description="She is asked whether she is still available (the queues were rebuilt "
+        "after a restart and put her offline): POST /api/queues/me/confirm.",
+    )
 
 
 class ColleagueOut(BaseModel):
@@ -159,6 +171,7 @@ def officer_state(router: Router, officer_id: int) -> dict[str, Any]:
         "offer": None,
         "tasks": [],
         "server_time": now,
+        "confirm": officer_id in router.asked,
     }
     if officer is None:
         return state
@@ -172,6 +185,7 @@ def officer_state(router: Router, officer_id: int) -> dict[str, Any]:
             "category": task.category,
             "silent": task.silent,
             "callback": task.is_callback,
+            "emergency": task.priority >= router.config.emergency_priority,
             "expires": task.offer_expires,
         }
     state["tasks"] = sorted(
@@ -195,7 +209,7 @@ def _placement(placement: Placement) -> web.Response:
     )
 
 
-def _line_stats(stats: LineStats) -> dict[str, object]:
+def _line_stats(stats: LineStats, *, shown: bool) -> dict[str, object]:
     return {
         "line": stats.line,
         "waiting": stats.waiting,
@@ -220,7 +234,7 @@ def _line_stats(stats: LineStats) -> dict[str, object]:
                 "status": t.status,
                 "estimated_wait": t.estimated_wait,
             }
-            for t in stats.tasks
+            for t in (stats.tasks if shown else ())
         ],
     }
 
@@ -243,14 +257,25 @@ async def _audit(
 
 
 @endpoint(
-    "Live statistics per service line, with every waiting task's place.",
+    "Live statistics per service line, with every waiting task's place on the lines the "
+    "caller is on (an officer or a supervisor: her own lines; an admin: every line). "
+    "The figures of the other lines come without their tasks.",
     roles=STAFF,
     response=StatsOut,
     tags=TAGS,
 )
 async def stats(request: web.Request) -> web.Response:
+    officer = current_officer(request)
     lines = _router(request).stats(with_tasks=True)
-    return web.json_response({"lines": [_line_stats(line) for line in lines]})
+    return web.json_response(
+        {"lines": [_line_stats(line, shown=_sees_tasks(officer, line.line)) for line in lines]}
+    )
+
+
+def _sees_tasks(officer: OfficerRow, line: str) -> bool:
+    """Whether she may see the waiting tasks' ids of a line: only of her own lines (a
+    supervisor's are the lines she supervises), every line for an admin."""
+    return officer.role == "admin" or line in officer.lines
 
 
 @endpoint(
@@ -278,6 +303,32 @@ async def set_state(request: web.Request) -> web.Response:
     profile = profile_of(row)
     await router.register(profile)
     await router.set_presence(row.id, Presence(body.state))
+    recovery = request.app.get(RECOVERY)
+    if recovery is not None and row.id in router.asked:
+        await recovery.confirm(row.id)  # she chose: no longer asked
+    return web.json_response(officer_state(router, row.id))
+
+
+@endpoint(
+    "Yes, still here: after the queues were rebuilt (a restart) she is asked whether she is "
+    "still available; this puts her back as she was (available or on break). Harmless when "
+    "she was not asked.",
+    roles=STAFF,
+    response=MeOut,
+    errors=["profile_invalid", "redis_reset"],
+    tags=TAGS,
+)
+async def confirm_presence(request: web.Request) -> web.Response:
+    row = current_officer(request)
+    router = _router(request)
+    recovery = request.app.get(RECOVERY)
+    if recovery is not None:
+        if recovery.rebuilding:
+            raise Rebuilding()
+        before = await recovery.confirm(row.id)
+        if before is not None:
+            await router.register(profile_of(row))
+            await router.set_presence(row.id, before)
     return web.json_response(officer_state(router, row.id))
 
 
@@ -454,6 +505,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/queues/stats", stats)
     app.router.add_get("/api/queues/me", me)
     app.router.add_post("/api/queues/me/state", set_state)
+    app.router.add_post("/api/queues/me/confirm", confirm_presence)
     app.router.add_post("/api/queues/offers/{task_id}/accept", accept)
     app.router.add_post("/api/queues/offers/{task_id}/decline", decline)
     app.router.add_post("/api/queues/tasks/{task_id}/complete", complete)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
+from cases.vocabulary import eligible
 from queues import policy
 from queues.config import KINDS, RoutingConfig
 from queues.model import ENDED, Officer, OfficerProfile, Task, TaskStatus
@@ -30,7 +31,7 @@ _TOMBSTONES = 100_000
 """Ended tasks remembered (so an old copy does not bring one back)."""
 
 Entry = tuple[int, float, int, str]
-"""A place in a line-up: (-priority, arrival, seq, task id)."""
+"""A place in a line-up: (tier, virtual arrival, seq, task id); see :func:`policy.standing`."""
 
 
 class Due(IntEnum):
@@ -83,6 +84,13 @@ class Board:
         """Goes up whenever a line-up changes (positions may have moved)."""
         self._seq = itertools.count()
 
+    def clear(self) -> None:
+        """Forget everything (the store lost its state and is loaded again); the generation
+        still only goes up."""
+        generation = self.generation
+        self.__init__(self.config)  # type: ignore[misc]
+        self.generation = generation + 1
+
     # --- officers ------------------------------------------------------------------
 
     def put_officer(self, officer: Officer, now: float) -> None:
@@ -124,7 +132,7 @@ class Board:
             self._push(officer.wrap_until, Due.WRAP, oid)
 
     def _hard_line_ok(self, profile: OfficerProfile, line: str) -> bool:
-        return not self.config.lines.get(line, True) or profile.gender == "female"
+        return eligible(profile, line, self.config.female_only(line))
 
     def _index_profile(self, profile: OfficerProfile) -> None:
         # The sets an officer may be in, worked out once per profile (refreshes are hot).
@@ -194,7 +202,8 @@ class Board:
 
     def _place_task(self, task: Task, now: float, *, ring_due: bool = False) -> None:
         need = policy.requirement(task, now, self.config)
-        entry: Entry = (-task.priority, task.arrived, task.seq, task.id)
+        tier, virtual = policy.standing(task.priority, task.arrived, self.config)
+        entry: Entry = (tier, virtual, task.seq, task.id)
         placed = self._place.get(task.id)
         if placed is not None:
             if placed == (need, entry):
@@ -256,19 +265,11 @@ class Board:
             shut = {o for o, until in task.excluded.items() if until > now}
             if shut:
                 base = base - shut
-        # First what the task still asks for (its ring) ...
-        if need.language is not None:
-            base = base & self._by_language.get(need.language, _NONE)
-        if need.min_proficiency and need.category is not None:
-            category = need.category
-            base = set().union(
-                *(
-                    base & self._by_skill.get((category, n), _NONE)
-                    for n in range(need.min_proficiency, 6)
-                )
-            )
-        if need.district is not None:
-            base = base & self._by_district.get(need.district, _NONE)
+        # First what the task still asks for (its ring); when nobody free meets it and the
+        # grace is over, whoever the hard rules allow (disclosure never delays help) ...
+        ready = self._meeting(need, base)
+        if ready or need.firm:
+            base = ready
         # ... then, among those, the best fit: language, then skill, then district.
         if task.language is not None:
             speakers = base & self._by_language.get(task.language, _NONE)
@@ -289,6 +290,25 @@ class Board:
         if base is free:
             return self._if_allowed(self._longest_idle(task.line, task.kind, free), task)
         return self._if_allowed(min(base, key=self._idle.__getitem__), task)
+
+    def _meeting(
+        self, need: Requirement, members: set[int] | frozenset[int]
+    ) -> set[int] | frozenset[int]:
+        """Those of ``members`` who meet the preferences ``need`` still asks for."""
+        base = members
+        if need.language is not None:
+            base = base & self._by_language.get(need.language, _NONE)
+        if need.min_proficiency and need.category is not None:
+            category = need.category
+            base = set().union(
+                *(
+                    base & self._by_skill.get((category, n), _NONE)
+                    for n in range(need.min_proficiency, 6)
+                )
+            )
+        if need.district is not None:
+            base = base & self._by_district.get(need.district, _NONE)
+        return base
 
     def _longest_idle(self, line: str, kind: str, free: set[int]) -> int:
         heap = self._free_heaps[(line, kind)]
@@ -328,12 +348,22 @@ class Board:
             if not lineups or not self._hard_line_ok(profile, line):
                 continue
             for need, lineup in lineups.items():
-                if self._cost[need.kind] > room or not policy.satisfies(profile, need):
+                if self._cost[need.kind] > room:
                     continue
-                # Tasks waiting for her by name (known officer) come first within a priority.
+                # Tasks waiting for her by name (known officer) come first within a tier.
                 other = need.known_officer is None
-                for prio, arrived, seq, task_id in lineup:
-                    key = (prio, other, arrived, seq, task_id)
+                ready: set[int] | frozenset[int] = _NONE
+                if not policy.satisfies(profile, need):
+                    # Preferences she does not meet: open to her only past the grace, and
+                    # only while nobody who meets them is free for the task (policy.held).
+                    if need.firm or not lineup:
+                        continue
+                    head = lineup[0]
+                    if best is not None and (head[0], other, *head[1:]) >= best:
+                        continue
+                    ready = self._meeting(need, self._free.get((line, need.kind), _NONE))
+                for tier, virtual, seq, task_id in lineup:
+                    key = (tier, other, virtual, seq, task_id)
                     if best is not None and key >= best:
                         break
                     if skip and task_id in skip:
@@ -341,6 +371,8 @@ class Board:
                     task = self.tasks[task_id]
                     if task.excluded and policy.excluded(task, profile.id, now):
                         continue
+                    if ready and not all(policy.excluded(task, o, now) for o in ready):
+                        continue  # someone who meets her preferences is free for it
                     if policy.hard_ok(profile, task):
                         best = key
                         break
@@ -428,6 +460,6 @@ class Board:
 
 def _placed(lineup: list[Entry], other: bool) -> Iterator[tuple[int, bool, float, int, str]]:
     """A line-up's entries as :func:`policy.place` orders them (``other`` is False for tasks
-    waiting for one officer by name, which come first within their priority)."""
-    for prio, arrived, seq, task_id in lineup:
-        yield (prio, other, arrived, seq, task_id)
+    waiting for one officer by name, which come first within their tier)."""
+    for tier, virtual, seq, task_id in lineup:
+        yield (tier, other, virtual, seq, task_id)

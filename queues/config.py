@@ -20,6 +20,11 @@ DEFAULT_FILE = "default_routing.toml"
 KINDS = ("voice", "chat")
 """Kinds of channel: a voice contact (phone, browser audio or video) or a chat."""
 WOMEN = "women"
+DEFAULT_GRACE = 5.0
+"""Seconds a task's preferences hold it when nobody who meets them is free."""
+MAX_GRACE = 30.0
+DEFAULT_AGING_EVERY = 20.0
+"""Seconds of waiting that raise a task's priority by one."""
 
 
 class ConfigError(ValueError):
@@ -66,6 +71,18 @@ class RoutingConfig:
     known_officer: float
     returning: float
     steps: tuple[Step, ...]
+    grace: float = DEFAULT_GRACE
+    """Seconds after arrival during which her preferences hold her task even when no
+    officer who meets them is free; afterwards they hold it only while one is."""
+    aging_every: float = DEFAULT_AGING_EVERY
+    """A waiting task's priority rises by one for every this many seconds it waits ..."""
+    aging_up_to: int | None = None
+    """... up to this (below the emergency priority; None: just below it). Tasks above it
+    do not age, so an emergency always stays first."""
+
+    @property
+    def aging_ceiling(self) -> int:
+        return self.emergency_priority - 1 if self.aging_up_to is None else self.aging_up_to
 
     @property
     def capacity_units(self) -> int:
@@ -77,7 +94,11 @@ class RoutingConfig:
         return self.capacity_units // self.capacity[kind]
 
     def female_only(self, line: str) -> bool:
-        return self.lines[line]
+        """The line's flag (``[lines.<line>]``); an unknown line is an error, never defaulted."""
+        try:
+            return self.lines[line]
+        except KeyError:
+            raise ValueError(f"unknown service line {line!r}") from None
 
     def priority_of(self, category: str | None, *, emergency: bool = False) -> int:
         if emergency:
@@ -163,6 +184,7 @@ class _Checker:
             "tasks",
             "service_level",
             "relaxation",
+            "aging",
         }
         unknown = sorted(set(raw) - sections)
         if unknown:
@@ -177,7 +199,8 @@ class _Checker:
         offers = self.table(raw, "offers", {"timeout", "no_answer_limit", "reoffer_after"})
         tasks = self.table(raw, "tasks", {"ttl", "callback_ttl", "wrap_up"})
         level = self.table(raw, "service_level", {"threshold", "window"})
-        relax = self.table(raw, "relaxation", {"known_officer", "returning", "steps"})
+        relax = self.table(raw, "relaxation", {"known_officer", "returning", "grace", "steps"})
+        every, up_to = self.aging(raw, emergency)
         ttl = self.seconds(tasks, "tasks", "ttl", 1)
         timeout = self.seconds(offers, "offers", "timeout", 1)
         if timeout >= ttl:
@@ -200,7 +223,33 @@ class _Checker:
             known_officer=self.seconds(relax, "relaxation", "known_officer", 0),
             returning=self.seconds(relax, "relaxation", "returning", 0),
             steps=self.steps(relax),
+            grace=self.grace(relax),
+            aging_every=every,
+            aging_up_to=up_to,
         )
+
+    def aging(self, raw: Mapping[str, Any], emergency: int) -> tuple[float, int | None]:
+        if "aging" not in raw:
+            return DEFAULT_AGING_EVERY, None
+        table = self.table(raw, "aging", {"every", "up_to"})
+        every = (
+            self.seconds(table, "aging", "every", 1) if "every" in table else DEFAULT_AGING_EVERY
+        )
+        if "up_to" not in table:
+            return every, None
+        return every, self.whole(table, "aging", "up_to", 0, emergency - 1)
+
+    def grace(self, relax: Mapping[str, Any]) -> float:
+        if "grace" not in relax:
+            return DEFAULT_GRACE
+        grace = self.seconds(relax, "relaxation", "grace", 0)
+        if grace > MAX_GRACE:
+            raise self.fail(
+                "relaxation.grace",
+                f"at most {MAX_GRACE:g} seconds (disclosure must never delay help for long)",
+                relax["grace"],
+            )
+        return grace
 
     def lines(self, raw: Mapping[str, Any]) -> dict[str, bool]:
         table = self.table(raw, "lines", None)

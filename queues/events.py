@@ -33,6 +33,7 @@ class Kind(StrEnum):
     OFFICER_STATE = "officer_state"
     SUPERVISOR_ALERT = "supervisor_alert"
     PAGE = "page"
+    RESTORED = "restored"  # put back after Redis lost its state (waiting, or in conversation)
 
 
 TASK_KINDS = frozenset(
@@ -49,6 +50,7 @@ TASK_KINDS = frozenset(
         Kind.MOVED,
         Kind.RETURNED,
         Kind.COMPLETED,
+        Kind.RESTORED,
     }
 )
 """Kinds that belong on a session's timeline."""

@@ -168,5 +168,6 @@ class Task:
 
     @property
     def order(self) -> tuple[int, float, int]:
-        """Its place in line: higher priority first, then earlier arrival."""
+        """Higher priority first, then earlier arrival, before aging (the line itself is in
+        the order of :func:`queues.policy.standing`, where waiting raises the priority)."""
         return (-self.priority, self.arrived, self.seq)

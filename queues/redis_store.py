@@ -9,6 +9,14 @@ make applying idempotent and never let an older copy replace a newer one.
 A decision made on a stale copy is caught by the script, which refuses it and
 returns the current state.
 
+Redis may lose everything (restarted without persistence, or flushed): the store
+writes an *epoch* (a random id) when it first opens and compares it now and then
+(:meth:`RedisStore.lost_state`, and whenever a step is refused in a way only a
+loss explains). Absent or different, the state is gone: :mod:`queues.recovery`
+rebuilds it (:meth:`RedisStore.reload`, :meth:`RedisStore.restore`), and until it
+is done every step but the rebuilding's own is refused with
+:class:`~queues.store.Rebuilding` (503, try again).
+
 The same stream serves consumer groups (the timeline writer): read with
 XREADGROUP, acknowledged after writing, reclaimed from a dead consumer after
 ``redeliver_after`` seconds, trimmed only once every group is past.
@@ -18,10 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+import secrets
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -35,7 +45,7 @@ from queues.events import Event, Kind, arrival_data, officer_event_id, task_even
 from queues.model import Officer, OfficerProfile, Presence, Task, TaskStatus
 from queues.redis_codec import officer_from, profile_args, task_fields, task_from
 from queues.stats import StatsKeeper
-from queues.store import EventSink, Outcome, Requeue, StoreError
+from queues.store import EventSink, Outcome, Rebuilding, Requeue, StoreError
 from safecall.redis_client import redis_client
 
 log = logging.getLogger(__name__)
@@ -53,6 +63,7 @@ SCRIPTS = (
     "end",
     "complete",
     "requeue",
+    "restore",
 )
 _FEED_BLOCK = 0.1
 """Seconds one read of the stream waits for news (and the most a close waits for it)."""
@@ -62,6 +73,10 @@ _RETRIES = 5
 _OWN_LIMIT = 100_000
 _NOT_OWN = object()
 """Tries of a step whose script says another process changed who holds the task."""
+_SUSPECT = frozenset({"unknown_officer", "unknown_task", "retry", "not_offered", "not_yours"})
+"""Refusals that Redis losing its state would explain (the epoch is checked then)."""
+REBUILDER: contextvars.ContextVar[bool] = contextvars.ContextVar("queues_rebuilder", default=False)
+"""True in the task that rebuilds the state: its steps pass while others are refused."""
 
 
 def load_scripts() -> dict[str, str]:
@@ -115,6 +130,15 @@ class RedisStore:
         """The statistics window: outcomes scored by time (the scripts add and trim)."""
         self._none = prefix + "none"
         """Passed where a script takes a key it will not touch this time."""
+        self.epoch_key = prefix + "epoch"
+        """A random id written when the state was first made: gone or changed, it was lost."""
+        self.confirm_key = prefix + "confirm"
+        """Officers asked to confirm their presence after a loss: id -> presence before it."""
+        self.epoch: str | None = None
+        self.rebuilding = False
+        """Set from a loss's discovery until the state is rebuilt: other steps are refused."""
+        self.on_lost: list[Callable[[], None]] = []
+        """Called when a step finds the state lost (:mod:`queues.recovery` rebuilds it)."""
 
     def task_key(self, task_id: str) -> str:
         return f"{self.prefix}task:{task_id}"
@@ -128,6 +152,7 @@ class RedisStore:
         """Load the scripts and the state, create the consumer groups, follow the stream."""
         for name, source in load_scripts().items():
             self._scripts[name] = self.redis.register_script(source)
+        self.epoch = await self._adopt_epoch()
         for group in self.groups:
             await self.ensure_group(group)
         await self._load(now)
@@ -176,6 +201,115 @@ class RedisStore:
 
     def on_events(self, sink: EventSink) -> None:
         self._sinks.append(sink)
+
+    # --- losing the state ----------------------------------------------------------
+
+    async def _adopt_epoch(self) -> str:
+        """The epoch in Redis, written first when there is none."""
+        await self.redis.set(self.epoch_key, secrets.token_hex(8), nx=True)
+        epoch: Any = await self.redis.get(self.epoch_key)
+        if epoch is None:  # flushed again in between: the next check finds it
+            return ""
+        return str(epoch)
+
+    async def lost_state(self) -> bool:
+        """Redis no longer holds the state this process has followed: its epoch is gone or
+        another (restarted empty, flushed), or the events stream ends before what this
+        process has read from it (it came back older: the last writes were lost). One
+        round trip; raises RedisError while Redis cannot be reached."""
+        if self.epoch is None:
+            return False
+        seen = self._last_id if self._feed is not None else "0-0"  # read before Redis is
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.epoch_key)
+            pipe.xrevrange(self.events_key, count=1)
+            epoch, last = await pipe.execute()
+        if epoch != self.epoch:
+            return True
+        end = last[0][0] if last else "0-0"
+        return _entry_id(end) < _entry_id(seen)
+
+    async def _suspect(self) -> None:
+        """A step was refused in a way a loss would explain: when it is one, say so (the
+        rebuild starts) and refuse the step with :class:`Rebuilding`. Nothing is checked
+        when nobody would rebuild (a store used on its own, as tests and benches do)."""
+        if not self.on_lost:
+            return
+        try:
+            lost = await self.lost_state()
+        except RedisError:
+            return
+        if lost:
+            self._lost()
+
+    def _lost(self) -> None:
+        self.rebuilding = True
+        for hear in self.on_lost:
+            hear()
+        raise Rebuilding()
+
+    async def reload(self, now: float) -> dict[int, Officer]:
+        """After a loss: take the new epoch (or the one another process wrote), forget the
+        board and load it again from Redis; the officers as the board had them before."""
+        before = dict(self.board.officers)
+        self.epoch = await self._adopt_epoch()
+        self.board.clear()
+        self._own.clear()
+        self._last_id = "0-0"
+        for group in self.groups:
+            await self.ensure_group(group)
+        await self._load(now)
+        return before
+
+    async def ask_to_confirm(self, asked: dict[int, Presence]) -> None:
+        """Remember the officers asked to confirm their presence (first word kept)."""
+        if not asked:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for officer_id, presence in asked.items():
+                pipe.hsetnx(self.confirm_key, str(officer_id), presence.value)
+            await pipe.execute()
+
+    async def asked(self) -> dict[int, Presence]:
+        """The officers asked to confirm their presence, with their presence before the loss."""
+        raw: Any = await self.redis.hgetall(self.confirm_key)
+        known = {p.value for p in Presence}
+        return {int(k): Presence(v) for k, v in raw.items() if k.isdigit() and v in known}
+
+    async def confirmed(self, officer_id: int) -> Presence | None:
+        """She answered (or chose a state): no longer asked; her presence before the loss."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(self.confirm_key, str(officer_id))
+            pipe.hdel(self.confirm_key, str(officer_id))
+            before, _ = await pipe.execute()
+        return Presence(before) if before in {p.value for p in Presence} else None
+
+    async def restore(
+        self, task: Task, now: float, *, officer_id: int | None, version: int
+    ) -> Outcome:
+        """Put back a task Redis lost: waiting (with its first arrival), or held by
+        ``officer_id`` (her capacity taken again); refused ``exists`` when it is there."""
+        data = arrival_data(task)
+        data["status"] = "waiting" if officer_id is None else "assigned"
+        reply = await self._call(
+            "restore",
+            [
+                self.task_key(task.id),
+                self.tasks_key,
+                self.seq_key,
+                self.events_key,
+                self.officer_key(officer_id) if officer_id is not None else self._none,
+            ],
+            [
+                task.id,
+                repr(now),
+                json.dumps(data),
+                "" if officer_id is None else officer_id,
+                version,
+                *task_fields(task),
+            ],
+        )
+        return self._outcome(reply, now)
 
     async def _load(self, now: float) -> None:
         """Copy the whole state onto the board, then follow the stream from before the copy.
@@ -334,10 +468,14 @@ class RedisStore:
         return repr(now - self.config.stats_window)
 
     async def _call(self, name: str, keys: list[str], args: list[Any]) -> list[Any]:
+        if self.rebuilding and not REBUILDER.get():
+            raise Rebuilding()
         try:
             reply: list[Any] = await self._scripts[name](keys=keys, args=args)
         except RedisError as exc:
             raise StoreError(f"redis step {name} failed: {exc}") from exc
+        if reply[0] == "refused" and reply[1] in _SUSPECT and not REBUILDER.get():
+            await self._suspect()
         return reply
 
     # --- officers ------------------------------------------------------------------
@@ -380,6 +518,7 @@ class RedisStore:
             if outcome.reason != "retry":
                 return outcome
             offer = outcome.officer.offer if outcome.officer is not None else None
+        await self._suspect()
         raise StoreError("presence kept changing under us")
 
     async def page(self, officer_id: int, now: float, data: dict[str, object]) -> Outcome:
@@ -415,6 +554,8 @@ class RedisStore:
         """:meth:`reserve` for each (task, officer) pair, sent together in one round trip."""
         if not pairs:
             return []
+        if self.rebuilding and not REBUILDER.get():
+            raise Rebuilding()
         script = self._scripts["reserve"]
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -520,6 +661,7 @@ class RedisStore:
             if outcome.reason != "retry":
                 return outcome
             holder = outcome.task.officer if outcome.task is not None else None
+        await self._suspect()
         raise StoreError("the task kept changing hands under us")
 
     async def complete(
@@ -585,6 +727,7 @@ class RedisStore:
             if outcome.reason != "retry":
                 return outcome
             current = outcome.task.officer if outcome.task is not None else None
+        await self._suspect()
         raise StoreError("the task kept changing hands under us")
 
     # --- consumer groups -----------------------------------------------------------

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -29,7 +30,7 @@ from queues.events import Event, Kind
 from queues.model import CHANNEL_KINDS, Officer, OfficerProfile, Presence, Task, TaskStatus
 from queues.policy import hard_ok, offerable
 from queues.stats import LineStats
-from queues.store import Outcome, Requeue, Store
+from queues.store import Outcome, Rebuilding, Requeue, Store
 from safecall.refusals import Conflict, Invalid, NotFound, Refusal
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 _ATTEMPTS = 8
 """Tries of one offer when other processes keep taking the chosen officer or task first."""
 CALLBACK_SUFFIX = "~callback"
+WARM_SUFFIX = "~warm"
+"""A warm transfer's task: ``<session>~<random>~warm`` (a task id is never used twice),
+offered to the colleague while the officer who asked keeps the contact
+(:meth:`Router.warm_transfer`)."""
 
 
 class Refused(Refusal):
@@ -56,6 +61,9 @@ _MESSAGES = {
     "hard_rule": "That officer may not take this contact (service line or women's line rule).",
     "officer_not_free": "That officer cannot take a contact right now.",
     "not_callback_safe": "She did not say it is safe to call her back.",
+    "transfer_pending": "A warm transfer of this contact is waiting already; cancel it first.",
+    "no_transfer": "There is no warm transfer of this contact waiting.",
+    "transfer_accepted": "Your colleague has accepted the transfer already.",
 }
 
 
@@ -155,6 +163,9 @@ class Router:
         self._busy_tasks: set[str] = set()
         self._busy_officers: set[int] = set()
         self._wake = asyncio.Event()
+        self.asked: dict[int, Presence] = {}
+        """Officers asked to confirm their presence after Redis lost the state (their
+        presence before it), kept by :mod:`queues.recovery`; empty otherwise."""
         store.on_events(self._fan_out)
 
     # --- life ----------------------------------------------------------------------
@@ -199,12 +210,23 @@ class Router:
                     await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
             except asyncio.CancelledError:
                 raise
+            except Rebuilding:
+                await asyncio.sleep(0.2)  # queues.recovery rebuilds; then the loop goes on
             except Exception:
                 log.exception("router loop failed; retrying")
                 await asyncio.sleep(0.5 + random.random())
 
     def _now(self) -> float:
         return self.clock().timestamp()
+
+    def wake(self) -> None:
+        """Look at the timers and sweep now (the state was rebuilt)."""
+        self._wake.set()
+
+    def tell(self, event: Event) -> None:
+        """Pass an event that is no store step's to this process's listeners (the consoles
+        look again: after a rebuild, who is asked to confirm changed)."""
+        self._fan_out([event])
 
     def _fan_out(self, events: Sequence[Event]) -> None:
         if self._listeners:
@@ -312,6 +334,15 @@ class Router:
             data={"officer": task.officer},
         )
         return self.placement(task_id)
+
+    def restored_task(self, contact: Contact) -> Task:
+        """The task a contact becomes, to put back after the store lost it (its first
+        arrival kept; nobody known: whoever confirms first may take it)."""
+        return self._task_for(replace(contact, known_officer=None))
+
+    async def offer_now(self, task_id: str) -> None:
+        """Offer a waiting task to the best officer free for it, if any."""
+        await self._offer_task(task_id, self._now())
 
     def placement(self, task_id: str) -> Placement:
         """Her place in line and an honest estimate of her wait."""
@@ -473,6 +504,100 @@ class Router:
             task, now, kind=Kind.TRANSFERRED, line=line, to_officer=to_officer, holder=officer_id
         )
         return self.placement(task_id)
+
+    async def warm_transfer(
+        self,
+        task_id: str,
+        officer_id: int,
+        *,
+        line: str | None = None,
+        to_officer: int | None = None,
+    ) -> Placement:
+        """The officer holding it asks a colleague (a named officer, or whoever is free next on
+        a line) to join her: she keeps it, and a task of its own (``<id>~warm``) is offered
+        to the colleague with the same hard rules. The placement of that task."""
+        now = self._now()
+        await self._catch_up(now)
+        task = self._known_task(task_id)
+        if task.status != TaskStatus.ASSIGNED or task.officer != officer_id:
+            raise refused("not_yours")
+        if self.warm_of(task.session_id) is not None:
+            raise refused("transfer_pending")
+        warm_id = f"{task_id}~{secrets.token_hex(4)}{WARM_SUFFIX}"
+        new_line = task.line if line is None else line
+        if new_line not in self.config.lines:
+            raise refused("unknown_line", f"There is no service line {new_line!r}.")
+        warm = self._task_for(
+            Contact(
+                id=task_id,
+                line=new_line,
+                channel=task.channel,
+                category=task.category,
+                language=task.language,
+                district=task.district,
+                silent=task.silent,
+            )
+        )
+        warm.id, warm.session_id = warm_id, task.session_id
+        warm.priority = self.config.emergency_priority  # a colleague is asked: first in line
+        if to_officer is not None:
+            target = self.board.officers.get(to_officer)
+            if target is None:
+                raise refused("unknown_officer")
+            if not hard_ok(target.profile, warm):
+                raise refused("hard_rule")
+            if not offerable(target, warm.cost, now) or to_officer == officer_id:
+                raise refused("officer_not_free")
+            # Asked by name: offered to her alone, until it is missed or called off.
+            warm.known_officer, warm.known_until = to_officer, warm.ttl_at
+        else:
+            warm.known_officer, warm.known_until = None, 0.0
+        if (await self.store.enqueue(warm, now)).ok:
+            if to_officer is None:
+                await self._keep_from(warm, officer_id, now)
+            await self._offer_task(warm_id, now)
+        return self.placement(warm_id)
+
+    def warm_of(self, session_id: str) -> Task | None:
+        """The warm transfer of this contact waiting, offered or accepted, if any."""
+        for task in self.board.tasks.values():
+            if task.session_id == session_id and task.id.endswith(WARM_SUFFIX):
+                return task
+        return None
+
+    async def _keep_from(self, task: Task, officer_id: int, now: float) -> None:
+        """Whoever is free next on the line, never the officer who asked (she holds the
+        contact): she is shut out of the task for its whole life, as by a decline."""
+        expires = now + self.config.offer_timeout
+        if (await self.store.reserve(task.id, officer_id, now, expires)).ok:
+            await self.store.release(
+                task.id,
+                officer_id,
+                now,
+                kind=Kind.DECLINED,
+                exclude_until=task.ttl_at,
+                no_answer_limit=self.config.no_answer_limit,
+            )
+
+    async def cancel_warm(self, task_id: str, officer_id: int) -> None:
+        """The officer who asked a colleague to join calls it off before the colleague
+        accepted: the contact stays hers."""
+        now = self._now()
+        await self._catch_up(now)
+        task = self._known_task(task_id)
+        if task.status != TaskStatus.ASSIGNED or task.officer != officer_id:
+            raise refused("not_yours")
+        warm = self.warm_of(task.session_id)
+        if warm is None:
+            raise refused("no_transfer")
+        if warm.status == TaskStatus.ASSIGNED:
+            raise refused("transfer_accepted")
+        try:
+            await self._end(warm.id, now, TaskStatus.ABANDONED, callback=False)
+        except Refused as refusal:
+            if refusal.code == "answered":
+                raise refused("transfer_accepted") from None
+            raise
 
     async def move(
         self,
@@ -792,7 +917,7 @@ class Router:
                     candidates.append(task)
             if not candidates:
                 return
-            chosen = min(candidates, key=lambda task: policy.place(task, now))
+            chosen = min(candidates, key=lambda task: policy.place(task, now, self.config))
             pending.discard(chosen.id)
             await self._offer_task(chosen.id, now)
 

@@ -4,7 +4,8 @@ with the app, with the timeline writer beside it.
 With ``SAFECALL_REDIS_URL`` set the router uses the Redis store (several server
 processes share the queues); otherwise the in-process store. The routing
 configuration comes from ``SAFECALL_ROUTING_FILE`` or the packaged defaults,
-and is checked before the server serves anything.
+and is checked before the server serves anything. On Redis, :mod:`queues.recovery`
+watches for Redis losing the state (``RECOVERY``; the node is not ready while it rebuilds).
 """
 
 from __future__ import annotations
@@ -14,13 +15,20 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from queues.memory_store import MemoryStore
+from queues.recovery import Recovery
 from queues.redis_store import RedisStore, consumer_name
 from queues.router import Router
 from queues.store import Store
 from queues.timeline_sink import GROUP, TimelineSink
+from safecall.health import READINESS_CHECKS, NotReady
 from safecall.state import CLOCK, DB, ROUTING, SETTINGS
 
 ROUTER = web.AppKey("router", Router)
+RECOVERY = web.AppKey("queues_recovery", Recovery)
+"""Present when the router runs on Redis (the only store that can lose its state)."""
+REBUILDING = NotReady(
+    "redis_reset", "Redis lost its data (a restart without persistence); the queues are rebuilt."
+)
 
 
 async def router_context(app: web.Application) -> AsyncIterator[None]:
@@ -34,6 +42,18 @@ async def router_context(app: web.Application) -> AsyncIterator[None]:
         store = MemoryStore(config, groups=(GROUP,))
     router = Router(store, config, app[CLOCK])
     await router.start()
+    recovery = None
+    if isinstance(store, RedisStore):
+        recovery = Recovery(router, store)
+        recovery.start()
+        app[RECOVERY] = recovery
+        watched = recovery
+
+        def rebuilding() -> NotReady | None:
+            return REBUILDING if watched.rebuilding else None
+
+        if READINESS_CHECKS in app:
+            app[READINESS_CHECKS].append(rebuilding)
     sink = TimelineSink(store, app[DB], consumer_name())
     sink.start()
     app[ROUTER] = router
@@ -41,4 +61,6 @@ async def router_context(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await sink.stop()
+        if recovery is not None:
+            await recovery.stop()
         await router.stop()

@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from cases.vocabulary import eligible
+from queues import policy
 from queues.board import Board
 from queues.config import RoutingConfig
 from queues.events import Event, Kind
@@ -138,8 +140,13 @@ class StatsKeeper:
         staffed = board.staffed(line)
         handle = self.handle_time(line, now)
         total = window.answered + window.abandoned + window.missed
-        default = self.config.default_priority
-        ahead = sum(1 for task in waiting if task.priority >= default)
+        # A new task of the default priority would stand behind these.
+        newcomer = policy.standing(self.config.default_priority, now, self.config)
+        ahead = sum(
+            1
+            for task in waiting
+            if policy.standing(task.priority, task.arrived, self.config) <= newcomer
+        )
         officers = officers_by_state(board, line, now)
         return LineStats(
             line=line,
@@ -161,10 +168,9 @@ class StatsKeeper:
 
 def officers_by_state(board: Board, line: str, now: float) -> dict[str, int]:
     counts = {state.value: 0 for state in OfficerState}
-    female_only = board.config.lines.get(line, False)
+    female_only = board.config.female_only(line)
     for officer in board.officers.values():
-        profile = officer.profile
-        if line in profile.lines and (not female_only or profile.gender == "female"):
+        if eligible(officer.profile, line, female_only):
             counts[officer.state(now)] += 1
     return counts
 

@@ -35,6 +35,7 @@ from queues.board import Board
 from queues.events import Event, Kind
 from queues.model import Officer, OfficerProfile, Presence, Task, TaskStatus
 from queues.stats import StatsKeeper
+from safecall.refusals import Unavailable
 
 EventSink = Callable[[Sequence[Event]], None]
 
@@ -80,6 +81,18 @@ class Requeue:
 
 class StoreError(RuntimeError):
     """The store cannot be reached or answered something it should not."""
+
+
+class Rebuilding(Unavailable):
+    """Redis lost the routing state (it restarted without persistence, or was flushed) and
+    this process is rebuilding it (:mod:`queues.recovery`): try again in a moment."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "redis_reset",
+            "The queues are being rebuilt after a restart; try again in a moment.",
+            retry_after=1,
+        )
 
 
 class Store(Protocol):

@@ -22,7 +22,7 @@ from referrals.service_key import REFERRALS
 from referrals.states import CLOSED, Status
 from safecall.endpoint import FIELD, endpoint
 from safecall.errors import ApiError, read_body
-from safecall.pages import SECURITY_HEADERS, WEB
+from safecall.pages import ASSETS, SECURITY_HEADERS, compressed
 from safecall.refusals import Conflict, NotFound
 from safecall.state import AUDIT, CLOCK, DB, SETTINGS, client_address
 
@@ -283,7 +283,7 @@ async def page(request: web.Request) -> web.StreamResponse:
         "Content-Type": "text/html",
         "Permissions-Policy": "camera=(self), microphone=(), geolocation=(self)",
     }
-    return web.FileResponse(WEB / "field.html", headers=headers)
+    return compressed(request, request.app[ASSETS].files["field.html"].bodies, headers)
 
 
 def setup(app: web.Application) -> None:

@@ -17,6 +17,7 @@ from aiohttp import web
 import attachments.store
 import cases.api
 import cases.reports
+import children.routes
 import contacts.routes
 import contacts.service
 import contacts.tracking_routes
@@ -50,7 +51,7 @@ from cases.vocabulary import load_districts
 from contacts.vocabulary import Vocabulary
 from officers.auth import auth_middleware
 from queues import config as routing_config
-from safecall import health, pages, response_headers
+from safecall import app_shell, health, network_probe, pages, response_headers
 from safecall.db import create_engine, session_factory, utcnow
 from safecall.errors import error_middleware
 from safecall.redis_client import redis_client
@@ -96,9 +97,12 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> we
     places.routes.setup(app)  # the directory of places, checked against the districts
     attachments.store.setup(app)
     referrals.routes.setup(app)
+    children.routes.setup(app)  # missing and found children, matching, alerts, figures
     messaging.routes.setup(app)  # her updates (the texts are checked now)
     messaging.inbound.setup(app)
     pages.setup(app)
+    app_shell.setup(app)  # the installable app: manifest, service worker, offline page
+    network_probe.setup(app)  # her page times it when her browser does not say
 
     app.cleanup_ctx.extend(LIFESPAN)
     app.on_shutdown.append(signaling.console_feed.end_feeds)
@@ -137,6 +141,7 @@ LIFESPAN: list[Context] = [
     signaling.routes.hub_context,  # the signaling hub: sessions, relay, the cross-node bus
     contacts.service.desk_context,  # the contact desk: hears the hub's endings and chat; sweeps
     ivr.calls.sweep_context,  # the sweep asks Twilio whether a phone call is still live
+    ivr.calls.later_context,  # a hang-up Twilio told during an outage, tried again
     contacts.service.tracking_context,  # tracking by code, its limits (shared in Redis)
     contacts.service.intake_context,  # how many web contacts may start (shared in Redis)
     signaling.place_in_line.feed_context,  # her place in line, pushed to her page
@@ -152,6 +157,7 @@ LIFESPAN: list[Context] = [
     media.routes.media_context,  # stream tokens; bridged calls ended at shutdown
     recordings.service.sweeper_context,  # abandoned recordings closed
     referrals.service_key.referrals_context,  # referrals; unacknowledged emergencies escalate
+    children.routes.children_context,  # children's reports, matching, the console part, retention
 ]
 """What starts, in this order (each after what it uses); aiohttp stops them in reverse."""
 

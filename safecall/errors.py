@@ -135,11 +135,30 @@ _DOWN = (
 
 def is_outage(exc: BaseException) -> bool:
     """``exc`` says a database or Redis is down or overloaded (not that a statement was wrong):
-    answered 503 with Retry-After, not 500."""
+    answered 503 with Retry-After, not 500. A domain's error raised from an outage (the
+    queues' ``StoreError`` from Redis refusing the connection) is that outage."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if _is_outage(seen):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def _is_outage(exc: BaseException) -> bool:
     if isinstance(exc, OUTAGES):
         return True
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(exc.orig, _DOWN)
+        # asyncpg's own error is one level further in: SQLAlchemy's emulated DBAPI error
+        # holds it as ``orig`` (e.g. "the database system is shutting down", 57P03).
+        inner = getattr(exc.orig, "orig", None)
+        return (
+            bool(exc.connection_invalidated)
+            or isinstance(exc.orig, _DOWN)
+            or isinstance(inner, _DOWN)
+        )
     return isinstance(exc, _DOWN)
 
 

@@ -45,13 +45,13 @@ async def healthz(request: web.Request) -> web.Response:
     "Readiness: the database and, when configured, Redis are reachable.",
     public=True,
     response=Ready,
-    errors=["not_ready"],
+    errors=["not_ready", "redis_reset"],
     tags=["health"],
 )
 async def readyz(request: web.Request) -> web.Response:
     checked = await request.app[READINESS].check(request.app)
     if checked.problem is not None:
-        raise ApiError(503, "not_ready", checked.problem, {"Retry-After": "1"})
+        raise ApiError(503, checked.code, checked.problem, {"Retry-After": "1"})
     return web.json_response({"status": "ok", "database": checked.database, "redis": checked.redis})
 
 
@@ -61,6 +61,17 @@ class Checked:
     redis: str
     problem: str | None
     """Why the node cannot serve, in a sentence; None when it can."""
+    code: str = "not_ready"
+    """The stable code of the problem (``redis_reset`` while the queues are rebuilt)."""
+
+
+@dataclass(frozen=True)
+class NotReady:
+    """A readiness check's problem with a code of its own (a plain sentence is
+    ``not_ready``)."""
+
+    code: str
+    message: str
 
 
 class Readiness:
@@ -104,15 +115,20 @@ class Readiness:
                 return Checked(database, "unreachable", "Redis is not reachable.")
         for why in app[READINESS_CHECKS]:
             problem = why()
+            if isinstance(problem, NotReady):
+                return Checked(database, redis_state, problem.message, problem.code)
             if problem is not None:
                 return Checked(database, redis_state, problem)
         return Checked(database, redis_state, None)
 
 
 READINESS = web.AppKey("readiness", Readiness)
-READINESS_CHECKS: web.AppKey[list[Callable[[], str | None]]] = web.AppKey("readiness_checks")
+READINESS_CHECKS: web.AppKey[list[Callable[[], str | NotReady | None]]] = web.AppKey(
+    "readiness_checks"
+)
 """More reasons a node is not ready, from the packages that know them (the router while it
-rebuilds after Redis lost its data): each gives a sentence, or None."""
+rebuilds after Redis lost its data): each gives a sentence (or a :class:`NotReady` with its
+own code), or None."""
 
 
 def _from_this_host(request: web.Request) -> bool:

@@ -2,26 +2,26 @@
 
 Pages are sent with ``Cache-Control: no-store`` and a strict content
 security policy: the citizen page must leave nothing behind in the browser.
+Both are read once at start (:mod:`safecall.assets`): the pages name their
+static files by version, and everything is sent compressed when the browser
+accepts it (``Vary: Accept-Encoding``); static files are cached (see there).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
 
+from safecall.assets import IMMUTABLE, REVALIDATE, Assets, chosen_encoding, encoded
 from safecall.endpoint import endpoint
 from safecall.errors import ApiError, Handler
 from safecall.state import SETTINGS
 
 WEB = Path(__file__).parent / "web"
-
-_TYPES = {
-    ".js": "text/javascript",
-    ".css": "text/css",
-    ".svg": "image/svg+xml",
-    ".html": "text/html",
-}
+ASSETS = web.AppKey("assets", Assets)
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -39,32 +39,72 @@ SECURITY_HEADERS = {
 
 def page(filename: str, summary: str, *, map_tiles: bool = False) -> Handler:
     """A page; ``map_tiles``: its images may also come from the map tile server."""
-    path = WEB / filename
 
     @endpoint(summary, public=True, content_type="text/html", document=False)
     async def handler(request: web.Request) -> web.StreamResponse:
-        headers = {**SECURITY_HEADERS, "Content-Type": "text/html"}
+        headers = {**SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"}
         if map_tiles:
             origin = request.app[SETTINGS].map_origin
             policy = headers["Content-Security-Policy"]
             headers["Content-Security-Policy"] = policy.replace(
                 "img-src 'self' data: blob:;", f"img-src 'self' data: blob: {origin};"
             )
-        return web.FileResponse(path, headers=headers)
+        return compressed(request, request.app[ASSETS].files[filename].bodies, headers)
 
     return handler
 
 
+def compressed(
+    request: web.Request, bodies: Mapping[str, bytes], headers: Mapping[str, str]
+) -> web.Response:
+    """The body in the best encoding the browser accepts (``Vary: Accept-Encoding``)."""
+    encoding = chosen_encoding(request.headers.get("Accept-Encoding", ""), bodies)
+    headers = {**headers, "Vary": "Accept-Encoding"}
+    if encoding != "identity":
+        headers["Content-Encoding"] = encoding
+    return web.Response(body=bodies[encoding], headers=headers)
+
+
+def compressed_json(request: web.Request, data: object, headers: Mapping[str, str]) -> web.Response:
+    """A public answer holding no one's data (no secret: nothing for BREACH to find),
+    compressed when the browser accepts it."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return compressed(
+        request, encoded(body, fast=True), {**headers, "Content-Type": "application/json"}
+    )
+
+
 @endpoint("Static files for the pages.", public=True, document=False)
 async def static(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    path = (WEB / name).resolve()
-    if path.parent != WEB.resolve() or path.suffix not in _TYPES or not path.is_file():
+    asset = request.app[ASSETS].get(request.match_info["name"])
+    if asset is None or asset.name.endswith(".html"):
         raise ApiError(404, "not_found", "There is no such file.")
-    return web.FileResponse(path, headers={**SECURITY_HEADERS, "Content-Type": _TYPES[path.suffix]})
+    encoding = chosen_encoding(request.headers.get("Accept-Encoding", ""), asset.bodies)
+    current = request.query.get("v") == asset.version
+    # A script or style sheet is not a document: the pages' policies (CSP, framing,
+    # permissions) would only cost bytes on every file; nosniff and no-referrer are added
+    # to every answer (safecall.response_headers).
+    headers = {
+        "Content-Type": asset.content_type,
+        "Cache-Control": IMMUTABLE if current else REVALIDATE,
+        "ETag": asset.etag(encoding),
+        "Vary": "Accept-Encoding",
+    }
+    if encoding != "identity":
+        headers["Content-Encoding"] = encoding
+    if asset.etag(encoding) in _tags(request.headers.get("If-None-Match", "")):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=asset.bodies[encoding], headers=headers)
+
+
+def _tags(if_none_match: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in if_none_match.split(",") if tag.strip()}
 
 
 def setup(app: web.Application) -> None:
+    from safecall import app_shell  # its files join the pages' (icons, the offline page)
+
+    app[ASSETS] = Assets.build(WEB, extra=app_shell.files(app[SETTINGS]))
     app.router.add_get("/", page("index.html", "The citizen page."))
     app.router.add_get("/console", page("console.html", "The officer console.", map_tiles=True))
     app.router.add_get(

@@ -115,6 +115,13 @@ class Settings:
     """The directory of places (GeoJSON, docs/referrals.md); unset means the Lahore sample."""
     referral_escalate_seconds: float = 120.0
     """An emergency referral nobody acknowledged for this long goes to the supervisors."""
+    child_alert_age: int = 12
+    """A missing child this old or younger raises an alert to the districts within reach."""
+    child_alert_radius_km: float = 0.0
+    """Alerts reach the places within this distance of where the child was last seen; 0: the
+    district and its neighbouring districts."""
+    child_search_days: int = 90
+    """A reunited child's record leaves search this many days after the case closed."""
     time_zone: str = "Asia/Karachi"
     """Where her safe times for messages are read (IANA name)."""
     twilio_whatsapp_from: str | None = None
@@ -123,6 +130,20 @@ class Settings:
     twilio_whatsapp_template: str | None = None
     """Content SID (``HX...``) of the approved neutral template for updates sent outside
     WhatsApp's 24-hour window."""
+
+    app_name: str = "Help"
+    """The installed app's name under its icon (a disguise, e.g. ``Calculator``, is the
+    deployment's choice; see docs/citizen.md)."""
+    app_icon: str = "help"
+    """The installed app's icon: ``help`` (neutral), ``calculator`` or ``notes``."""
+    sms_number: str | None = None
+    """Where she can text the centre, shown on the app's offline page (a short code such as
+    ``8787`` or an E.164 number); unset: the Twilio sender number, if any."""
+
+    @property
+    def sms_fallback(self) -> str | None:
+        """The number the offline page tells her to text, or None."""
+        return self.sms_number or self.twilio_caller_id
 
     @property
     def ivr_enabled(self) -> bool:
@@ -200,9 +221,15 @@ class Settings:
             referral_escalate_seconds=reader.get(
                 "REFERRAL_ESCALATE_SECONDS", _escalate_seconds, 120.0
             ),
+            child_alert_age=reader.get("CHILD_ALERT_AGE", _child_age, 12),
+            child_alert_radius_km=reader.get("CHILD_ALERT_RADIUS_KM", _radius_km, 0.0),
+            child_search_days=reader.get("CHILD_SEARCH_DAYS", _search_days, 90),
             time_zone=reader.get("TIME_ZONE", _time_zone, "Asia/Karachi"),
             twilio_whatsapp_from=reader.get("TWILIO_WHATSAPP_FROM", _whatsapp, None),
             twilio_whatsapp_template=reader.get("TWILIO_WHATSAPP_TEMPLATE", _content_sid, None),
+            app_name=reader.get("APP_NAME", _app_name, "Help"),
+            app_icon=reader.get("APP_ICON", _app_icon, "help"),
+            sms_number=reader.get("SMS_NUMBER", _sms_number, None),
         )
 
 
@@ -310,6 +337,28 @@ def _attribution(raw: str) -> str:
     return raw
 
 
+def _app_name(raw: str) -> str:
+    if len(raw) > 30 or any(ord(c) < 32 or c in '<>&"' for c in raw):
+        raise ValueError("a name of at most 30 characters, without < > & or quotes")
+    return raw
+
+
+APP_ICONS = ("help", "calculator", "notes")
+
+
+def _app_icon(raw: str) -> str:
+    if raw not in APP_ICONS:
+        raise ValueError("one of " + ", ".join(APP_ICONS))
+    return raw
+
+
+def _sms_number(raw: str) -> str:
+    digits = raw.removeprefix("+")
+    if not (digits.isascii() and digits.isdigit() and 3 <= len(digits) <= 15):
+        raise ValueError("a short code or phone number of 3 to 15 digits, e.g. 8787")
+    return raw
+
+
 def _log_level(raw: str) -> str:
     upper = raw.upper()
     if upper not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -387,6 +436,28 @@ def _escalate_seconds(raw: str) -> float:
     if not 10 <= value <= 3600:
         raise ValueError("a number of seconds from 10 to 3600")
     return value
+
+
+def _child_age(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 17:
+        raise ValueError("an age in years from 0 to 17")
+    return int(raw)
+
+
+def _radius_km(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 500:
+        raise ValueError("kilometres from 0 (the neighbouring districts) to 500")
+    return value
+
+
+def _search_days(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 3650:
+        raise ValueError("a number of days from 1 to 3650")
+    return int(raw)
 
 
 def _time_zone(raw: str) -> str:

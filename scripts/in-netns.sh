@@ -9,10 +9,17 @@ if [[ "${SAFECALL_IN_NETNS:-}" != "1" ]]; then
 fi
 ip link set lo up
 run_dir=$(mktemp -d /tmp/safecall-netns.XXXXXX)
-redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-    --dir "$run_dir" --pidfile "$run_dir/redis.pid" --logfile "$run_dir/redis.log"
+# As in production (docs/operations.md): an append-only file (in the run directory), no RDB.
+redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly yes \
+    --appendfsync everysec --dir "$run_dir" --pidfile "$run_dir/redis.pid" \
+    --logfile "$run_dir/redis.log"
 cleanup() {
-    [[ -f "$run_dir/redis.pid" ]] && kill "$(cat "$run_dir/redis.pid")" 2>/dev/null || true
+    if [[ -f "$run_dir/redis.pid" ]]; then
+        pid=$(cat "$run_dir/redis.pid")
+        kill "$pid" 2>/dev/null || true
+        # its append-only file is written on the way out: let it finish before removing it
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
     rm -rf "$run_dir"
 }
 trap cleanup EXIT

@@ -17,8 +17,10 @@ fi
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     echo "starting redis"
     mkdir -p /var/lib/redis /var/log/redis
+    # As in production (docs/operations.md): an append-only file, no RDB snapshots.
     redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
-        --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+        --appendonly yes --appendfsync everysec --dir /var/lib/redis \
+        --logfile /var/log/redis/ci.log
 fi
 
 version=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -1 || true)

@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
 
-first=(tests/media tests/ivr tests/twilio tests/cases tests/audit)
+first=(tests/media tests/ivr tests/twilio tests/cases tests/audit tests/recordings tests/officers)
 rest=()
 for path in tests/*; do
     case " ${first[*]} " in *" $path "*) continue ;; esac

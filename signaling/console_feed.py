@@ -108,6 +108,10 @@ AlarmSource = Callable[[], Awaitable[list[dict[str, Any]]]]
 ALARM_SOURCES: web.AppKey[list[AlarmSource]] = web.AppKey("console_feed_alarm_sources")
 """More alarms for the wallboard, from the packages that raise them (the intake limits):
 each source gives ``{"kind", "message", ...}`` dicts."""
+ConsolePart = Callable[[int], Awaitable[dict[str, Part]]]
+CONSOLE_PARTS: web.AppKey[list[ConsolePart]] = web.AppKey("console_feed_parts")
+"""More parts for an officer's console, from the packages that have something for her (the
+children's alerts and candidates): each source is given her id and returns named parts."""
 
 
 # --- the stream --------------------------------------------------------------------------
@@ -311,8 +315,9 @@ def _seconds(value: float | None) -> float | None:
 
 @endpoint(
     "Her console's live feed (Server-Sent Events): `me` (presence, state, the offer ringing "
-    "with its expiry, contacts held), `figures` (waiting per line), `page` (a supervisor "
-    "calls her), `logout`; all at once on connect, then on every change.",
+    "with its expiry, contacts held), `figures` (waiting per line), `children` (alerts "
+    "waiting for her, candidates for the reports she filed), `page` (a supervisor calls "
+    "her), `logout`; all at once on connect, then on every change.",
     roles=STAFF,
     content_type="text/event-stream",
     tags=["queues"],
@@ -323,7 +328,10 @@ async def console_events(request: web.Request) -> web.StreamResponse:
 
     async def parts() -> dict[str, Part]:
         figures = queue_figures(request.app[FIGURES].lines())
-        return {"me": officer_state(router, officer_id), "figures": figures}
+        found: dict[str, Part] = {"me": officer_state(router, officer_id), "figures": figures}
+        for source in request.app[CONSOLE_PARTS]:
+            found.update(await source(officer_id))
+        return found
 
     def paged(event: Event) -> Mapping[str, Any] | None:
         if event.kind == Kind.PAGE and event.officer_id == officer_id:
@@ -451,5 +459,6 @@ def setup(app: web.Application) -> None:
     app[FEEDS] = set()
     app[ALERTS] = deque(maxlen=_ALERTS_KEPT)
     app[ALARM_SOURCES] = []
+    app[CONSOLE_PARTS] = []
     app.router.add_get("/api/console/events", console_events)
     app.router.add_get("/api/wallboard/events", wallboard_events)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from signaling.messages import Side
+from signaling.messages import Author, Side
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class SessionEnded:
 @dataclass(frozen=True)
 class ChatPosted:
     session_id: str
-    side: Side
+    side: Author
+    """Who wrote it (``colleague``: the officer asked to join by a warm transfer)."""
     text: str
     """What she or the officer wrote: sensitive, to be sealed before it is stored."""
     seq: int = 0

@@ -13,6 +13,20 @@ a citizen page that never joins within its join window ends it as
 ``never_joined``;
 the listeners hear :class:`~signaling.events.SessionEnded` once, from one
 process. A hang-up ends the session for both sides.
+
+Redis may lose every session (restarted without persistence, or flushed) while
+calls go on: a live socket is proof enough of its call, so the process holding
+it makes its session again (:meth:`Hub.restore`, run when the queues notice the
+loss, and whenever a step finds a live socket's session gone). Its page goes on
+without noticing; a side that was away at that moment cannot resume (an officer
+answers again for a fresh token).
+
+A warm transfer adds a second officer seat: a session of its own,
+``<session>-colleague``, whose officer side is bound to the colleague asked to join
+(:meth:`Hub.colleague_token`; its citizen side never opens). Chat from her page and
+the officer's reaches the colleague's seat, and the colleague's reaches both, each
+with its author (``from``); media stays between her page and the officer's. The
+seat ends with its session; the colleague leaving it ends nothing else.
 """
 
 from __future__ import annotations
@@ -48,9 +62,14 @@ from signaling.messages import (
     peer_of,
     relay_body,
 )
-from signaling.store import Ending, Entry, Outcome, SessionStore, TakeOutcome
+from signaling.store import Ending, Entry, Outcome, Presence, SessionStore, TakeOutcome
 
 log = logging.getLogger(__name__)
+
+
+def _lost(presence: Presence | None) -> bool:
+    """A side held by a socket here that the store does not know held: it lost it."""
+    return presence is None or (presence.ending is None and not presence.conn)
 
 
 class HubClosing(RuntimeError):
@@ -59,6 +78,21 @@ class HubClosing(RuntimeError):
 
 class SessionExists(ValueError):
     """A session with this id was opened before."""
+
+
+COLLEAGUE_SUFFIX = "-colleague"
+
+
+def colleague_seat(session_id: str) -> str:
+    """The id of the session holding a warm transfer's colleague seat."""
+    return session_id + COLLEAGUE_SUFFIX
+
+
+def seat_of(session_id: str) -> str | None:
+    """The session whose colleague seat ``session_id`` is (None for a session of its own)."""
+    if session_id.endswith(COLLEAGUE_SUFFIX):
+        return session_id[: -len(COLLEAGUE_SUFFIX)]
+    return None
 
 
 def token_hash(token: str) -> str:
@@ -187,6 +221,37 @@ class Hub:
             return None
         return token
 
+    async def colleague_token(self, session_id: str, officer_id: int) -> str | None:
+        """A fresh join token for the colleague seat of a session (a warm transfer's second
+        officer, bound to ``officer_id``); the one before opens nothing more. None when
+        the session (or the seat) has ended."""
+        presence = await self.store.presence(session_id, "citizen")
+        if presence is None or presence.ending is not None:
+            return None
+        token = secrets.token_urlsafe(24)
+        seat, hashed = colleague_seat(session_id), token_hash(token)
+        if await self.store.arm(seat, "officer", hashed, officer_id):
+            return token
+        # (her side never opens: no token does it)
+        tokens: dict[Side, str] = {"citizen": "", "officer": hashed}
+        if await self.store.open(seat, tokens, officer_id, self.clock()):
+            return token
+        return token if await self.store.arm(seat, "officer", hashed, officer_id) else None
+
+    async def pass_seat(self, session_id: str) -> bool:
+        """The officer left the contact to her colleague: the colleague's seat is told
+        (``colleague`` ``yours``); False when it has ended."""
+        return await self._post(colleague_seat(session_id), "officer", {"state": "yours"})
+
+    async def _post(self, session_id: str, side: Side, fields: dict[str, Any]) -> bool:
+        entry = await self.store.post(
+            session_id, side, notice_body({"type": "colleague", **fields})
+        )
+        if entry is None:
+            return False
+        await self._deliver(session_id, side, [entry])
+        return True
+
     def join_token(self, session_id: str, side: Side) -> str:
         """The join token of one side of a session (derived, so any process can give it)."""
         mac = hmac.new(self.token_secret, f"join:{session_id}:{side}".encode(), "sha256")
@@ -268,6 +333,9 @@ class Hub:
             await self.bus.publish(BusMessage(REPLACED, session_id, side, conn=conn.conn_id))
         if taken.notice is not None:
             await self._deliver(session_id, peer_of(side), [taken.notice])
+        parent = seat_of(session_id)
+        if parent is not None and not resume:  # the officer who asked sees her colleague come
+            await self._post(parent, "officer", {"state": "joined"})
         self._emit(SideJoined(session_id, side, resume))
 
     async def relay(self, conn: Connection, messages: list[Relayed]) -> None:
@@ -280,27 +348,36 @@ class Hub:
         assert conn.session_id is not None and conn.side is not None
         session_id, side = conn.session_id, conn.side
         peer = PEER[side]
+        bodies = [(message.seq, relay_body(message, side)) for message in messages]
+        notice = self.bus.deliver_notice(session_id, peer)  # Redis: published in the same step
         results = await self.store.accept(
-            session_id,
-            side,
-            conn.conn_id,
-            [(message.seq, relay_body(message, side)) for message in messages],
-            self.clock(),
-            self.bus.deliver_notice(session_id, peer),  # Redis: published in the same step
+            session_id, side, conn.conn_id, bodies, self.clock(), notice
         )
+        if (
+            results
+            and results[0].outcome in (Outcome.ENDED, Outcome.NOT_CURRENT)
+            and await self._revive(session_id)
+        ):
+            results = await self.store.accept(
+                session_id, side, conn.conn_id, bodies, self.clock(), notice
+            )
         ack_due = False
         taken: list[Entry] = []  # accepted, delivered together (they share ``published``)
         published = False
+        chats: list[Chat] = []
+        last_taken = 0
         for message, result in zip(messages, results, strict=True):
             outcome = result.outcome
             if outcome is Outcome.ACCEPTED:
                 assert result.entry is not None
                 ack_due = conn.taken(message.seq) or ack_due
                 taken.append(result.entry)
+                last_taken = result.entry.seq
                 published = result.published
                 kind = message.type
                 if kind == "chat":
                     assert isinstance(message, Chat)
+                    chats.append(message)
                     self._emit(ChatPosted(session_id, side, message.text, message.seq))
                 elif kind == "hangup":  # the last of its burst (see Connection._on_text)
                     await self._deliver(session_id, peer, taken, published)
@@ -322,6 +399,24 @@ class Hub:
             await self._deliver(session_id, peer, taken, published)
         if ack_due:
             await conn.send_ack()
+        parent = seat_of(session_id)
+        if parent is not None and last_taken:
+            # The colleague's seat has nobody on its other side: what she writes goes to
+            # both sides of the contact instead, and her mailbox there is emptied.
+            await self.store.ack(session_id, peer, last_taken)
+            for chat in chats:
+                body = relay_body(chat, "colleague")
+                for target in SIDES:
+                    if (entry := await self.store.post(parent, target, body)) is not None:
+                        await self._deliver(parent, target, [entry])
+                self._emit(ChatPosted(parent, "colleague", chat.text, chat.seq))
+        elif chats:
+            seat = colleague_seat(session_id)
+            for chat in chats:
+                entry = await self.store.post(seat, "officer", relay_body(chat, side))
+                if entry is None:
+                    break  # no colleague seat (or no longer)
+                await self._deliver(seat, "officer", [entry])
 
     @staticmethod
     def _refusal(conn: Connection, outcome: Outcome, seq: int) -> SignalingError:
@@ -392,6 +487,10 @@ class Hub:
                 await local.finish(text)
         await self.bus.publish(BusMessage(ENDED, session_id, text=text))
         self._emit(SessionEnded(session_id, ending.reason, ending.side))
+        if seat_of(session_id) is None:  # her contact is over: so is the colleague's seat
+            seat, now = colleague_seat(session_id), self.clock()
+            if await self.store.end(seat, ending.reason, ending.side, now):
+                await self._ended(seat, ending)
 
     async def _finish_ended(self, conn: Connection) -> None:
         assert conn.session_id is not None and conn.side is not None
@@ -427,6 +526,8 @@ class Hub:
         for (session_id, side), conn in list(self.local.items()):
             try:
                 presence = await self.store.presence(session_id, side)
+                if _lost(presence) and await self._revive(session_id):
+                    continue  # made again, and caught up
                 if presence is None or presence.ending is not None:
                     self._release((session_id, side))
                     ending = presence.ending if presence else None
@@ -439,6 +540,51 @@ class Hub:
             except (RedisError, OSError, TimeoutError):
                 log.warning("signaling: resync stopped (store unreachable); next reconnect retries")
                 return
+
+    # ---- Redis lost the sessions -------------------------------------------
+
+    async def restore(self) -> int:
+        """Make again the sessions of the live sockets here that the store lost (Redis
+        restarted empty, or was flushed); how many sides were given back."""
+        given = 0
+        for (session_id, _side), conn in list(self.local.items()):
+            if await self._give_back(session_id, conn):
+                given += 1
+        if given:
+            log.warning("signaling: %d live side(s) given back after Redis lost them", given)
+        return given
+
+    async def _revive(self, session_id: str) -> bool:
+        """The store lost the side of a live socket here (the session is gone, or was made
+        again by the peer's process without this side): give it back (False when nothing
+        here was lost)."""
+        if not self.store.shared:
+            return False
+        revived = False
+        for side in SIDES:
+            conn = self.local.get((session_id, side))
+            if conn is None or not _lost(await self.store.presence(session_id, side)):
+                continue
+            if await self._give_back(session_id, conn):
+                revived = True
+        if revived:
+            log.warning("signaling: a live call's session was lost by the store; made again")
+        return revived
+
+    async def _give_back(self, session_id: str, conn: Connection) -> bool:
+        if conn.finished or conn.side is None:
+            return False
+        given = await self.store.restore(
+            session_id,
+            conn.side,
+            conn.conn_id,
+            resume_hash=token_hash(conn.resume_token),
+            last_in=conn.last_in,
+            sent=conn.sent_seq,
+        )
+        if given:
+            await conn.catch_up()  # what the peer sent before this side was given back
+        return given
 
     # ---- endings -----------------------------------------------------------
 
@@ -475,8 +621,8 @@ class Hub:
                 self._emit(SideLeft(session_id, side))
 
     def _emit(self, event: HubEvent) -> None:
-        if not self._listeners:
-            return
+        if not self._listeners or seat_of(event.session_id) is not None:
+            return  # a colleague's seat is not a contact: what matters is told as her contact's
         session_id = event.session_id
         task = asyncio.create_task(self._tell(event, self._telling.get(session_id)))
         self._telling[session_id] = task

@@ -64,6 +64,11 @@ class ContactIn(BaseModel):
         "digits allowed.",
     )
     location: Location | None = None
+    sos: bool = Field(
+        default=False,
+        description="The app's one-tap SOS: an emergency voice call (or chat) on the women's "
+        "line, on a new case (no tracking code).",
+    )
 
 
 class ContactOut(BaseModel):
@@ -108,6 +113,9 @@ def _statement(body: ContactIn) -> contact.Statement | None:
         "invalid_name",
         "invalid_callback_times",
         "invalid_location",
+        "sos_line",
+        "sos_channel",
+        "sos_with_code",
         "unknown_category",
         "unknown_district",
         "intake_busy",
@@ -136,6 +144,7 @@ async def start_contact(request: web.Request) -> web.Response:
         tracking_code=body.tracking_code,
         location=location,
         silent=body.channel == "chat",
+        sos=body.sos,
     )
     await app[INTAKE_LIMITS].admit(client_address(request), app[CLOCK]().timestamp())
     asked = await _code_checked(request, asked)

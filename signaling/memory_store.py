@@ -220,6 +220,12 @@ class MemoryStore:
         if session is not None:
             session.sides[side].trim(seq)
 
+    async def post(self, session_id: str, side: Side, body: str) -> Entry | None:
+        session = self._sessions.get(session_id)
+        if session is None or session.ending is not None:
+            return None
+        return session.sides[side].put(body)
+
     async def pending(self, session_id: str, side: Side, after: int) -> list[Entry]:
         session = self._sessions.get(session_id)
         return [] if session is None else session.sides[side].pending(after)
@@ -294,6 +300,19 @@ class MemoryStore:
 
     async def orphans(self, node_id: str) -> list[tuple[str, Side, str]]:
         return []
+
+    async def restore(
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        *,
+        resume_hash: str,
+        last_in: int,
+        sent: int,
+    ) -> bool:
+        """Sessions here are never lost while their sockets live."""
+        return False
 
     async def goodbye(self, node_id: str) -> None:
         """Nothing to tell anyone."""

@@ -43,6 +43,9 @@ MAX_SEQ = 2**53 - 1
 
 Side = Literal["citizen", "officer"]
 SIDES: tuple[Side, Side] = ("citizen", "officer")
+Author = Literal["citizen", "officer", "colleague"]
+"""Who wrote a chat message: her, the officer holding the contact, or the colleague she
+asked to join (a warm transfer: a second officer seat, ``<session>-colleague``)."""
 
 SessionId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,128}$")]
@@ -278,7 +281,18 @@ class RelayedHangup(_Relay):
 
 class RelayedChat(_Relay):
     type: Literal["chat"]
+    from_: Author = Field(alias="from")  # type: ignore[assignment]
     text: str
+
+
+class ColleagueNotice(_ServerMessage):
+    """A warm transfer (officer sides only): ``joined``, to the officer holding the contact,
+    when the colleague she asked took her seat; ``yours``, to the colleague's seat, when
+    the officer left her the contact (answer it again for the officer's own seat)."""
+
+    type: Literal["colleague"]
+    seq: int
+    state: Literal["joined", "yours"]
 
 
 class RelayedDtmf(_Relay):
@@ -340,6 +354,7 @@ ServerMessage = Annotated[
     | RelayedHangup
     | RelayedChat
     | RelayedDtmf
+    | ColleagueNotice
     | SessionEnded
     | QueueNotice
     | ServerAck
@@ -358,6 +373,7 @@ SERVER_TYPES = (
     "hangup",
     "chat",
     "dtmf",
+    "colleague",
     "session-ended",
     "queue",
     "ack",
@@ -418,7 +434,7 @@ def dump(fields: dict[str, Any]) -> str:
     return json.dumps({"v": VERSION, **fields}, separators=(",", ":"), ensure_ascii=False)
 
 
-def relay_body(message: Relayed, side: Side) -> str:
+def relay_body(message: Relayed, side: Author) -> str:
     """The relayed form of ``message`` without its seq: JSON text missing the opening brace.
 
     The store numbers it for the receiving side with :func:`numbered`.

@@ -222,6 +222,11 @@ class RedisStore:
         keys = [session_key(session_id), mailbox_key(session_id, side)]
         await self._run("ack", keys, [side, seq])
 
+    async def post(self, session_id: str, side: Side, body: str) -> Entry | None:
+        keys = [session_key(session_id), mailbox_key(session_id, side)]
+        reply = await self._run("post", keys, [side, body, self.idle_ttl])
+        return Entry(int(reply[0]), reply[1]) if reply else None
+
     async def pending(self, session_id: str, side: Side, after: int) -> list[Entry]:
         keys = [session_key(session_id), mailbox_key(session_id, side)]
         first, *texts = await self._run("pending", keys, [side, after])
@@ -275,6 +280,24 @@ class RedisStore:
     async def expire(self, session_id: str, side: Side, now: float) -> Ending | None:
         reason = await self._end(session_id, "expire", side, now)
         return Ending(reason, side) if reason else None
+
+    async def restore(
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        *,
+        resume_hash: str,
+        last_in: int,
+        sent: int,
+    ) -> bool:
+        keys = [
+            session_key(session_id),
+            mailbox_key(session_id, side),
+            node_sides_key(node_of(conn)),
+        ]
+        args = [side, conn, resume_hash, last_in, sent, self.idle_ttl, session_id]
+        return bool(await self._run("restore", keys, args))
 
     # ---- node liveness ---------------------------------------------------
 

@@ -180,6 +180,13 @@ class SessionStore(Protocol):
         """``side``'s page has everything up to ``seq``: drop it from the mailbox."""
         ...
 
+    async def post(self, session_id: str, side: Side, body: str) -> Entry | None:
+        """Put a message from the server (``body`` as :func:`~signaling.messages.relay_body`
+        or :func:`~signaling.messages.notice_body` make it) in ``side``'s mailbox, numbered
+        after the others: a warm transfer's chat and notices between a session and its
+        colleague's seat. None when the session is unknown or has ended."""
+        ...
+
     async def pending(self, session_id: str, side: Side, after: int) -> list[Entry]:
         """The mailbox messages with seq above ``after``, in order."""
         ...
@@ -223,6 +230,22 @@ class SessionStore(Protocol):
         """The sides held by processes whose heartbeat stopped (other than ``node_id``), as
         ``(session, side, conn)``; those processes are forgotten. Mark each away (:meth:`leave`
         with its conn): only a side its conn still holds is changed."""
+        ...
+
+    async def restore(
+        self,
+        session_id: str,
+        side: Side,
+        conn: str,
+        *,
+        resume_hash: str,
+        last_in: int,
+        sent: int,
+    ) -> bool:
+        """Make a session the store lost (Redis restarted empty, or was flushed) again, open,
+        with ``side`` held by ``conn`` (a live socket here), resumable with its resume token,
+        numbered on from ``last_in`` (taken from the page) and ``sent`` (sent to it). False
+        when the session is there and has ended, or another connection holds the side."""
         ...
 
     async def goodbye(self, node_id: str) -> None:

@@ -22,6 +22,10 @@ PUBLIC = {
     ("GET", "/console/reports"),  # the page only; the figures need a supervisor's login
     ("GET", "/track"),
     ("GET", "/static/{name}"),
+    ("GET", "/manifest.webmanifest"),  # the installable app: its name and icon (no one's data)
+    ("GET", "/sw.js"),  # its service worker (keeps the shell only)
+    ("GET", "/offline"),  # its offline page: call 15, or text the centre
+    ("GET", "/api/probe"),  # bytes her page times to judge her network (no one's data)
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),

@@ -43,6 +43,15 @@ local function bump(key)
   return redis.call('HINCRBY', key, 'v', 1)
 end
 
+-- May an officer answer a task's service line: the rule of cases.vocabulary.eligible (she is
+-- on the line; a female-only line goes to a female officer), written here once for the
+-- scripts. `female_only` is the task's flag ('1'|'0'), which the router sets from the
+-- routing file's [lines] when it enqueues or moves the task: no line is named here.
+local function eligible(lines, gender, line, female_only)
+  if not string.find(lines, '|' .. line .. '|', 1, true) then return false end
+  return female_only ~= '1' or gender == 'female'
+end
+
 -- Offer a task to an officer if both are still free and the hard rules hold: the task
 -- is waiting; the officer answers its service line; a female-only task goes to a female
 -- officer; she is available, has no offer pending, is out of wrap-up and has the
@@ -57,8 +66,7 @@ local function make_offer(stream, task, officer, task_id, officer_id, now, expir
     'offer', 'load', 'cap', 'wrap', 'gender', 'lines'))
   if not pres then return 'unknown_officer' end
   if st ~= 'waiting' then return 'task_not_waiting' end
-  if not string.find(lines, '|' .. line .. '|', 1, true) then return 'hard_rule' end
-  if fonly == '1' and gender ~= 'female' then return 'hard_rule' end
+  if not eligible(lines, gender, line, fonly) then return 'hard_rule' end
   local t = tonumber(now)
   if pres ~= 'available' or offer ~= '' or tonumber(wrap) > t
       or tonumber(load) + tonumber(cost) > tonumber(cap) then

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 import attachments.models  # noqa: F401  (registers the tables)
 import audit.models  # noqa: F401
 import cases.models  # noqa: F401
+import children.models  # noqa: F401
 import ivr.models  # noqa: F401
 import locations.models  # noqa: F401
 import messaging.models  # noqa: F401

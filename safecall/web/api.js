@@ -51,3 +51,31 @@ export function query(params) {
   const pairs = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "");
   return pairs.length ? "?" + new URLSearchParams(pairs).toString() : "";
 }
+
+/** A request cut on its way (no answer: status 0) or by a server that is stopping or busy
+ *  (502, 503, 504): asking again may go through. Any other answer is the server's word. */
+export function wasCut(result) {
+  return result.status === 0 || result.status === 502 || result.status === 503 || result.status === 504;
+}
+
+export const AGAIN_MS = [500, 1000, 2000, 4000, 5000, 5000, 5000, 5000, 5000, 5000];
+
+/**
+ * `call()` (an `api(...)` call) again while it is cut, after each of `delays` (ms), until
+ * it is answered or refused; the last result, with `tries`. `options.waiting(result, n)`
+ * hears each cut one before the wait (to say "trying again"); `options.sleep` for tests.
+ */
+export async function tryAgain(call, options = {}) {
+  const delays = options.delays || AGAIN_MS;
+  const sleep = options.sleep || ((ms) => new Promise((done) => setTimeout(done, ms)));
+  let result = await call();
+  let tries = 1;
+  for (const ms of delays) {
+    if (!wasCut(result)) break;
+    if (options.waiting) options.waiting(result, tries);
+    await sleep(ms);
+    result = await call();
+    tries += 1;
+  }
+  return { ...result, tries };
+}

@@ -438,6 +438,7 @@ async function newConnection() {
   const pc = new RTCPeerConnection({ iceServers: servers, iceTransportPolicy });
   contact.pc = pc;
   if (contact.local) contact.local.getTracks().forEach((track) => pc.addTrack(track, contact.local));
+  if (window.SafecallBandwidth) window.SafecallBandwidth.adopt(pc);  // delivery: bandwidth.js
   pc.onicecandidate = (e) => relay({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : null });
   pc.ontrack = (e) => {
     const video = $("remote-video");
@@ -453,7 +454,9 @@ async function answerOffer(sdp) {
   await contact.pc.setRemoteDescription({ type: "offer", sdp });
   const answer = await contact.pc.createAnswer();
   await contact.pc.setLocalDescription(answer);
-  relay({ type: "answer", sdp: contact.pc.localDescription.sdp });
+  const mine = contact.pc.localDescription.sdp;
+  // delivery (bandwidth.js): on a poor network her answer asks for Opus at a low bitrate.
+  relay({ type: "answer", sdp: window.SafecallBandwidth ? window.SafecallBandwidth.answer(mine) : mine });
 }
 
 // When no video frames arrive for a while (bandwidth, a camera refused on the other
@@ -615,3 +618,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("language").value = "en";
   loadDistricts();
 });
+
+// delivery: the installed app's SOS (sos.js) opens its own contact, then joins it here.
+window.safecallBegin = begin;

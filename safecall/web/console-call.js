@@ -4,7 +4,7 @@
 // the console answers (docs/signaling.md, "Negotiation").
 
 import { clock, $, show } from "./console-dom.js";
-import { call, servers } from "./console-state.js";
+import { call, isVoice, servers } from "./console-state.js";
 import { icePolicy, newPeer, watchCall } from "./peer.js";
 
 const policy = icePolicy(window.location.search);
@@ -23,7 +23,7 @@ const FALLBACK = "No sound or video gets through between your browsers. Go on in
  * note says what is missing (a video call goes on with sound when the camera is refused).
  */
 export async function localMedia(channel) {
-  if (channel === "chat") return { stream: null, note: "" };
+  if (!isVoice(channel)) return { stream: null, note: "" };  // chat, SMS, WhatsApp: no media
   const video = channel === "browser_video";
   try {
     return { stream: await navigator.mediaDevices.getUserMedia({ audio: true, video }), note: "" };
@@ -167,7 +167,7 @@ function health(pc, state) {
 
 /** The officer makes the offer on a new connection (`early`: before the socket joined). */
 async function offer(early) {
-  if (contact.channel === "chat") return;
+  if (!isVoice(contact.channel)) return;
   const [iceServers, local] = await Promise.all([servers(), call.media]);
   if (!local || contact.ended) {
     call.settle();

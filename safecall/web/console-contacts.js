@@ -1,8 +1,10 @@
 // The contacts she holds: several at once (e.g. three chats and a call), as tabs with
 // unread counts; the one on screen shows its call, chat and wrap-up; each has its own
-// signaling side. A contact passed to a colleague (a transfer) leaves her list.
+// signaling side. A contact passed to a colleague (a transfer) leaves her list. A colleague
+// asked to join (a warm transfer) sits beside the officer in the chat (`seat: colleague`)
+// until the officer leaves it to her; then she answers again for the officer's own seat.
 
-import { api, refusal } from "./api.js";
+import { api, refusal, tryAgain } from "./api.js";
 import * as voice from "./console-call.js";
 import { $, announce, clock, el, show, words } from "./console-dom.js";
 import { call, held, isVoice, session, view } from "./console-state.js";
@@ -17,11 +19,14 @@ export function open(info, { media, socket, callback, select = true } = {}) {
     id: info.session_id, info, channel: info.channel, signal: null, messages: [], unread: 0,
     ended: false, endedAt: null, seen: Boolean(existing && existing.seen), callback: callback || null,
     openedAt: Date.now(), said: "",
+    // The task she completes after the wrap-up (a warm transfer's is its own), and her seat.
+    taskId: info.task_id || info.session_id, seat: info.seat || "officer",
+    warm: existing ? existing.warm : null, transfer: info.transfer || null,
   };
   held.set(contact.id, contact);
   (info.chat || []).forEach((line) => contact.messages.push(
-    { who: line.side === "officer" ? "You" : "Her", text: line.text }));
-  if (isVoice(contact.channel)) voice.begin(contact, media);
+    { who: author(contact, line.side), text: line.text }));
+  if (isVoice(contact.channel) && contact.seat === "officer") voice.begin(contact, media);
   else if (media) media.then((got) => voice.stopStream(got.stream));
   if (select || !view.selected) view.selected = contact.id;
   render();
@@ -36,9 +41,17 @@ export function open(info, { media, socket, callback, select = true } = {}) {
   return contact;
 }
 
+/** Who wrote a chat line, as she reads it on her seat. */
+function author(contact, side) {
+  if (side === "citizen") return "Her";
+  if (side === "colleague") return contact.seat === "colleague" ? "You" : "Colleague";
+  return contact.seat === "colleague" ? "Officer" : "You";
+}
+
 function connect(contact, socket) {
-  const spoken = isVoice(contact.channel);
-  contact.signal = window.SafecallSignal.open({ session: contact.id, token: contact.info.token, socket })
+  const spoken = isVoice(contact.channel) && contact.seat === "officer";
+  const session = contact.info.signal_session || contact.id;
+  contact.signal = window.SafecallSignal.open({ session, token: contact.info.token, socket })
     .on("reconnecting", () => note(contact, "Reconnecting…"))
     .on("joined", async (message, { resumed }) => {
       if (!spoken) note(contact, message.peer === "connected" ? "" : "Waiting for her page…");
@@ -56,7 +69,11 @@ function connect(contact, socket) {
       const meaning = contact.info.silent ? { 1: " (yes)", 2: " (no)" }[message.digit] || "" : "";
       message_(contact, "Her keypad", message.digit + meaning);
     })
-    .on("chat", (message) => message_(contact, "Her", message.text))
+    .on("chat", (message) => message_(contact, author(contact, message.from), message.text))
+    .on("colleague", (message) => {
+      if (message.state === "joined") announce("colleague-joined", contact);
+      else if (message.state === "yours") takeOver(contact);
+    })
     .on("peer-left", () => note(contact, "Her connection was lost; waiting for her to come back…"))
     .on("session-ended", () => ended(contact))
     .on("error", (message) => {
@@ -65,6 +82,20 @@ function connect(contact, socket) {
       if (message.code === "replaced") handOver(contact, "Your colleague has taken this contact.");
       else note(contact, message.message);
     });
+}
+
+/** The officer who asked her to join left her the contact: her own seat, answered again. */
+async function takeOver(contact) {
+  const answered = await api("POST", "/api/contacts/" + encodeURIComponent(contact.taskId) + "/answer");
+  if (answered.status !== 200 || answered.data.seat !== "officer") {
+    note(contact, refusal(answered, "The contact could not be taken over; reload the console."));
+    return;
+  }
+  const messages = contact.messages;
+  const opened = open(answered.data, { select: view.selected === contact.id });
+  opened.messages = messages;  // what she read beside her colleague stays on screen
+  opened.said = "The contact is yours now.";
+  render();
 }
 
 /** A line of the contact's state (a chat's; a call's comes from its media). */
@@ -111,12 +142,19 @@ export function ended(contact, at) {
 /** Wrap-up done: the task completes; she goes available again. */
 export async function finish(contact) {
   // A ring-back's task is the callback's (an unanswered ring has completed it already).
-  const taskId = contact.callback ? contact.callback.taskId : contact.id;
-  const done = await api("POST", "/api/queues/tasks/" + encodeURIComponent(taskId) + "/complete");
+  const taskId = contact.callback ? contact.callback.taskId : contact.taskId;
+  // Until the server has it, the contact still takes her capacity (no offer comes): asked
+  // again while cut; then she is told so, and presses Done again.
+  const said = $("wrapup-said");
+  const done = await tryAgain(
+    () => api("POST", "/api/queues/tasks/" + encodeURIComponent(taskId) + "/complete"),
+    { delays: [500, 1000, 2000], waiting: () => show(said, "Finishing: the server did not answer; trying again…") });
   if (done.status !== 200 && done.status !== 409 && done.status !== 404) {
-    show($("status-note"), refusal(done, "The contact could not be finished; try again."));
+    show(said, refusal(done, "The contact could not be finished.") +
+      " It still takes your capacity (no new contact is offered) until it is finished: press Done again.");
     return false;
   }
+  show(said, "");
   forget(contact);
   return true;
 }
@@ -143,7 +181,7 @@ function forget(contact) {
  */
 export function reconcile(tasks) {
   for (const contact of [...held.values()]) {
-    if (tasks.includes(contact.id) || (contact.callback && tasks.includes(contact.callback.taskId))) {
+    if (tasks.includes(contact.taskId) || (contact.callback && tasks.includes(contact.callback.taskId))) {
       contact.seen = true;
     } else if (contact.seen && !contact.ended && !contact.callback) {
       handOver(contact, "The contact was passed on; it is no longer yours.");
@@ -211,7 +249,7 @@ export function render() {
   $("media").hidden = !media || call.health === "failed";
   $("mute").hidden = !media;
   $("send-video-link").hidden = contact.channel !== "phone" || contact.ended;
-  $("transfer").hidden = contact.ended || Boolean(contact.callback);
+  $("transfer").hidden = contact.ended || Boolean(contact.callback) || contact.seat !== "officer";
   $("hangup").hidden = contact.ended;
   $("chat-form").hidden = contact.ended;
   $("ready-replies").hidden = contact.ended;
@@ -220,6 +258,11 @@ export function render() {
     $("call-fallback").hidden = true;
   }
   renderState(contact);
+  const from = contact.transfer && contact.seat === "colleague" && !contact.ended;
+  $("transfer-from").hidden = !from;
+  $("transfer-from").textContent = from ? "Transfer from " + contact.transfer.from_name +
+    (contact.transfer.note ? ": " + contact.transfer.note : "") +
+    ". You are in the chat beside her; the contact becomes yours when she leaves it to you." : "";
   $("chat-log").replaceChildren();
   contact.messages.forEach(appendMessage);
   $("chat-log").hidden = contact.ended && !contact.messages.length;

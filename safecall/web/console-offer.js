@@ -3,11 +3,11 @@
 // rings whatever she holds (a second chat during a chat; the server offers only what
 // fits her capacity), and is accepted beside the contacts she has.
 
-import { api, refusal } from "./api.js";
+import { api, refusal, tryAgain } from "./api.js";
 import { localMedia, stopStream } from "./console-call.js";
 import * as contacts from "./console-contacts.js";
 import { $, announce, show, words } from "./console-dom.js";
-import { call, held, isCallbackTask, servers, session } from "./console-state.js";
+import { call, held, isCallbackTask, isVoice, isWarmTask, servers, session } from "./console-state.js";
 
 const STATES = { available: "Available for contacts", break: "On a break",
                  offline: "Not taking contacts", busy: "In a contact", wrap_up: "Wrap-up",
@@ -28,6 +28,36 @@ function showState(me) {
   for (const presence of ["available", "break", "offline"]) {
     $("status-" + presence).setAttribute("aria-pressed", String(me.presence === presence));
   }
+  askToConfirm(Boolean(me.confirm));
+}
+
+/**
+ * After the queues were rebuilt (Redis restarted empty) she is offline until she says she
+ * is still there: a prompt with one button, put back as she was (available or on break).
+ */
+function askToConfirm(asked) {
+  const box = $("presence-confirm");
+  if (box.hidden === !asked) return;
+  box.hidden = !asked;
+  show($("presence-confirm-said"), "");
+  if (asked) {
+    notify("safecall: are you still available?", "The queues were restarted.", "safecall-confirm");
+    $("presence-confirm-yes").focus();
+  }
+}
+
+async function confirmPresence() {
+  const button = $("presence-confirm-yes");
+  button.disabled = true;
+  const result = await api("POST", "/api/queues/me/confirm");
+  button.disabled = false;
+  if (result.status === 401) return loginEnded();
+  if (result.status !== 200) {
+    // 503 while the queues are still being rebuilt: say so; she presses again.
+    show($("presence-confirm-said"), refusal(result, "That did not work yet; try again."));
+    return;
+  }
+  whereSheStands(result.data);  // an offer waiting for her rings at once
 }
 
 export async function setState(state) {
@@ -44,6 +74,7 @@ export async function setState(state) {
 $("status-available").addEventListener("click", () => setState("available"));
 $("status-break").addEventListener("click", () => setState("break"));
 $("status-offline").addEventListener("click", () => setState("offline"));
+$("presence-confirm-yes").addEventListener("click", confirmPresence);
 
 // Where she stands (her offer included) and the queue figures are pushed to the console
 // (Server-Sent Events, /api/console/events): an offer rings the moment it is made.
@@ -63,6 +94,7 @@ export function follow() {
   source.onopen = feedUp;
   on("me", whereSheStands);
   on("figures", showFigures);
+  on("children", (data) => announce("children", data));
   on("page", (data) => {
     show($("status-note"), data.message);
     notify("safecall: you are asked to come to the queue", data.message, "safecall-page");
@@ -144,11 +176,14 @@ function showFigures(figures) {
 
 function ringing(offer) {
   call.offer = offer;
-  const what = [isCallbackTask(offer.task_id) ? "Callback: ring her back" : words(offer.channel),
+  const asked = isWarmTask(offer.task_id) ? "Transfer: a colleague asks you to join · " : "";
+  const what = [offer.emergency ? "EMERGENCY (SOS)" : "",
+    isCallbackTask(offer.task_id) ? "Callback: ring her back" : asked + words(offer.channel),
     words(offer.line), offer.language ? words(offer.language) : "",
     offer.category ? words(offer.category) : ""].filter(Boolean).join(" · ");
   $("offer-what").textContent = what;
   $("offer").hidden = false;
+  $("offer").dataset.emergency = String(Boolean(offer.emergency));
   $("accept").disabled = false;
   $("decline").disabled = false;
   const left = () => Math.max(0, Math.round(offer.expires - (Date.now() + (session.skew || 0)) / 1000));
@@ -242,16 +277,23 @@ export async function accept() {
   $("decline").disabled = true;
   // The camera and microphone start while the server takes the accept (she is waiting:
   // every step done side by side is time she does not wait); let go if it is refused.
-  const media = isCallback || offer.channel === "chat" ? null : localMedia(offer.channel);
+  const media = isCallback || !isVoice(offer.channel) ? null : localMedia(offer.channel);
   const socket = isCallback ? null : window.SafecallSignal.warm();  // joins once answered
   if (!isCallback) servers();  // fresh in memory for the offer
   const drop = () => {
     if (media) media.then((got) => stopStream(got.stream));
     if (socket) socket.close();
   };
-  const accepted = await api("POST", "/api/queues/offers/" + encodeURIComponent(taskId) + "/accept");
+  // A request cut on its way (the network, a process stopping: 503) is asked again with
+  // growing waits until the server answers; she is told meanwhile.
+  const waiting = () => show($("status-note"), "The server did not answer; trying again…");
+  const accepted = await tryAgain(
+    () => api("POST", "/api/queues/offers/" + encodeURIComponent(taskId) + "/accept"), { waiting });
   stopRinging();
-  if (accepted.status !== 200) {
+  // An accept cut after the server took it is refused when asked again (it is hers already):
+  // her answer says whether it is.
+  const taken = accepted.status === 200 || (accepted.tries > 1 && accepted.status === 409);
+  if (!taken) {
     drop();
     show($("status-note"), refusal(accepted, "The contact could not be accepted."));
     return;
@@ -261,12 +303,14 @@ export async function accept() {
     announce("callback", { taskId, line: offer.line, language: offer.language });
     return;
   }
-  const answered = await api("POST", "/api/contacts/" + encodeURIComponent(taskId) + "/answer");
+  const answered = await tryAgain(
+    () => api("POST", "/api/contacts/" + encodeURIComponent(taskId) + "/answer"), { waiting });
   if (answered.status !== 200) {
     drop();
     show($("status-note"), refusal(answered, "The contact could not be joined."));
     return;
   }
+  show($("status-note"), "");
   contacts.open(answered.data, { media, socket });
 }
 $("accept").addEventListener("click", accept);

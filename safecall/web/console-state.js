@@ -48,3 +48,8 @@ export const isVoice = (channel) => VOICE.includes(channel);
 export function isCallbackTask(taskId) {
   return /~callback$/.test(String(taskId || ""));
 }
+
+/** By its id: a warm transfer's task (`…~warm`): a colleague asks her to join a contact. */
+export function isWarmTask(taskId) {
+  return /~warm$/.test(String(taskId || ""));
+}

@@ -1,27 +1,42 @@
 // Passing a contact on: to an officer on duty or to a service line. Cold: it leaves her
-// at once and waits for whoever accepts. Warm (when the server offers it: `warm` in the
-// OpenAPI document's transfer body): she stays with her until the colleague accepts, and
-// the contact leaves her list then (console-contacts.js sees it leave her tasks).
+// at once and waits for whoever accepts. Warm (a chat or a browser call; with a note): she
+// stays with her; the colleague, once she accepts, joins the chat beside her; she then
+// leaves her to the colleague (`warm-leave`), or calls it off before the colleague accepts
+// (`warm-cancel`) and the contact stays hers.
 
 import { api, refusal } from "./api.js";
 import * as contacts from "./console-contacts.js";
-import { $, el, hear, words } from "./console-dom.js";
+import { $, el, hear, show, words } from "./console-dom.js";
 import { held, view } from "./console-state.js";
 
-const transfer = { warm: null, targets: [] };
+const transfer = { warm: true, targets: [] };
 window.safecallTransfer = transfer;
 
 function say(text) { $("transfer-said").textContent = text; }
 
-/** Whether this server's transfer takes `warm` (asked once). */
-async function warmOffered() {
-  if (transfer.warm === null) {
-    const doc = await api("GET", "/api/openapi.json");
-    const schemas = doc.status === 200 && doc.data.components ? doc.data.components.schemas || {} : {};
-    const body = Object.entries(schemas).find(([name]) => /^TransferIn/.test(name));
-    transfer.warm = Boolean(body && body[1].properties && body[1].properties.warm);
-  }
-  return transfer.warm;
+/** A warm transfer is for a chat or a browser call (a phone call's media is the bridge's). */
+function warmOffered(contact) {
+  return contact.channel !== "phone";
+}
+
+function showNote() {
+  const on = $("transfer-warm").checked && !$("transfer-warm-field").hidden;
+  $("transfer-note").hidden = !on;
+  $("transfer-note-label").hidden = !on;
+}
+$("transfer-warm").addEventListener("change", showNote);
+
+/** The warm transfer of the contact on screen: waiting for the colleague, or she is in. */
+function showWarm() {
+  const contact = held.get(view.selected);
+  const warm = contact && !contact.ended ? contact.warm : null;
+  $("warm-transfer").hidden = !warm;
+  if (!warm) return;
+  $("warm-said").textContent = warm.joined
+    ? warm.to + " has joined the chat. Introduce her, then leave her to your colleague."
+    : "Waiting for " + warm.to + " to accept; stay with her until then.";
+  $("warm-leave").hidden = !warm.joined;
+  $("warm-cancel").hidden = Boolean(warm.joined);
 }
 
 async function fill(contact) {
@@ -42,7 +57,8 @@ async function fill(contact) {
   select.append(people, lines);
   const first = [...select.options].find((o) => o.value);
   if (first) select.value = first.value;
-  $("transfer-warm-field").hidden = !(await warmOffered());
+  $("transfer-warm-field").hidden = !warmOffered(contact);
+  showNote();
 }
 
 $("transfer").addEventListener("click", async () => {
@@ -66,12 +82,14 @@ $("transfer-panel").addEventListener("submit", async (event) => {
     say("Choose whom to pass her to.");
     return;
   }
-  const warm = transfer.warm && $("transfer-warm").checked;
+  const warm = warmOffered(contact) && $("transfer-warm").checked;
   const body = kind === "officer" ? { officer_id: Number(value) } : { line: value };
-  if (warm) body.warm = true;
+  if (warm) body.note = $("transfer-note").value.trim();
   const to = $("transfer-target").selectedOptions[0].textContent.split(" · ")[0];
   $("transfer-send").disabled = true;
-  const result = await api("POST", "/api/queues/tasks/" + encodeURIComponent(contact.id) + "/transfer", body);
+  const path = warm ? "/api/contacts/" + encodeURIComponent(contact.id) + "/transfer"
+    : "/api/queues/tasks/" + encodeURIComponent(contact.id) + "/transfer";
+  const result = await api("POST", path, body);
   $("transfer-send").disabled = false;
   if (result.status !== 200) {
     say(refusal(result, "The contact could not be transferred."));
@@ -80,11 +98,57 @@ $("transfer-panel").addEventListener("submit", async (event) => {
   $("transfer-panel").hidden = true;
   $("transfer").setAttribute("aria-expanded", "false");
   if (warm) {
-    contact.said = "Waiting for " + to + " to accept; stay with her until then.";
-    contacts.render();
+    contact.warm = { to, taskId: result.data.task_id, joined: false };
+    $("transfer-note").value = "";
+    showWarm();
   } else {
     contacts.handOver(contact, "Transferred to " + to + ". She waits for them to accept.");
   }
 });
 
-hear("selected", () => { $("transfer-panel").hidden = true; $("transfer").setAttribute("aria-expanded", "false"); });
+hear("selected", () => {
+  $("transfer-panel").hidden = true;
+  $("transfer").setAttribute("aria-expanded", "false");
+  showWarm();
+});
+hear("contact", showWarm);
+hear("ended", showWarm);
+hear("forgotten", showWarm);
+
+// Her colleague took her seat beside her: she may leave her now.
+hear("colleague-joined", (contact) => {
+  if (!contact.warm) return;
+  contact.warm.joined = true;
+  showWarm();
+});
+
+$("warm-cancel").addEventListener("click", async () => {
+  const contact = held.get(view.selected);
+  if (!contact || !contact.warm) return;
+  $("warm-cancel").disabled = true;
+  const result = await api("POST", "/api/contacts/" + encodeURIComponent(contact.id) + "/transfer/cancel");
+  $("warm-cancel").disabled = false;
+  if (result.status === 200 || (result.data && result.data.error && result.data.error.code === "no_transfer")) {
+    contact.warm = null;
+    showWarm();
+    say("");
+    show($("status-note"), "The transfer was called off; she stays with you.");
+    return;
+  }
+  $("warm-said").textContent = refusal(result, "The transfer could not be called off.");
+});
+
+$("warm-leave").addEventListener("click", async () => {
+  const contact = held.get(view.selected);
+  if (!contact || !contact.warm) return;
+  $("warm-leave").disabled = true;
+  const result = await api("POST", "/api/contacts/" + encodeURIComponent(contact.id) + "/leave");
+  $("warm-leave").disabled = false;
+  if (result.status !== 200) {
+    $("warm-said").textContent = refusal(result, "You could not leave her yet.");
+    return;
+  }
+  const to = contact.warm.to;
+  contact.warm = null;
+  contacts.handOver(contact, "You left her to " + to + ".");
+});

@@ -1,13 +1,15 @@
 // The officer console, put together: log in, then her status and offers
 // (console-offer.js), the contacts she holds (console-contacts.js, console-call.js,
 // console-leg.js, console-callback.js), the case on screen (console-case.js, console-map.js),
-// transfers, ready replies, shortcuts, and the case list (console-cases.js).
+// transfers, ready replies, shortcuts, the case list (console-cases.js), and the missing and
+// found children (console-children.js).
 // Native ES modules, no build step; server text goes in with textContent only.
 
 import { api, refusal, refusalCode } from "./api.js";
 import "./console-callback.js";
 import "./console-case.js";
 import * as cases from "./console-cases.js";
+import * as children from "./console-children.js";
 import * as contacts from "./console-contacts.js";
 import { $, hear, show } from "./console-dom.js";
 import "./console-keys.js";
@@ -94,6 +96,7 @@ function showConsole(officer) {
   servers();
   replies.load();
   cases.prepare();
+  children.prepare();
 }
 
 /** Any 401 after login means the login ended (expired, logged out elsewhere, disabled). */

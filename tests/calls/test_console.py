@@ -278,6 +278,120 @@ async def test_three_chats_at_once_an_offer_during_a_chat_and_a_transfer(
     assert pages.problems == []
 
 
+async def test_a_warm_chat_transfer_between_two_consoles(pages: Pages, db: Db) -> None:
+    """A asks B to join her chat with a note; she stays with her until B joins; the three
+    write to each other, each line with its author; A leaves her to B, who goes on."""
+    await officer(db, "WARM-1")
+    colleague = await officer(db, "WARM-2")
+    first = await pages.open("/console", LAPTOP)
+    await log_in(first, "WARM-1")
+    await first.get_by_test_id("status-available").click()
+    citizen = await her_chat(pages)
+    await accept(first)
+    await say(citizen, first, "Please help me")
+    second = await pages.open("/console", LAPTOP)
+    await log_in(second, "WARM-2")
+    await second.get_by_test_id("status-available").click()
+    await second.get_by_test_id("status-text").filter(has_text="Available").wait_for()
+
+    await first.get_by_test_id("transfer").click()
+    await first.get_by_test_id("transfer-target").select_option(f"officer:{colleague.id}")
+    await first.get_by_test_id("transfer-warm").check()
+    await first.get_by_test_id("transfer-note").fill("She needs a shelter tonight")
+    await first.get_by_test_id("transfer-send").click()
+    await expect(first.get_by_test_id("warm-said")).to_contain_text("Waiting for")
+    await expect(first.get_by_test_id("warm-cancel")).to_be_visible()
+    await expect(first.get_by_test_id("contact-tab")).to_have_count(1)  # still hers
+    await say(citizen, first, "Are you still there?")
+
+    await expect(second.get_by_test_id("offer-what")).to_contain_text("Transfer")
+    await accept(second)
+    await expect(second.get_by_test_id("transfer-from")).to_contain_text(
+        "She needs a shelter tonight"
+    )
+    await second.get_by_test_id("chat-log").get_by_text("Are you still there?").wait_for()
+    await expect(first.get_by_test_id("warm-said")).to_contain_text("has joined")
+    await look(first, "warm-transfer")
+
+    # All three see what each writes, with who wrote it.
+    await say(citizen, first, "hello both")
+    await second.get_by_test_id("chat-log").get_by_text("hello both").wait_for()
+    await say(first, citizen, "This is my colleague")
+    await expect(second.get_by_test_id("chat-log")).to_contain_text("Officer: This is my colleague")
+    await say(second, citizen, "I am here too")
+    await expect(first.get_by_test_id("chat-log")).to_contain_text("Colleague: I am here too")
+
+    # A leaves her to B: the contact leaves A's list and goes on with B.
+    await first.get_by_test_id("warm-leave").click()
+    await expect(first.get_by_test_id("contact-tab")).to_have_count(0)
+    await expect(second.get_by_test_id("transfer-from")).to_be_hidden()
+    await say(citizen, second, "thank you")
+    await say(second, citizen, "I will stay with you")
+    me = await second.evaluate("async () => (await fetch('/api/queues/me')).json()")
+    assert len(me["tasks"]) == 1 and me["tasks"][0].endswith("~warm")
+    await second.get_by_test_id("hangup").click()
+    await second.get_by_test_id("wrapup-done").click()
+    await second.get_by_test_id("status-text").filter(has_text="Available").wait_for()
+    me = await second.evaluate("async () => (await fetch('/api/queues/me')).json()")
+    assert me["tasks"] == []
+    assert pages.problems == []
+
+
+STOPPING = {"error": {"code": "going_away", "message": "This server is restarting; try again."}}
+
+
+async def test_a_cut_accept_and_answer_are_asked_again_and_a_failed_finish_is_said(
+    pages: Pages, db: Db
+) -> None:
+    """The accept and the answer reach the server but their answers are lost (the
+    network), then a stopping process answers 503: the console asks again until it
+    holds the contact. Finishing fails while the server is away: she is told her capacity
+    is still taken, and finishes when it is back (issue 14, "Also")."""
+    await officer(db, "CUT-1")
+    console = await pages.open("/console", LAPTOP)
+    await log_in(console, "CUT-1")
+    await console.get_by_test_id("status-available").click()
+    citizen = await her_chat(pages)
+    cuts = {"accept": 1, "answer": 2}
+
+    async def cut(route: Any) -> None:
+        step = route.request.url.rsplit("/", 1)[-1]
+        if cuts.get(step, 0) <= 0:
+            await route.continue_()
+            return
+        cuts[step] -= 1
+        if step == "answer" and cuts[step] == 0:
+            await route.fulfill(status=503, json=STOPPING, headers={"Retry-After": "1"})
+            return
+        await route.fetch()  # the server takes it; its answer is lost on the way back
+        await route.abort("connectionreset")
+
+    await console.route(re.compile(r"/api/(queues/offers|contacts)/[^/]+/(accept|answer)$"), cut)
+    await accept(console)
+    await expect(console.get_by_test_id("contact-tab")).to_have_count(1)
+    assert cuts == {"accept": 0, "answer": 0}
+    await say(citizen, console, "can you hear me?")
+    await say(console, citizen, "Yes, I am here")
+
+    await console.get_by_test_id("hangup").click()
+    await console.get_by_test_id("wrapup").wait_for(state="visible")
+    await console.route(
+        "**/api/queues/tasks/*/complete",
+        lambda route: route.fulfill(status=503, json=STOPPING, headers={"Retry-After": "1"}),
+    )
+    await console.get_by_test_id("wrapup-done").click()
+    await expect(console.get_by_test_id("wrapup-said")).to_contain_text(
+        "still takes your capacity", timeout=15_000
+    )
+    me = await console.evaluate("async () => (await fetch('/api/queues/me')).json()")
+    assert len(me["tasks"]) == 1  # not finished: hers still
+    await console.unroute("**/api/queues/tasks/*/complete")
+    await console.get_by_test_id("wrapup-done").click()
+    await console.get_by_test_id("status-text").filter(has_text="Available").wait_for()
+    await expect(console.get_by_test_id("contact-tab")).to_have_count(0)
+    assert pages.problems == []
+
+
 async def test_a_call_whose_ice_cannot_connect_is_said_and_goes_on_in_chat(
     pages: Pages, db: Db
 ) -> None:

@@ -25,10 +25,13 @@ from cases.casework import (
 )
 from cases.models import Case, CaseNote, ContactSession, TimelineEvent
 from cases.timeline import timeline
+from queues import config as routing_config
 from safecall.refusals import Refusal
 from tests.cases.conftest import T0
 
 LATER = T0 + timedelta(hours=1)
+LINES = routing_config.load().lines
+"""The packaged routing file's service lines (line -> female only)."""
 
 
 async def _status(db, case, actor, status, **fields):
@@ -153,7 +156,9 @@ async def test_assignment_rules(db, new_case, make_officer):
     async def assign(actor, officer_id):
         async with db() as session, session.begin():
             fresh = await session.get(Case, case.id)
-            await assign_officer(session, fresh, officer_id=officer_id, actor=actor, now=LATER)
+            await assign_officer(
+                session, fresh, officer_id=officer_id, actor=actor, now=LATER, female_only=LINES
+            )
 
     with pytest.raises(NotAllowed):
         await assign(officer, other.id)
@@ -260,7 +265,9 @@ async def test_who_sees_which_case(db, new_case, make_officer):
     violence = await new_case(service_line="women", category="sexual_violence")
     async with db() as session, session.begin():
         fresh = await session.get(Case, violence.id)
-        await assign_officer(session, fresh, officer_id=assigned.id, actor=admin, now=LATER)
+        await assign_officer(
+            session, fresh, officer_id=assigned.id, actor=admin, now=LATER, female_only=LINES
+        )
     expected = {
         women_officer.id: {plain.id},
         child_officer.id: {child.id},

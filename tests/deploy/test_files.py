@@ -72,3 +72,23 @@ def test_the_systemd_unit_is_well_formed() -> None:
         if line.strip() and "/opt/safecall/bin/safecall is not executable" not in line
     ]
     assert problems == []
+
+
+@pytest.mark.parametrize("files", [COMPOSE, WITH_SENTINELS], ids=["plain", "sentinels"])
+def test_every_redis_of_the_stack_keeps_an_append_only_file(files: list[Path]) -> None:
+    """Without persistence a restart brings Redis back empty (docs/operations.md#redis)."""
+    services = load(files, _example_env())
+    servers = [
+        s["command"] for s in services.values() if s.get("command", [""])[0] == "redis-server"
+    ]
+    assert len(servers) == (2 if files == WITH_SENTINELS else 1)
+    for command in servers:
+        assert command[command.index("--appendonly") + 1] == "yes"
+        assert command[command.index("--save") + 1] == ""
+
+
+def test_the_test_services_run_redis_as_production_does() -> None:
+    for script in ("test-services.sh", "in-netns.sh"):
+        text = (ROOT / "scripts" / script).read_text().replace("\\\n", " ")
+        (line,) = [line for line in text.splitlines() if line.strip().startswith("redis-server")]
+        assert "--appendonly yes" in line and '--save ""' in line, script

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { api, query, refusal, refusalCode } from "../../safecall/web/api.js";
+import { api, query, refusal, refusalCode, tryAgain, wasCut } from "../../safecall/web/api.js";
 
 function answering(status, body) {
   const calls = [];
@@ -52,4 +52,35 @@ test("a refusal's sentence and code, or the page's own words", async () => {
 test("a query string from the values that are set", () => {
   assert.equal(query({ a: "1", b: "", c: null, d: undefined, e: "x y" }), "?a=1&e=x+y");
   assert.equal(query({}), "");
+});
+
+test("a cut request is asked again with growing waits until it is answered", async () => {
+  const statuses = [0, 503, 502, 200];
+  const waits = [];
+  const heard = [];
+  const result = await tryAgain(async () => ({ status: statuses.shift(), data: null, date: null }), {
+    sleep: async (ms) => { waits.push(ms); },
+    waiting: (cut, n) => heard.push([cut.status, n]),
+  });
+  assert.equal(result.status, 200);
+  assert.equal(result.tries, 4);
+  assert.deepEqual(waits, [500, 1000, 2000]);
+  assert.deepEqual(heard, [[0, 1], [503, 2], [502, 3]]);
+});
+
+test("a refusal is the server's word: never asked again", async () => {
+  let calls = 0;
+  const result = await tryAgain(async () => { calls += 1; return { status: 409, data: null, date: null }; },
+    { sleep: async () => {} });
+  assert.equal(result.status, 409);
+  assert.equal(calls, 1);
+  assert.equal(wasCut({ status: 409 }), false);
+  assert.equal(wasCut({ status: 0 }), true);
+});
+
+test("asking again stops after the last wait, with the last cut", async () => {
+  const result = await tryAgain(async () => ({ status: 503, data: null, date: null }),
+    { delays: [1, 1], sleep: async () => {} });
+  assert.equal(result.status, 503);
+  assert.equal(result.tries, 3);
 });

@@ -19,6 +19,7 @@ def test_defaults_load() -> None:
     assert config.priority_of(None, emergency=True) == config.emergency_priority
     assert config.cost("voice") == config.capacity_units == 3 * config.cost("chat")
     assert config.steps[-1].relaxes_everything
+    assert 0 < config.grace <= 10
 
 
 def test_a_file_on_disk(tmp_path: Path) -> None:
@@ -82,3 +83,33 @@ def test_unknown_section_and_bad_toml() -> None:
         routing_config.parse(routing_config.load_default_text() + "\n[surprise]\nx = 1\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         routing_config.parse("lines = [", "broken.toml")
+
+
+_STEP = "[[relaxation.steps]]\nafter = 0\nlanguage = false\nmin_proficiency = 0\ndistrict = false"
+
+
+@pytest.mark.parametrize(("grace", "message"), [("-1", "at least 0"), ("31", "at most 30")])
+def test_the_grace_is_short(grace: str, message: str) -> None:
+    relaxation = f"[relaxation]\nknown_officer = 30\nreturning = 60\ngrace = {grace}\n{_STEP}"
+    with pytest.raises(ConfigError, match=f"relaxation.grace must be .*{message}"):
+        config_with(relaxation=relaxation)
+
+
+def test_the_grace_may_be_left_out() -> None:
+    relaxation = f"[relaxation]\nknown_officer = 30\nreturning = 60\n{_STEP}"
+    assert config_with(relaxation=relaxation).grace == routing_config.DEFAULT_GRACE
+    relaxation = f"[relaxation]\nknown_officer = 30\nreturning = 60\ngrace = 0\n{_STEP}"
+    assert config_with(relaxation=relaxation).grace == 0
+
+
+def test_aging_stays_below_an_emergency() -> None:
+    config = routing_config.load()
+    assert config.aging_every > 0 and config.aging_ceiling < config.emergency_priority
+    with pytest.raises(ConfigError, match=r"aging\.up_to must be a whole number from 0 to 99"):
+        config_with(aging="[aging]\nevery = 20\nup_to = 100")
+    with pytest.raises(ConfigError, match=r"aging\.every must be a number of seconds"):
+        config_with(aging="[aging]\nevery = 0\nup_to = 50")
+    with pytest.raises(ConfigError, match="unknown key"):
+        config_with(aging="[aging]\nevery = 20\nceiling = 50")
+    assert config_with(aging="[aging]\nevery = 30").aging_ceiling == config.emergency_priority - 1
+    assert config_with(aging="").aging_every == routing_config.DEFAULT_AGING_EVERY

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from queues import config as routing_config
 from queues.events import Kind
 from queues.model import Presence, TaskStatus
 from queues.router import Refused, Router
@@ -120,26 +123,60 @@ async def test_preferences_relax_with_waiting_and_the_task_keeps_its_place(
     router: Router, clock: FakeClock
 ) -> None:
     await online(router, profile(1, languages=["en"]))
+    await router.enqueue(contact("first", language="en"))
+    await router.accept("first", 1)
     await router.enqueue(contact("punjabi", language="pa"))
-    clock.advance(5)
+    clock.advance(1)
     await router.enqueue(contact("english", language="en"))
-    assert offered_to(router, "english") == 1
-    await router.accept("english", 1)
-    await router.complete("english", 1)
-    clock.advance(30)  # wrap-up over; "punjabi" has waited 35 s: language still asked
+    await router.complete("first", 1)
+    clock.advance(router.config.wrap_up)  # wrap-up over: nobody free speaks Punjabi
     await router.tick()
-    assert offered_to(router, "punjabi") is None
-    clock.advance(90)  # 125 s: every preference dropped
+    assert offered_to(router, "punjabi") == 1  # she keeps her place, ahead of "english"
+
+
+async def test_past_the_grace_a_busy_preferred_officer_does_not_hold_her(
+    router: Router, clock: FakeClock
+) -> None:
+    await online(router, profile(1, languages=["pa"]), profile(2, languages=["en"]))
+    await router.enqueue(contact("before", language="pa"))
+    await router.accept("before", 1)  # the only Punjabi speaker is busy
+    await router.enqueue(contact("punjabi", language="pa"))
+    assert offered_to(router, "punjabi") is None  # within the grace
+    clock.advance(router.config.grace)
     await router.tick()
-    assert offered_to(router, "punjabi") == 1
+    assert offered_to(router, "punjabi") == 2  # help first: the English speaker is free
+
+
+async def test_a_free_officer_who_meets_the_preferences_still_wins(
+    router: Router, clock: FakeClock
+) -> None:
+    await online(router, profile(1, languages=["en"]))  # idle longest
+    clock.advance(10)
+    await online(router, profile(2, languages=["pa"], skills={"acid_attack": 3}))
+    clock.advance(60)
+    await router.enqueue(contact("p", language="pa", category="acid_attack"))
+    assert offered_to(router, "p") == 2
+    await router.decline("p", 2)  # she declined: nobody free who meets them is left
+    await router.tick()
+    assert offered_to(router, "p") is None  # still within the grace
+    clock.advance(router.config.grace)
+    await router.tick()
+    assert offered_to(router, "p") == 1
 
 
 async def test_proficiency_step(router: Router, clock: FakeClock) -> None:
     await online(router, profile(1, skills={"acid_attack": 2}))
     await router.enqueue(contact("s1", category="acid_attack"))
-    assert offered_to(router, "s1") is None  # asks for 3 at first
-    clock.advance(61)
+    assert offered_to(router, "s1") is None  # asks for 3 at first, for the grace
+    clock.advance(router.config.grace)
     await router.tick()
+    assert offered_to(router, "s1") == 1  # nobody with 3 is free: she is offered at once
+
+
+async def test_a_grace_of_zero_offers_her_at_once(make_router: MakeRouter) -> None:
+    router = await make_router(config=replace(routing_config.load(), grace=0.0))
+    await online(router, profile(1, skills={}))
+    await router.enqueue(contact("s1", category="domestic_violence"))
     assert offered_to(router, "s1") == 1
 
 

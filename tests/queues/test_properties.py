@@ -7,7 +7,8 @@ for the Redis store) and the events it emitted:
 * no officer holds more than her capacity;
 * no hard rule is broken by any offer or assignment;
 * nothing matchable is left unmatched (no free officer idles while a task she
-  may take waits): no task starves;
+  may take waits, and past the grace a task's preferences hold it back from her
+  only while someone who meets them is free for it): no task starves;
 * each offer respects the order: no task ahead in line that the officer could
   have taken, and no free officer who fitted the task better;
 * every task ends exactly once, and every event id is unique.
@@ -208,10 +209,11 @@ def check_state(
     for officer in officers.values():  # capacity
         assert officer.load == load[officer.id] <= officer.capacity, officer
     waiting = [t for t in tasks.values() if t.status == TaskStatus.WAITING]
-    free = [o for o in officers.values() if policy.offerable(o, 1, now)]
-    for officer in free:  # nothing matchable left unmatched
-        for task in waiting:
-            assert not policy.eligible(officer, task, now, CONFIG), (officer, task)
+    everyone = list(officers.values())
+    free = [o for o in everyone if policy.offerable(o, 1, now)]
+    for officer in free:  # nothing matchable left unmatched (preferences hold no one back
+        for task in waiting:  # from a free officer once nobody who meets them is free)
+            assert not policy.may_offer(officer, task, now, CONFIG, everyone), (officer, task)
     for event in new_events:  # order of each offer
         if event.kind != Kind.OFFERED or event.task_id not in tasks:
             continue
@@ -220,12 +222,13 @@ def check_state(
         if offered.status != TaskStatus.OFFERED or offered.officer != officer.id:
             continue
         as_free = _ignoring_offer(officer)
-        place = policy.place(offered, now)
+        before = [as_free if o.id == officer.id else o for o in everyone]
+        place = policy.place(offered, now, CONFIG)
         for task in waiting:
-            if policy.place(task, now) < place:
-                assert not policy.eligible(as_free, task, now, CONFIG), (task, offered)
+            if policy.place(task, now, CONFIG) < place:
+                assert not policy.may_offer(as_free, task, now, CONFIG, before), (task, offered)
         as_waiting = replace(offered, status=TaskStatus.WAITING, officer=None)
-        rivals = [o for o in free if policy.eligible(o, as_waiting, now, CONFIG)]
+        rivals = [o for o in free if policy.may_offer(o, as_waiting, now, CONFIG, before)]
         mine = policy.officer_key(officer, offered)
         assert all(mine <= policy.officer_key(o, offered) for o in rivals), (officer, rivals)
 
