@@ -219,11 +219,14 @@ def _name_weight(sim: float, high: float, low: float) -> float:
 
 
 def _span(lo: int | None, hi: int | None) -> tuple[float, float] | None:
-    if lo is None and hi is None:
-        return None
-    lo_ = float(lo if lo is not None else hi)  # type: ignore[arg-type]
-    hi_ = float(hi if hi is not None else lo)  # type: ignore[arg-type]
-    return (min(lo_, hi_), max(lo_, hi_))
+    """A range from its ends, either of which may be unknown (one end: that value)."""
+    if lo is None:
+        if hi is None:
+            return None
+        lo = hi
+    elif hi is None:
+        hi = lo
+    return (float(min(lo, hi)), float(max(lo, hi)))
 
 
 def _gap(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -247,14 +250,15 @@ def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def _hours(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    if hours < 48:
-        return f"{max(hours, 0):.0f} hours"
-    return f"{hours / 24:.0f} days"
-
-
-class RuledOut(Exception):
-    """The pair cannot be one child (found before last seen)."""
+    """A time elapsed as an officer says it: "less than an hour", "5 hours", "3 days"."""
+    hours = max(delta.total_seconds(), 0) / 3600
+    if hours < 0.5:
+        return "less than an hour"
+    if hours < 47.5:
+        n, unit = round(hours), "hour"
+    else:
+        n, unit = round(hours / 24), "day"
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
 
 def score_pair(
@@ -352,7 +356,9 @@ def score_pair(
     ):
         common = mine & theirs
         if common:
-            w = weight * len(common) / len(mine | theirs)
+            # share of the shorter description found in the other: a station
+            # writes "scar" where the mother wrote "scar on left cheek"
+            w = weight * len(common) / min(len(mine), len(theirs))
             signals.append((w, f"{label}: {', '.join(sorted(common))}"))
 
     if a.photo_hashes and b.photo_hashes:

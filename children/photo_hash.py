@@ -3,10 +3,11 @@
 A mother's photo of her daughter and the photo a shelter forwards of the same
 print are rarely the same bytes: resized, re-compressed by a messaging app,
 cropped a little. :func:`photo_hash` is a DCT hash (pHash): the image in grey,
-shrunk to 32×32, its 2-D cosine transform, and one bit per low frequency
-(the top-left 8×8 without the constant term... kept, 64 bits) set when above
-their median. Two hashes of the same photo differ in a few bits
-(:func:`hamming`); different photos differ in about half of them.
+shrunk to 32×32, its 2-D cosine transform, and one bit for each of the 64
+lowest frequencies (the top-left 8×8), set when above their median (taken
+without the constant term, which only says how bright the photo is). Two
+hashes of the same photo differ in a few bits (:func:`hamming`); different
+photos differ in about half of them.
 
 This finds *the same photo*, not the same face: two different photos of one
 child are not a duplicate. There is no face recognition here.
@@ -53,8 +54,13 @@ def photo_hash(image: Image.Image) -> int:
 
 
 def photo_hash_bytes(data: bytes) -> int:
-    """The hash of an encoded image (JPEG, PNG, WebP...); raises ``PIL.UnidentifiedImageError``."""
+    """The hash of an encoded image (JPEG, PNG, WebP...); raises ``PIL.UnidentifiedImageError``.
+
+    A JPEG is decoded at reduced scale (the hash needs 32×32), so a 20-megapixel
+    phone photo costs little; Pillow's decompression-bomb limit still applies.
+    """
     with Image.open(io.BytesIO(data)) as image:
+        image.draft("L", (SAMPLE_SIZE * 4, SAMPLE_SIZE * 4))
         return photo_hash(image)
 
 

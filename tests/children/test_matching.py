@@ -195,3 +195,13 @@ def test_a_pasted_essay_is_read_only_so_far() -> None:
     found = describe("f-long", "found", (essay,) * 50, at=LAST_SEEN + timedelta(hours=1))
     [candidate] = rank(missing_boy(), [found])
     assert candidate.report_id == "f-long"
+
+
+@pytest.mark.parametrize(
+    ("hours", "said"),
+    [(0.2, "less than an hour"), (1, "1 hour"), (5, "5 hours"), (30, "30 hours"), (72, "3 days")],
+)
+def test_the_time_elapsed_reads_as_an_officer_says_it(hours: float, said: str) -> None:
+    found = describe("f-1", "found", ("Ali",), at=LAST_SEEN + timedelta(hours=hours))
+    [candidate] = rank(missing_boy(), [found])
+    assert f"time: found {said} after last seen" in candidate.reasons

@@ -68,6 +68,13 @@ def test_the_same_photo_passed_around_still_matches(photos: list[Image.Image]) -
             )
 
 
+def test_a_large_jpeg_decoded_at_reduced_scale_matches_the_original(
+    photos: list[Image.Image],
+) -> None:
+    big = photos[0].resize((1920, 2560), Image.Resampling.BICUBIC)
+    assert same_photo(photo_hash(photos[0]), photo_hash_bytes(encoded(big, quality=85)))
+
+
 def test_different_photos_do_not_match(photos: list[Image.Image]) -> None:
     hashes = [photo_hash(p) for p in photos]
     for i, a in enumerate(hashes):
