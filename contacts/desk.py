@@ -503,6 +503,11 @@ class Desk:
                 "colleague_not_here",
                 "Your colleague has not accepted yet: wait for her, or cancel the transfer.",
             )
+        if not await self.hub.colleague_here(session_id):
+            raise Conflict(
+                "colleague_not_here",
+                "Your colleague is not in the chat now: wait for her, or cancel the transfer.",
+            )
         now = self.clock()
         async with self.db() as session, session.begin():
             contact = await session.get(ContactSession, session_id)

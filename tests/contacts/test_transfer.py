@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from audit.models import AuditEvent
 from cases.models import ContactSession, Leg, TimelineEvent
 from queues.service import ROUTER
 from safecall.app import create_app
@@ -318,7 +319,7 @@ async def me(browser: Any) -> int:
 
 
 async def test_a_warm_transfer_called_off_stays_hers_and_never_goes_to_her_or_a_man(
-    client: Any, login_as: Any
+    client: Any, login_as: Any, db: Db
 ) -> None:
     hers = await start(client)
     session_id = hers["session_id"]
@@ -343,6 +344,10 @@ async def test_a_warm_transfer_called_off_stays_hers_and_never_goes_to_her_or_a_
     late = await woman.post(f"/api/queues/offers/{warm_id}/accept")
     assert late.status in (404, 409)
     assert (await (await woman.get("/api/queues/me")).json())["offer"] is None
+    # Only she, who holds it, asks, calls off or leaves; the one asked cannot.
+    for path in ("transfer", "transfer/cancel", "leave"):
+        tried = await woman.post(f"/api/contacts/{session_id}/{path}", json={"line": "women"})
+        assert tried.status == 409 and (await tried.json())["error"]["code"] == "not_yours"
     # Still hers, whole: she answers it again, and may ask once more.
     assert (await first.post(f"/api/contacts/{session_id}/answer")).status == 200
     none = await first.post(f"/api/contacts/{session_id}/transfer/cancel")
@@ -356,6 +361,14 @@ async def test_a_warm_transfer_called_off_stays_hers_and_never_goes_to_her_or_a_
     assert (await woman.post(f"/api/queues/offers/{warm_id}/accept")).status == 200
     too_late = await first.post(f"/api/contacts/{session_id}/transfer/cancel")
     assert (await too_late.json())["error"]["code"] == "transfer_accepted"
+    async with db() as session:
+        actions = (
+            await session.scalars(
+                select(AuditEvent.action).where(AuditEvent.object_id == session_id)
+            )
+        ).all()
+    assert actions.count("session.warm_transfer") == 2
+    assert "session.warm_transfer_cancel" in actions
 
 
 async def test_her_hang_up_calls_off_a_warm_transfer_still_waiting(
@@ -378,3 +391,40 @@ async def test_her_hang_up_calls_off_a_warm_transfer_still_waiting(
     assert router.placement(warm_id).status == "abandoned"
     assert (await (await woman.get("/api/queues/me")).json())["offer"] is None
     await citizen.ws.close()
+
+
+async def test_the_colleague_hanging_up_her_seat_ends_nothing_but_her_seat(
+    client: Any, login_as: Any
+) -> None:
+    hers = await start(client)
+    session_id = hers["session_id"]
+    citizen = await page(client, session_id, hers["token"])
+    first, answer = await answered_by(login_as, session_id)
+    a = await page(first, session_id, answer["token"])
+    second, b_officer = await login_as("officer", lines=["women"])
+    await second.post("/api/queues/me/state", json={"state": "available"})
+    asked = await first.post(
+        f"/api/contacts/{session_id}/transfer", json={"officer_id": b_officer.id}
+    )
+    warm_id = (await asked.json())["task_id"]
+    await offered(second, warm_id)
+    await second.post(f"/api/queues/offers/{warm_id}/accept")
+    body = await (await second.post(f"/api/contacts/{warm_id}/answer")).json()
+    # Her token does not open the colleague's seat.
+    mine = Seat(await client.ws_connect("/ws"))
+    await mine.send("join", session=body["signal_session"], token=hers["token"])
+    assert (await mine.expect("error"))["code"] == "invalid_token"
+    b = await page(second, body["signal_session"], body["token"])
+    assert (await a.expect("colleague"))["state"] == "joined"
+    await b.send("hangup")
+    assert (await b.expect("session-ended"))["reason"] == "hangup"
+    # Her contact goes on with A; A cannot leave her to a colleague who has gone.
+    await chat(citizen, a, "still there?")
+    await chat(a, citizen, "Yes, I am")
+    refused = await first.post(f"/api/contacts/{session_id}/leave")
+    assert refused.status == 409 and (await refused.json())["error"]["code"] == (
+        "colleague_not_here"
+    )
+    assert (await first.post(f"/api/contacts/{session_id}/answer")).status == 200
+    for ws in (citizen, a, b, mine):
+        await ws.ws.close()
