@@ -384,7 +384,13 @@ class Desk:
             if contact is None:
                 raise _not_yours("There is no such contact.")
             again = contact.answered_at is not None and contact.officer_id == officer_id
-            colleague = task_id != session_id and contact.officer_id != officer_id
+            # Beside the officer who asked while she holds the contact; once she has left
+            # it (or for one who takes the warm task on afterwards), the contact's own seat.
+            colleague = (
+                task_id != session_id
+                and placement.status == "assigned"
+                and contact.officer_id != officer_id
+            )
             # She hung up in the moment before (her ending reached the desk after the
             # accept): nobody to talk to; the officer goes straight to her wrap-up, which
             # frees her capacity, and is not made the case's officer by it.

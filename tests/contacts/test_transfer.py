@@ -309,7 +309,24 @@ async def test_a_warm_transfer_keeps_her_until_the_colleague_joins_and_all_three
     assert mine["tasks"] == []
     theirs = await (await second.get("/api/queues/me")).json()
     assert theirs["tasks"] == [warm_id]
-    for ws in (citizen, b, primary, intruder, own, replay):
+
+    # B passes it on cold through the task she holds: C takes the contact's own seat.
+    third, c_officer = await login_as("officer", lines=["women"])
+    await third.post("/api/queues/me/state", json={"state": "available"})
+    passed = await second.post(
+        f"/api/queues/tasks/{warm_id}/transfer", json={"officer_id": c_officer.id}
+    )
+    assert passed.status == 200, await passed.text()
+    await offered(third, warm_id)
+    assert (await third.post(f"/api/queues/offers/{warm_id}/accept")).status == 200
+    answered = await third.post(f"/api/contacts/{warm_id}/answer")
+    body = await answered.json()
+    assert answered.status == 200, body
+    assert body["seat"] == "officer" and body["signal_session"] == session_id
+    c = await page(third, session_id, body["token"])
+    assert (await primary.closed()) is not None
+    await chat(citizen, c, "who is this?")
+    for ws in (citizen, b, c, intruder, own, replay):
         await ws.ws.close()
 
 
