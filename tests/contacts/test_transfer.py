@@ -250,6 +250,15 @@ async def test_a_warm_transfer_keeps_her_until_the_colleague_joins_and_all_three
     notice = await a.expect("colleague")
     assert notice["state"] == "joined"
     await a.ack()
+    # A's console reloaded finds the warm transfer she asked, with her colleague in.
+    reloaded = await (await first.post(f"/api/contacts/{session_id}/answer")).json()
+    assert reloaded["asking"] == {
+        "task_id": warm_id,
+        "status": "assigned",
+        "officer_id": b_officer.id,
+        "joined": True,
+    }
+    a = await page(first, session_id, reloaded["token"])
 
     # Messages from her, A and B reach the other two, each with its author.
     assert (await chat(citizen, a, "hello both"))["from"] == "citizen"
