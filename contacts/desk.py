@@ -156,6 +156,20 @@ class Answered:
     """The signaling session her token joins (the colleague seat's, for a colleague)."""
     transfer: WarmTransfer | None = None
     """The warm transfer she was asked to join: who asked, and her note."""
+    asking: Asking | None = None
+    """The warm transfer she asked of this contact, still going (a reloaded console)."""
+
+
+@dataclass(frozen=True)
+class Asking:
+    """A warm transfer the officer holding the contact asked: the colleague's task, where it
+    stands (``waiting``, ``offered``, ``assigned``), the colleague (once offered or named),
+    and whether she sits in the chat now."""
+
+    task_id: str
+    status: str
+    officer_id: int | None
+    joined: bool
 
 
 @dataclass(frozen=True)
@@ -390,7 +404,13 @@ class Desk:
             if contact is None:
                 raise _not_yours("There is no such contact.")
             again = contact.answered_at is not None and contact.officer_id == officer_id
-            colleague = task_id != session_id and contact.officer_id != officer_id
+            # Beside the officer who asked while she holds the contact; once she has left
+            # it (or for one who takes the warm task on afterwards), the contact's own seat.
+            colleague = (
+                task_id != session_id
+                and placement.status == "assigned"
+                and contact.officer_id != officer_id
+            )
             # She hung up in the moment before (her ending reached the desk after the
             # accept): nobody to talk to; the officer goes straight to her wrap-up, which
             # frees her capacity, and is not made the case's officer by it.
@@ -412,7 +432,15 @@ class Desk:
             ended = contact.ended_at is not None
             answered = await self._answered(session, contact, case, again)
             asked = None if task_id == session_id else await self._asked(session, session_id)
-        token, signal_session = None, session_id
+        token, signal_session, asking = None, session_id, None
+        warm_task = None if colleague or ended else self.router.warm_of(session_id)
+        if warm_task is not None and task_id == session_id:
+            asking = Asking(
+                warm_task.id,
+                str(warm_task.status),
+                warm_task.officer or warm_task.known_officer,
+                await self.hub.colleague_here(session_id),
+            )
         if ended:
             pass  # over already (her wrap-up): nothing to join; the console reads how it ended
         elif colleague:
@@ -427,6 +455,7 @@ class Desk:
             seat="colleague" if colleague else "officer",
             signal_session=signal_session,
             transfer=asked,
+            asking=asking,
         )
 
     # --- warm transfers --------------------------------------------------------------------
@@ -508,6 +537,11 @@ class Desk:
             raise Conflict(
                 "colleague_not_here",
                 "Your colleague has not accepted yet: wait for her, or cancel the transfer.",
+            )
+        if not await self.hub.colleague_here(session_id):
+            raise Conflict(
+                "colleague_not_here",
+                "Your colleague is not in the chat now: wait for her, or cancel the transfer.",
             )
         now = self.clock()
         async with self.db() as session, session.begin():
@@ -1032,4 +1066,4 @@ class _Undo:
             await session.execute(delete(Case).where(Case.id == self.new_case))
 
 
-__all__ = ["Answered", "Channel", "Desk", "Opened", "WarmTransfer"]
+__all__ = ["Answered", "Asking", "Channel", "Desk", "Opened", "WarmTransfer"]

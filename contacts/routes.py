@@ -80,6 +80,13 @@ class StatementOut(BaseModel):
     callback_times: str | None
 
 
+class AskingOut(BaseModel):
+    task_id: str = Field(description="Your colleague's task (`<id>~<random>~warm`).")
+    status: str = Field(description="`waiting`, `offered` or `assigned` (she accepted).")
+    officer_id: int | None = Field(description="The colleague, once named or offered.")
+    joined: bool = Field(description="She sits in the chat now: you may leave her the contact.")
+
+
 class AnswerOut(BaseModel):
     session_id: str
     case_id: int
@@ -122,6 +129,9 @@ class AnswerOut(BaseModel):
     signal_session: str = Field(description="The session `token` joins on /ws.")
     transfer: WarmTransferOut | None = Field(
         description="The warm transfer you were asked to join (who asked, her note)."
+    )
+    asking: AskingOut | None = Field(
+        description="The warm transfer you asked of this contact, still going (after a reload)."
     )
 
 
@@ -191,6 +201,14 @@ def _answer_out(app: web.Application, answered: Answered) -> AnswerOut:
             from_officer=answered.transfer.from_officer,
             from_name=answered.transfer.from_name,
             note=answered.transfer.note,
+        ),
+        asking=None
+        if answered.asking is None
+        else AskingOut(
+            task_id=answered.asking.task_id,
+            status=answered.asking.status,
+            officer_id=answered.asking.officer_id,
+            joined=answered.asking.joined,
         ),
     )
 

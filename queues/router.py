@@ -539,7 +539,12 @@ class Router:
             )
         )
         warm.id, warm.session_id = warm_id, task.session_id
-        warm.priority = self.config.emergency_priority  # a colleague is asked: first in line
+        # Her place in line is kept (her priority, her first arrival), as on a cold transfer.
+        warm.priority, warm.arrived, warm.ttl_at = (
+            task.priority,
+            task.arrived,
+            now + self.config.ttl,
+        )
         if to_officer is not None:
             target = self.board.officers.get(to_officer)
             if target is None:

@@ -238,6 +238,11 @@ class Hub:
             return token
         return token if await self.store.arm(seat, "officer", hashed, officer_id) else None
 
+    async def colleague_here(self, session_id: str) -> bool:
+        """The colleague holds her seat beside the officer now (joined, not away, not ended)."""
+        presence = await self.store.presence(colleague_seat(session_id), "officer")
+        return presence is not None and presence.ending is None and bool(presence.conn)
+
     async def pass_seat(self, session_id: str) -> bool:
         """The officer left the contact to her colleague: the colleague's seat is told
         (``colleague`` ``yours``); False when it has ended."""

@@ -23,6 +23,10 @@ export function open(info, { media, socket, callback, select = true } = {}) {
     taskId: info.task_id || info.session_id, seat: info.seat || "officer",
     warm: existing ? existing.warm : null, transfer: info.transfer || null,
   };
+  // A warm transfer she asked, still going, found again after a reload.
+  if (!contact.warm && info.asking) {
+    contact.warm = { to: "your colleague", taskId: info.asking.task_id, joined: info.asking.joined };
+  }
   held.set(contact.id, contact);
   (info.chat || []).forEach((line) => contact.messages.push(
     { who: author(contact, line.side), text: line.text }));

@@ -16,7 +16,8 @@ function say(text) { $("transfer-said").textContent = text; }
 
 /** A warm transfer is for a chat or a browser call (a phone call's media is the bridge's). */
 function warmOffered(contact) {
-  return contact.channel !== "phone";
+  // (and not one she took over by a warm transfer: that one she passes on cold)
+  return contact.channel !== "phone" && (contact.taskId || contact.id) === contact.id;
 }
 
 function showNote() {
@@ -87,8 +88,9 @@ $("transfer-panel").addEventListener("submit", async (event) => {
   if (warm) body.note = $("transfer-note").value.trim();
   const to = $("transfer-target").selectedOptions[0].textContent.split(" · ")[0];
   $("transfer-send").disabled = true;
+  // (a contact she took over by a warm transfer is passed on through the task she holds)
   const path = warm ? "/api/contacts/" + encodeURIComponent(contact.id) + "/transfer"
-    : "/api/queues/tasks/" + encodeURIComponent(contact.id) + "/transfer";
+    : "/api/queues/tasks/" + encodeURIComponent(contact.taskId || contact.id) + "/transfer";
   const result = await api("POST", path, body);
   $("transfer-send").disabled = false;
   if (result.status !== 200) {

@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from audit.models import AuditEvent
 from cases.models import ContactSession, Leg, TimelineEvent
 from queues.service import ROUTER
 from safecall.app import create_app
@@ -249,6 +250,15 @@ async def test_a_warm_transfer_keeps_her_until_the_colleague_joins_and_all_three
     notice = await a.expect("colleague")
     assert notice["state"] == "joined"
     await a.ack()
+    # A's console reloaded finds the warm transfer she asked, with her colleague in.
+    reloaded = await (await first.post(f"/api/contacts/{session_id}/answer")).json()
+    assert reloaded["asking"] == {
+        "task_id": warm_id,
+        "status": "assigned",
+        "officer_id": b_officer.id,
+        "joined": True,
+    }
+    a = await page(first, session_id, reloaded["token"])
 
     # Messages from her, A and B reach the other two, each with its author.
     assert (await chat(citizen, a, "hello both"))["from"] == "citizen"
@@ -308,7 +318,24 @@ async def test_a_warm_transfer_keeps_her_until_the_colleague_joins_and_all_three
     assert mine["tasks"] == []
     theirs = await (await second.get("/api/queues/me")).json()
     assert theirs["tasks"] == [warm_id]
-    for ws in (citizen, b, primary, intruder, own, replay):
+
+    # B passes it on cold through the task she holds: C takes the contact's own seat.
+    third, c_officer = await login_as("officer", lines=["women"])
+    await third.post("/api/queues/me/state", json={"state": "available"})
+    passed = await second.post(
+        f"/api/queues/tasks/{warm_id}/transfer", json={"officer_id": c_officer.id}
+    )
+    assert passed.status == 200, await passed.text()
+    await offered(third, warm_id)
+    assert (await third.post(f"/api/queues/offers/{warm_id}/accept")).status == 200
+    answered = await third.post(f"/api/contacts/{warm_id}/answer")
+    body = await answered.json()
+    assert answered.status == 200, body
+    assert body["seat"] == "officer" and body["signal_session"] == session_id
+    c = await page(third, session_id, body["token"])
+    assert (await primary.closed()) is not None
+    await chat(citizen, c, "who is this?")
+    for ws in (citizen, b, c, intruder, own, replay):
         await ws.ws.close()
 
 
@@ -318,7 +345,7 @@ async def me(browser: Any) -> int:
 
 
 async def test_a_warm_transfer_called_off_stays_hers_and_never_goes_to_her_or_a_man(
-    client: Any, login_as: Any
+    client: Any, login_as: Any, db: Db
 ) -> None:
     hers = await start(client)
     session_id = hers["session_id"]
@@ -343,6 +370,10 @@ async def test_a_warm_transfer_called_off_stays_hers_and_never_goes_to_her_or_a_
     late = await woman.post(f"/api/queues/offers/{warm_id}/accept")
     assert late.status in (404, 409)
     assert (await (await woman.get("/api/queues/me")).json())["offer"] is None
+    # Only she, who holds it, asks, calls off or leaves; the one asked cannot.
+    for path in ("transfer", "transfer/cancel", "leave"):
+        tried = await woman.post(f"/api/contacts/{session_id}/{path}", json={"line": "women"})
+        assert tried.status == 409 and (await tried.json())["error"]["code"] == "not_yours"
     # Still hers, whole: she answers it again, and may ask once more.
     assert (await first.post(f"/api/contacts/{session_id}/answer")).status == 200
     none = await first.post(f"/api/contacts/{session_id}/transfer/cancel")
@@ -356,6 +387,14 @@ async def test_a_warm_transfer_called_off_stays_hers_and_never_goes_to_her_or_a_
     assert (await woman.post(f"/api/queues/offers/{warm_id}/accept")).status == 200
     too_late = await first.post(f"/api/contacts/{session_id}/transfer/cancel")
     assert (await too_late.json())["error"]["code"] == "transfer_accepted"
+    async with db() as session:
+        actions = (
+            await session.scalars(
+                select(AuditEvent.action).where(AuditEvent.object_id == session_id)
+            )
+        ).all()
+    assert actions.count("session.warm_transfer") == 2
+    assert "session.warm_transfer_cancel" in actions
 
 
 async def test_her_hang_up_calls_off_a_warm_transfer_still_waiting(
@@ -378,3 +417,40 @@ async def test_her_hang_up_calls_off_a_warm_transfer_still_waiting(
     assert router.placement(warm_id).status == "abandoned"
     assert (await (await woman.get("/api/queues/me")).json())["offer"] is None
     await citizen.ws.close()
+
+
+async def test_the_colleague_hanging_up_her_seat_ends_nothing_but_her_seat(
+    client: Any, login_as: Any
+) -> None:
+    hers = await start(client)
+    session_id = hers["session_id"]
+    citizen = await page(client, session_id, hers["token"])
+    first, answer = await answered_by(login_as, session_id)
+    a = await page(first, session_id, answer["token"])
+    second, b_officer = await login_as("officer", lines=["women"])
+    await second.post("/api/queues/me/state", json={"state": "available"})
+    asked = await first.post(
+        f"/api/contacts/{session_id}/transfer", json={"officer_id": b_officer.id}
+    )
+    warm_id = (await asked.json())["task_id"]
+    await offered(second, warm_id)
+    await second.post(f"/api/queues/offers/{warm_id}/accept")
+    body = await (await second.post(f"/api/contacts/{warm_id}/answer")).json()
+    # Her token does not open the colleague's seat.
+    mine = Seat(await client.ws_connect("/ws"))
+    await mine.send("join", session=body["signal_session"], token=hers["token"])
+    assert (await mine.expect("error"))["code"] == "invalid_token"
+    b = await page(second, body["signal_session"], body["token"])
+    assert (await a.expect("colleague"))["state"] == "joined"
+    await b.send("hangup")
+    assert (await b.expect("session-ended"))["reason"] == "hangup"
+    # Her contact goes on with A; A cannot leave her to a colleague who has gone.
+    await chat(citizen, a, "still there?")
+    await chat(a, citizen, "Yes, I am")
+    refused = await first.post(f"/api/contacts/{session_id}/leave")
+    assert refused.status == 409 and (await refused.json())["error"]["code"] == (
+        "colleague_not_here"
+    )
+    assert (await first.post(f"/api/contacts/{session_id}/answer")).status == 200
+    for ws in (citizen, a, b, mine):
+        await ws.ws.close()

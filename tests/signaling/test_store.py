@@ -325,3 +325,24 @@ async def test_the_bus_leaves_publishing_to_itself_while_its_outbox_holds_messag
     assert bus.deliver_notice("s", "officer") is None  # so this one queues behind it, in order
     assert LocalBus().attach().deliver_notice("s", "officer") is None
     await client.aclose()
+
+
+async def test_post_numbers_a_server_message_after_the_others_and_not_once_ended(store):
+    await store.open("s", TOKENS, None, 0.0)
+    await take(store, "citizen", "c1")
+    await take(store, "officer", "o1")
+    relayed = await accept(store, "s", "citizen", "c1", 1, body("one"), 0.0)
+    posted = await store.post("s", "officer", body("from a colleague"))
+    assert posted.seq == relayed.entry.seq + 1
+    assert posted.text == '{"seq":' + str(posted.seq) + "," + body("from a colleague")
+    assert [e.seq for e in await store.pending("s", "officer", 0)] == [1, 2]
+    assert (await accept(store, "s", "citizen", "c1", 2, body("two"), 0.0)).entry.seq == 3
+    # A seat with no citizen token: nobody joins it as her.
+    assert await store.open("t", {"citizen": "", "officer": TOKENS["officer"]}, 9, 0.0)
+    assert await store.seat("t", "") is None
+    assert (await take(store, "citizen", "c9", token="", session="t")).outcome is (
+        TakeOutcome.INVALID
+    )
+    assert await store.post("missing", "officer", body("x")) is None
+    await store.end("s", "hangup", "citizen", 1.0)
+    assert await store.post("s", "officer", body("late")) is None
