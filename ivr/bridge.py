@@ -27,8 +27,15 @@ log = logging.getLogger(__name__)
 
 
 async def bridge(app: web.Application, session_id: str) -> bool:
-    """Move the session's waiting call to the bridge; False when there was none to move."""
-    call_sid = await calls.claim_bridge(app, session_id)
+    """Move the session's waiting call to the bridge; False when there was none to move
+    (or the database could not say: the hold loop's next turn connects her)."""
+    try:
+        call_sid = await calls.claim_bridge(app, session_id)
+    except Exception as exc:  # every accept is heard here, a chat's too: never unobserved
+        log.warning(
+            "phone: could not look for a call to bridge (%s); the hold loop will", _kind(exc)
+        )
+        return False
     if call_sid is None:
         return False
     try:
@@ -46,6 +53,10 @@ async def bridge(app: web.Application, session_id: str) -> bool:
         return False
     await calls.set_state(app, call_sid, "bridged", was="bridging")
     return True
+
+
+def _kind(exc: BaseException) -> str:
+    return type(exc).__name__
 
 
 def _accepted_call(event: Event) -> str | None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from cases.models import ContactSession
+from ivr.bridge import bridge
 from safecall.app import create_app
 from tests.ivr.conftest import PUBLIC_URL, Phone
 from tests.support import Cuttable
@@ -83,3 +84,25 @@ async def test_her_hang_up_during_a_database_outage_still_ends_her_contact(
         assert loop.time() < deadline, "her contact never ended"
         await asyncio.sleep(0.2)
     assert contact.disposition == "abandoned"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_an_accept_heard_while_the_database_is_down_is_left_to_the_hold_loop(
+    aiohttp_client: Any, settings: Any, clock: Any
+) -> None:
+    """Every accept (a chat's too) is heard by the bridge's listener, which asks the database
+    for a waiting call: with the database out of reach it gives up quietly (the hold loop's
+    next turn connects a caller) instead of leaving a task's error unobserved (the fault
+    suite's SIGTERM run logged "Task exception was never retrieved")."""
+    url = make_url(settings.database_url)
+    path = Cuttable(url.host or "127.0.0.1", url.port or 5432)
+    port = await path.start()
+    through = dataclasses.replace(
+        settings, database_url=url.set(port=port).render_as_string(hide_password=False)
+    )
+    client = await aiohttp_client(create_app(through, clock))
+    await path.cut()
+    try:
+        assert await bridge(client.app, "0" * 32) is False
+    finally:
+        await path.restore()
