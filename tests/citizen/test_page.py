@@ -217,8 +217,10 @@ async def test_quick_exit_covers_at_once_tells_the_officer_and_leaves_no_way_bac
     await page.goto(BEFORE)
     await page.goto(str(client.make_url("/")))
     length = await page.evaluate("() => history.length")
+    await page.get_by_test_id("page-language").locator("[data-lang=pa]").click()
     await page.get_by_test_id("track-link").click()
-    await page.wait_for_url("**/track")
+    await page.wait_for_url("**/track?lang=pa")  # her choice goes along (nothing stored)
+    assert await page.evaluate("() => document.documentElement.lang") == "pa"
     assert await page.evaluate("() => history.length") == length  # replaced, not added
     # (the gesture this time: three quick taps on a part of the page that is no control)
     for _ in range(3):
