@@ -313,6 +313,14 @@
     return "ur";
   }
 
+  /** The visit's language: the one she chose on another safecall page (carried in the
+   *  address as ?lang=, never stored), else the browser's (see `pick`). */
+  function chosen(search, languages) {
+    const match = /[?&]lang=([a-z]{2})(&|$)/.exec(String(search || ""));
+    if (match && LANGUAGES.indexOf(match[1]) >= 0) return match[1];
+    return pick(languages);
+  }
+
   /** The words for `key` in `lang` (English, then the key, when missing), `{x}` filled in. */
   function say(lang, key, values) {
     const table = TEXT[lang] || TEXT.ur;
@@ -322,5 +330,5 @@
     return text;
   }
 
-  root.SafecallText = { TEXT, LANGUAGES, RTL, pick, say };
+  root.SafecallText = { TEXT, LANGUAGES, RTL, pick, chosen, say };
 })(typeof window !== "undefined" ? window : this);

@@ -6,7 +6,7 @@
 const WORDS = window.SafecallText;
 // The page's language: the browser's, Urdu when unsure; chosen again only for this visit
 // (kept in this page's memory, never in storage or a cookie).
-let lang = WORDS.pick(navigator.languages && navigator.languages.length
+let lang = WORDS.chosen(window.location.search, navigator.languages && navigator.languages.length
   ? Array.prototype.slice.call(navigator.languages) : [navigator.language]);
 
 function t(key) {

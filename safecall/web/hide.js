@@ -26,7 +26,7 @@
     }
     const languages = navigator.languages && navigator.languages.length
       ? Array.prototype.slice.call(navigator.languages) : [navigator.language];
-    show(WORDS.pick(languages));
+    show(WORDS.chosen(window.location.search, languages));
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -104,7 +104,10 @@
       if (link.protocol !== "http:" && link.protocol !== "https:") return; // tel:, sms:
       if (link.host !== window.location.host) return;
       event.preventDefault();
-      go(link.href);
+      // the visit's language goes along in the address (nothing is stored)
+      const lang = document.documentElement.lang;
+      const target = link.pathname + (/^(ur|pa|en)$/.test(lang) ? "?lang=" + lang : "") + link.hash;
+      go(target);
     });
   }
 

@@ -247,8 +247,9 @@
     },
   };
 
-  let lang = window.SafecallText.pick(navigator.languages && navigator.languages.length
-    ? Array.prototype.slice.call(navigator.languages) : [navigator.language]);
+  let lang = window.SafecallText.chosen(window.location.search,
+    navigator.languages && navigator.languages.length
+      ? Array.prototype.slice.call(navigator.languages) : [navigator.language]);
   let shown = null; // the last answer, to redraw in the other language
   let lastError = null;
 

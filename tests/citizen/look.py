@@ -34,13 +34,16 @@ SMALL_TARGETS = """() => {
 }"""
 
 
-async def look(page: Page, name: str, prefix: str = "citizen") -> None:
-    """Screens, axe-core and tap targets in every language; the page back as it was."""
+async def look(page: Page, name: str, prefix: str = "citizen", at: str | None = None) -> None:
+    """Screens, axe-core and tap targets in every language; the page back as it was.
+    ``at``: a selector to bring on screen first (the state's news, below the fold)."""
     ARTIFACTS.mkdir(exist_ok=True)
     was = await page.evaluate("() => document.documentElement.lang")
     problems: dict[str, Any] = {}
     for lang in LANGUAGES:
         await page.locator(f"[data-lang={lang}]").first.click()
+        if at:
+            await page.locator(at).first.scroll_into_view_if_needed()
         await page.evaluate("() => new Promise((done) => requestAnimationFrame(() => done()))")
         await page.screenshot(path=str(ARTIFACTS / f"{prefix}-{name}-{lang}.png"))
         found = await axe_violations(page)

@@ -13,6 +13,7 @@ Run in a loopback-only namespace:
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cases.models import Case, ContactSession
 from tests.browser import ARTIFACTS, browser
 from tests.calls.test_call import DESKTOP, log_in, make_officer, open_page
+from tests.cases.test_tracking import OPENED, add_event, make_case
 from tests.citizen.look import PHONE, look
 from tests.support import copy_sqlite
 
@@ -93,7 +95,7 @@ async def test_urdu_first_one_tap_to_the_line_questions_while_waiting_and_after(
     await page.get_by_test_id("name").fill("عائشہ")
     await page.get_by_test_id("question-next").click()
     await page.get_by_test_id("phone").wait_for(state="visible")
-    await look(page, "question-phone")
+    await look(page, "question-phone", at="[data-testid=question-next]")
     await page.get_by_test_id("question-skip").click()
     await page.get_by_test_id("questions").wait_for(state="hidden")
     session_id = await page.evaluate("() => window.safecallCall.id")
@@ -117,7 +119,7 @@ async def test_urdu_first_one_tap_to_the_line_questions_while_waiting_and_after(
     # End asks first; "No" goes on; "Yes" ends.
     await page.get_by_test_id("hangup").click()
     await page.get_by_test_id("end-confirm").wait_for(state="visible")
-    await look(page, "end-confirm")
+    await look(page, "end-confirm", at="[data-testid=end-confirm]")
     await page.get_by_test_id("hangup-cancel").click()
     await page.get_by_test_id("hangup").click()
     await page.get_by_test_id("hangup-confirm").click()
@@ -128,7 +130,7 @@ async def test_urdu_first_one_tap_to_the_line_questions_while_waiting_and_after(
     await page.get_by_test_id("pin-input").fill("2468")
     await page.get_by_test_id("pin-save").click()
     await page.get_by_test_id("pin-said").filter(has_text="پن رکھ لیا گیا").wait_for()
-    await look(page, "ended")
+    await look(page, "ended", at="[data-testid=pin-said]")
     assert await page.evaluate(NO_STORAGE) == [0, 0, ""]
     assert problems == []
     await console.get_by_test_id("wrapup-done").click()
@@ -189,9 +191,12 @@ async def test_quick_exit_covers_at_once_tells_the_officer_and_leaves_no_way_bac
 
     # The tap: the page is covered before the exit site has even answered.
     reported: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-    await page.expose_function(
-        "reportExit", lambda seen: reported.done() or reported.set_result(seen)
-    )
+
+    def report(seen: dict[str, Any]) -> None:
+        if not reported.done():
+            reported.set_result(seen)
+
+    await page.expose_function("reportExit", report)
     await page.evaluate(WATCH_COVER)
     await page.get_by_test_id("quick-exit").click(no_wait_after=True)
     seen = await asyncio.wait_for(reported, 10)
@@ -212,10 +217,14 @@ async def test_quick_exit_covers_at_once_tells_the_officer_and_leaves_no_way_bac
     await page.goto(BEFORE)
     await page.goto(str(client.make_url("/")))
     length = await page.evaluate("() => history.length")
+    await page.get_by_test_id("page-language").locator("[data-lang=pa]").click()
     await page.get_by_test_id("track-link").click()
-    await page.wait_for_url("**/track")
+    await page.wait_for_url("**/track?lang=pa")  # her choice goes along (nothing stored)
+    assert await page.evaluate("() => document.documentElement.lang") == "pa"
     assert await page.evaluate("() => history.length") == length  # replaced, not added
-    await page.get_by_test_id("quick-exit").click()
+    # (the gesture this time: three quick taps on a part of the page that is no control)
+    for _ in range(3):
+        await page.locator("h1").click(no_wait_after=True)
     await page.wait_for_url(EXIT)
     await page.go_back()
     assert page.url == BEFORE
@@ -234,10 +243,15 @@ delete Promise.prototype.finally;
 
 
 async def test_an_old_engine_starts_a_contact_and_tracks_a_case_in_every_language(
-    client: Any, browser: Browser
+    client: Any, db: Db, browser: Browser
 ) -> None:
     started = await client.post("/api/contacts", json={"service_line": "women", "channel": "chat"})
     code = (await started.json())["tracking_code"]
+    in_court = await make_case(db, pin="2468", status="in_trial")
+    for day, to in enumerate(("in_progress", "fir_registered", "challan_submitted", "in_trial")):
+        at = OPENED + timedelta(days=day + 1)
+        data = {"from": "x", "to": to}
+        await add_event(db, "case.status", visible=True, at=at, case=in_court, data=data)
     context, page, problems = await her_phone(browser, "ur-PK", init=OLD_ENGINE)
     await page.goto(str(client.make_url("/")))
     assert await page.evaluate("() => typeof Element.prototype.replaceChildren") == "undefined"
@@ -252,12 +266,26 @@ async def test_an_old_engine_starts_a_contact_and_tracks_a_case_in_every_languag
     await track.fill("[data-testid=code]", "1234")
     await track.click("[data-testid=track]")
     await track.wait_for_selector("[data-testid=message]:not([hidden])")
-    await look(track, "error", prefix="track")
+    await look(track, "error", prefix="track", at="[data-testid=message]")
     await track.fill("[data-testid=code]", code)
     await track.click("[data-testid=track]")
     await track.wait_for_selector("[data-testid=result]:not([hidden])")
     assert await track.text_content("[data-testid=status]") == "موصول"
-    await look(track, "result", prefix="track")
+    await look(track, "result", prefix="track", at="[data-testid=result]")
+    # With her PIN: the stages her case went through, with their dates, in her language.
+    await track.fill("[data-testid=code]", in_court.tracking_code)
+    await track.fill("[data-testid=pin]", "2468")
+    await track.click("[data-testid=track]")
+    await track.wait_for_selector("[data-testid=stages] li")
+    stages = await track.locator("[data-testid=stages] li strong").all_text_contents()
+    assert stages == [
+        "شکایت مل گئی",
+        "افسر کام کر رہی ہیں",
+        "ایف آئی آر درج",
+        "چالان عدالت میں",
+        "عدالت میں مقدمہ",
+    ]
+    await look(track, "stages", prefix="track", at="[data-testid=stages]")
     hide = await context.new_page()
     await hide.goto(str(client.make_url("/hide")))
     await look(hide, "page", prefix="hide")

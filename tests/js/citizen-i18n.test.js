@@ -58,3 +58,12 @@ test("say fills in values and falls back to English, then to the key", () => {
   assert.equal(say("xx", "title"), TEXT.ur.title);
   assert.equal(say("ur", "no-such-key"), "no-such-key");
 });
+
+test("a language chosen on another page comes in the address; anything else is ignored", () => {
+  const { chosen } = context.SafecallText;
+  assert.equal(chosen("?lang=pa", ["en-GB"]), "pa");
+  assert.equal(chosen("?x=1&lang=en", ["ur"]), "en");
+  assert.equal(chosen("?lang=xx", ["fr"]), "ur");
+  assert.equal(chosen("?lang=<script>", ["en-US"]), "en");
+  assert.equal(chosen("", []), "ur");
+});
