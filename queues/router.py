@@ -842,7 +842,7 @@ class Router:
             target = self.board.officers.get(to_officer)
             if target is None:
                 raise refused("unknown_officer")
-            probe = replace(task, line=new_line, female_only=config.female_only(new_line))
+            probe = replace(task, line=new_line, female_only=self._female_only(task, new_line))
             if not hard_ok(target.profile, probe):
                 raise refused("hard_rule")
             if not offerable(target, task.cost, now) or to_officer == holder:
@@ -862,6 +862,11 @@ class Router:
             data=details,
         )
 
+    def _female_only(self, task: Task, new_line: str) -> bool:
+        """A contact that came to a female-only line stays female-only wherever it is moved:
+        she asked for a woman, and a transfer to another line must not hand her to a man."""
+        return task.female_only or self.config.female_only(new_line)
+
     async def _requeue(
         self,
         task: Task,
@@ -880,7 +885,7 @@ class Router:
         change = Requeue(
             kind=kind,
             line=new_line,
-            female_only=self.config.female_only(new_line),
+            female_only=self._female_only(task, new_line),
             priority=task.priority if priority is None else priority,
             ttl_at=max(task.ttl_at, now + self.config.ttl),
             known_officer=known_officer,

@@ -401,13 +401,29 @@ async def test_a_contact_that_drops_and_returns_goes_first_to_the_same_officer(
 
 
 async def test_transfer_to_another_line(router: Router) -> None:
+    await online(router, profile(1, lines=["child"]), profile(2, gender="male", lines=["child"]))
+    await router.enqueue(contact("c1", line="child"))
+    await router.accept("c1", 1)
+    await router.transfer("c1", 1, line="women")
+    task = router.board.tasks["c1"]
+    assert task.line == "women" and task.female_only
+
+
+async def test_a_woman_moved_to_another_line_still_reaches_only_women(router: Router) -> None:
+    """She came to the women's line: moved to the child line, a man there is never offered
+    her; a woman of that line is."""
     await online(router, profile(1, lines=["women"]), profile(2, gender="male", lines=["child"]))
     await router.enqueue(contact("s1", line="women"))
     await router.accept("s1", 1)
     await router.transfer("s1", 1, line="child")
     task = router.board.tasks["s1"]
-    assert task.line == "child" and not task.female_only
-    assert offered_to(router, "s1") == 2
+    assert task.line == "child" and task.female_only
+    assert offered_to(router, "s1") is None
+    with pytest.raises(Refused) as refused:
+        await router.move("s1", by=99, to_officer=2)
+    assert refused.value.code == "hard_rule"
+    await online(router, profile(3, lines=["child"]))
+    assert offered_to(router, "s1") == 3
 
 
 async def test_transfer_to_a_named_officer_keeps_the_hard_rule(router: Router) -> None:
@@ -433,7 +449,7 @@ async def test_supervisor_moves(router: Router, clock: FakeClock) -> None:
         await router.move("s1", by=99, to_officer=1)
     assert refused.value.code == "hard_rule"
     await router.move("s1", by=99, line="child")
-    assert offered_to(router, "s1") == 1
+    assert offered_to(router, "s1") is None  # she came to the women's line: never a man
 
 
 async def test_move_to_callback_only_when_safe(router: Router) -> None:
