@@ -116,6 +116,19 @@ async def test_undoing_a_contact_on_her_case_leaves_her_case_as_it_was(
     client: Any, app: Any, db: Db
 ) -> None:
     first = await (await post(client, anonymous=False, name="Ayesha")).json()
+    # The router's events reach the timeline in batches: the first contact's entry in line
+    # ("enqueued") lands a moment later. Count once it has, or it would be taken for the second's.
+    async with asyncio.timeout(10):
+        while True:
+            async with db() as session:
+                queued = await session.scalar(
+                    select(func.count())
+                    .select_from(TimelineEvent)
+                    .where(TimelineEvent.kind == "queue.enqueued")
+                )
+            if queued:
+                break
+            await asyncio.sleep(0.05)
     before = await counts(db)
     async with db() as session:
         case_before = await session.scalar(select(Case))
