@@ -139,7 +139,12 @@ class Driver:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.ledger.notes[f"driver failed: {task.exception()!r}"[:160]] += 1
 
     # ---- citizens -----------------------------------------------------------------------
 

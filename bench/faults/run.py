@@ -180,7 +180,10 @@ async def _scenario(stage: Stage, fault: Fault, world: World, options: Options) 
         await driver.finish(options.drain)
         for task in load + officers:
             task.cancel()
-        await asyncio.gather(*load, *officers, return_exceptions=True)
+        ended = await asyncio.gather(*load, *officers, return_exceptions=True)
+        for outcome in ended:  # the driver's own failures are said, never swallowed
+            if isinstance(outcome, Exception):
+                ledger.notes[f"driver failed: {outcome!r}"[:160]] += 1
     try:
         kept, settled = await checks.read(stage.postgres.url, since, ledger, options.settle)
     finally:
