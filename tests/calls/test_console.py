@@ -354,6 +354,7 @@ async def test_a_case_worked_to_its_outcome_located_found_and_reported(
 
     # The call ends; the case panel stays for the outcome, recorded in the wrap-up.
     await citizen.get_by_test_id("hangup").click()
+    await citizen.get_by_test_id("hangup-confirm").click()  # End asks first
     await console.get_by_test_id("wrapup").wait_for(state="visible")
     assert await console.get_by_test_id("case-panel").is_visible()
     await expect(console.get_by_test_id("case-current")).to_have_text("In progress")

@@ -122,6 +122,7 @@ async def test_an_offer_rings_by_push_in_a_background_tab_and_her_place_is_pushe
     await second.page.get_by_test_id("queue-position").filter(has_text="2").wait_for()
     # The first leaves: the second moves up without asking.
     await first.page.get_by_test_id("hangup").click()
+    await first.page.get_by_test_id("hangup-confirm").click()  # End asks first
     await second.page.get_by_test_id("queue-position").filter(has_text="1").wait_for()
     figures = console.page.get_by_test_id("queue-figures")
     await figures.filter(has_text="Women's line: 1 waiting").wait_for()
