@@ -17,7 +17,9 @@ Chromium's own network emulation (CDP ``Network.emulateNetworkConditions``) to t
   sheets, the districts).
 
 Measured: the bytes Chromium received for the page and everything it fetched
-(``encodedDataLength``: compressed bodies and headers), the number of requests, and
+(``encodedDataLength``): the compressed bodies, and on the wire with the HTTP/1.1
+headers (behind an HTTP/2 proxy headers shrink to a few bytes each); the number of
+requests; and
 the page's ``first-paint`` and ``first-contentful-paint`` (Paint Timing, from the
 navigation's start). Printed side by side (median over the rounds, and the worst),
 with the budgets of issue 16: ≤ 25 KB and first paint ≤ 2.5 s.
@@ -77,6 +79,9 @@ BASELINE_HTML = b"""<!doctype html>
 @dataclass
 class Load:
     bytes: int
+    """Received on the wire: compressed bodies and HTTP/1.1 headers."""
+    body_bytes: int
+    """Compressed bodies only (behind an HTTP/2 proxy, headers shrink to a few bytes)."""
     requests: int
     first_paint: float
     first_contentful_paint: float
@@ -109,6 +114,7 @@ async def first_load(browser: Browser, url: str) -> Load:
         page = await context.new_page()
         cdp = await context.new_cdp_session(page)
         received: dict[str, int] = {}
+        heads: dict[str, int] = {}
         asked: dict[str, str] = {}
 
         def sent(event: dict[str, Any]) -> None:
@@ -118,7 +124,11 @@ async def first_load(browser: Browser, url: str) -> Load:
         def finished(event: dict[str, Any]) -> None:
             received[event["requestId"]] = int(event["encodedDataLength"])
 
+        def head(event: dict[str, Any]) -> None:
+            heads[event["requestId"]] = int(event["response"].get("encodedDataLength", 0))
+
         cdp.on("Network.requestWillBeSent", sent)
+        cdp.on("Network.responseReceived", head)
         cdp.on("Network.loadingFinished", finished)
         await cdp.send("Network.enable")
         await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
@@ -130,6 +140,7 @@ async def first_load(browser: Browser, url: str) -> Load:
         )
         return Load(
             bytes=sum(received.values()),
+            body_bytes=sum(size - heads.get(key, 0) for key, size in received.items()),
             requests=len(received),
             first_paint=paints.get("first-paint", float("nan")) / 1000,
             first_contentful_paint=paints.get("first-contentful-paint", float("nan")) / 1000,
@@ -172,13 +183,18 @@ def report(args: argparse.Namespace, loads: dict[str, list[Load]], averages: lis
         f"interleaved (+{args.warmup} warm-up); median (worst)"
     )
     print(f"load average before: {averages[0]}; after: {averages[1]}")
-    print(f"{'':<22}{'requests':>9}{'bytes (KB)':>16}{'first paint (s)':>20}{'FCP (s)':>16}")
+    print(
+        f"{'':<22}{'requests':>9}{'bodies (KB)':>16}{'wire (KB)':>16}"
+        f"{'first paint (s)':>20}{'FCP (s)':>16}"
+    )
     for name, rounds in loads.items():
+        bodies = [r.body_bytes / 1024 for r in rounds]
         kb = [r.bytes / 1024 for r in rounds]
         fp = [r.first_paint for r in rounds]
         fcp = [r.first_contentful_paint for r in rounds]
         print(
             f"{name:<22}{statistics.median(r.requests for r in rounds):>9.0f}"
+            f"{statistics.median(bodies):>9.1f} ({max(bodies):>4.1f})"
             f"{statistics.median(kb):>9.1f} ({max(kb):>4.1f})"
             f"{statistics.median(fp):>12.2f} ({max(fp):>4.2f})"
             f"{statistics.median(fcp):>8.2f} ({max(fcp):>4.2f})"
@@ -188,11 +204,14 @@ def report(args: argparse.Namespace, loads: dict[str, list[Load]], averages: lis
         print("\ncitizen page /: bytes received for each request (first round)")
         for address, size in sorted(citizen[0].each.items(), key=lambda item: -item[1]):
             print(f"  {size:>7}  {address}")
+    bodies = statistics.median(r.body_bytes for r in citizen) / 1024
     kb = statistics.median(r.bytes for r in citizen) / 1024
     paint = statistics.median(r.first_paint for r in citizen)
     print(
-        f"budget (issue 16): <= {BUDGET_BYTES // 1024} KB: {'met' if kb <= 25 else 'MISSED'}; "
-        f"first paint <= {BUDGET_PAINT} s: {'met' if paint <= BUDGET_PAINT else 'MISSED'}"
+        f"budget (issue 16): <= {BUDGET_BYTES // 1024} KB compressed: bodies "
+        f"{'met' if bodies <= 25 else 'MISSED'}, on the wire with HTTP/1.1 headers "
+        f"{'met' if kb <= 25 else 'MISSED'}; first paint <= {BUDGET_PAINT} s: "
+        f"{'met' if paint <= BUDGET_PAINT else 'MISSED'}"
     )
 
 

@@ -116,11 +116,51 @@ class _Builder:
         suffix = Path(name).suffix
         body = self.raw[name]
         if suffix in COMPRESSIBLE:
-            body = _rewrite(body.decode(), self.version_of).encode()
+            body = _rewrite(slim(body.decode(), suffix), self.version_of).encode()
         self.building.discard(name)
         asset = Asset(name, TYPES[suffix], _digest(body), encoded(body, suffix in COMPRESSIBLE))
         self.done[name] = asset
         return asset
+
+
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+
+
+def slim(text: str, suffix: str) -> str:
+    """``text`` without what only a reader needs: whole-line comments and indentation, in
+    scripts and style sheets (a page's own text is left as it is). Code is never rewritten:
+    a script whose template literals cannot be followed line by line is left whole, and
+    tests/test_assets.py checks that every script parses to the same program slimmed.
+    """
+    if suffix == ".css":
+        if "'/*" in text or '"/*' in text:
+            return text
+        return "\n".join(
+            line.strip() for line in _CSS_COMMENT.sub("", text).split("\n") if line.strip()
+        )
+    if suffix != ".js":
+        return text
+    kept: list[str] = []
+    in_template = False
+    for line in text.split("\n"):
+        bare = line.strip()
+        if in_template:
+            kept.append(line)
+        elif not bare or (bare.startswith("//") and "*/" not in bare):
+            continue
+        elif _one_line_block_comment(bare):
+            continue
+        else:
+            kept.append(bare)
+        if line.count("`") % 2:
+            in_template = not in_template
+    if in_template:  # a backtick in a comment or a string: leave the file whole
+        return text
+    return "\n".join(kept) + "\n"
+
+
+def _one_line_block_comment(bare: str) -> bool:
+    return bare.startswith("/*") and bare.endswith("*/") and bare.find("*/") == len(bare) - 2
 
 
 def encoded(body: bytes, compress: bool = True, *, fast: bool = False) -> dict[str, bytes]:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import gzip
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from safecall.assets import IMMUTABLE, Assets, brotli, chosen_encoding
+from safecall.assets import IMMUTABLE, Assets, brotli, chosen_encoding, slim
+from safecall.pages import WEB
 from tests.support import copy_sqlite
 
+ROOT = Path(__file__).parents[1]
 VERSIONED = re.compile(r'"/static/([a-z0-9.-]+)\?v=([0-9a-f]{16})"')
 
 
@@ -36,6 +39,8 @@ async def test_the_citizen_page_names_its_files_by_version_and_they_are_cached(c
         served = await client.get(f"/static/{name}?v={version}")
         assert served.status == 200, name
         assert served.headers["Cache-Control"] == IMMUTABLE
+        assert "ETag" not in served.headers  # never asked again
+        assert served.headers["Server"] == "safecall"  # no versions told
         assert served.headers["Vary"] == "Accept-Encoding"
 
 
@@ -79,7 +84,7 @@ async def test_the_encoding_follows_accept_encoding(
     raw = await served.read()
     assert served.headers.get("Content-Encoding", "identity") == expected
     assert served.headers["Vary"] == "Accept-Encoding"
-    plain = (Path(__file__).parents[1] / "safecall/web/citizen.css").read_bytes()
+    plain = slim((WEB / "citizen.css").read_text(), ".css").encode()  # as sent
     if expected == "gzip":
         assert gzip.decompress(raw) == plain
         assert len(raw) < len(plain)
@@ -136,3 +141,34 @@ async def test_the_districts_everyone_gets_are_compressed_and_files_carry_no_pag
     script = await client.get("/static/citizen.js")
     assert "Content-Security-Policy" not in script.headers  # a file is not a document
     assert script.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_slimmed_scripts_are_the_same_programs(tmp_path: Path) -> None:
+    """Whole-line comments and indentation go; every script still parses to the same
+    program (espree, ESLint's parser, from node_modules)."""
+    if not (ROOT / "node_modules" / "espree").is_dir():
+        raise AssertionError("node_modules/espree is missing: run `npm ci` (make test does)")
+    pairs: list[str] = []
+    for path in sorted(WEB.glob("*.js")):
+        slimmed = tmp_path / path.name
+        slimmed.write_text(slim(path.read_text(), ".js"))
+        pairs += [str(path), str(slimmed)]
+    run = subprocess.run(
+        ["node", str(ROOT / "tests" / "same_program.mjs"), *pairs],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert run.returncode == 0, f"programs changed by slimming: {run.stdout}{run.stderr}"
+    assert len(pairs) > 40
+
+
+def test_slimming_drops_comments_and_indentation_but_keeps_template_literals() -> None:
+    script = "// a comment\nconst a = `one\n  // kept: inside the text\n`;\n  /** doc */\n  f(a);\n"
+    assert slim(script, ".js") == "const a = `one\n  // kept: inside the text\n`;\nf(a);\n"
+    odd = "// a `quoted` word\nconst b = '`';\n  g(b);\n"
+    assert slim(odd, ".js") == odd  # a lone backtick in a string: left whole
+    assert slim("a {\n  color: red; /* why */\n}\n", ".css") == "a {\ncolor: red;\n}"
+    page = "<p>\n  text\n</p>\n"
+    assert slim(page, ".html") == page
