@@ -87,9 +87,10 @@ async def static(request: web.Request) -> web.StreamResponse:
     headers = {
         "Content-Type": asset.content_type,
         "Cache-Control": IMMUTABLE if current else REVALIDATE,
-        "ETag": asset.etag(encoding),
         "Vary": "Accept-Encoding",
     }
+    if not current:  # a versioned file is never asked again: no tag to send
+        headers["ETag"] = asset.etag(encoding)
     if encoding != "identity":
         headers["Content-Encoding"] = encoding
     if asset.etag(encoding) in _tags(request.headers.get("If-None-Match", "")):

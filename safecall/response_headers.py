@@ -16,6 +16,8 @@ ALWAYS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+SERVER = "safecall"
+"""Said instead of aiohttp's and Python's versions (and fewer bytes on a 2G link)."""
 API_PREFIX = "/api/"
 
 
@@ -24,6 +26,7 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     headers = response.headers
     for name, value in ALWAYS.items():
         headers.setdefault(name, value)
+    headers["Server"] = SERVER
     if request.path.startswith(API_PREFIX):
         headers.setdefault("Cache-Control", "no-store")
 

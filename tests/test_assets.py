@@ -39,6 +39,8 @@ async def test_the_citizen_page_names_its_files_by_version_and_they_are_cached(c
         served = await client.get(f"/static/{name}?v={version}")
         assert served.status == 200, name
         assert served.headers["Cache-Control"] == IMMUTABLE
+        assert "ETag" not in served.headers  # never asked again
+        assert served.headers["Server"] == "safecall"  # no versions told
         assert served.headers["Vary"] == "Accept-Encoding"
 
 
