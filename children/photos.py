@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from attachments.store import AttachmentStore
+from attachments.upload import MAX_PHOTO
 from children.models import ChildPhoto, ChildReport
 from children.photo_hash import photo_hash_bytes
 from safecall.refusals import Conflict, Invalid, NotFound, TooLarge
 
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-MAX_PHOTO = 5 * 1024 * 1024
 MAX_PHOTOS = 6
 
 

@@ -8,12 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-from aiohttp import ClientPayloadError, web
+from aiohttp import web
 
 from attachments.store import ATTACHMENTS
+from attachments.upload import read_photo as read_upload
 from children import alerts
 from children.matches import MATCHES, Matches
-from children.photos import MAX_PHOTO, add_photo, duplicates, read_photo
+from children.photos import add_photo, duplicates, read_photo
 from children.schemas import (
     AlertList,
     AlertOut,
@@ -34,7 +35,7 @@ from officers.auth import current_officer
 from places.routes import PLACES
 from safecall.background import Periodic
 from safecall.endpoint import FIELD, MANAGERS, STAFF, endpoint
-from safecall.errors import ApiError, read_body, read_query
+from safecall.errors import read_body, read_query
 from safecall.refusals import Invalid, NotFound
 from safecall.state import AUDIT, CLOCK, DATA_KEY, DB, SETTINGS, client_address
 from signaling.console_feed import ALARM_SOURCES, CONSOLE_PARTS
@@ -230,21 +231,6 @@ async def close(request: web.Request) -> web.Response:
     return await _one(request, report_id, "child.report.read_after_close")
 
 
-async def _read_photo_body(request: web.Request) -> bytes:
-    too_large = ApiError(413, "photo_too_large", "A photo may be at most 5 MB.")
-    if request.content_length is not None and request.content_length > MAX_PHOTO:
-        raise too_large
-    data = bytearray()
-    try:
-        async for piece in request.content.iter_any():
-            data += piece
-            if len(data) > MAX_PHOTO:
-                raise too_large
-    except (ClientPayloadError, ConnectionError):
-        raise ApiError(400, "photo_incomplete", "The photo did not arrive whole.") from None
-    return bytes(data)
-
-
 @endpoint(
     "Add a photo of the child (the raw image as the body: JPEG, PNG or WebP, at most 5 MB); "
     "sealed like recordings, hashed, and checked against other reports' photos.",
@@ -267,7 +253,7 @@ async def _read_photo_body(request: web.Request) -> bytes:
 async def upload_photo(request: web.Request) -> web.Response:
     officer = current_officer(request)
     service = request.app[CHILDREN]
-    data = await _read_photo_body(request)
+    data = await read_upload(request)
     report_id = request.match_info["report_id"]
     async with request.app[DB]() as session, session.begin():
         report = await service.get(session, officer, report_id)

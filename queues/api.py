@@ -379,7 +379,14 @@ async def complete(request: web.Request) -> web.Response:
     roles=STAFF,
     body=TransferIn,
     response=PlacementOut,
-    errors=[*TASK_ERRORS, "unknown_line", "unknown_officer", "hard_rule", "officer_not_free"],
+    errors=[
+        *TASK_ERRORS,
+        "unknown_line",
+        "unknown_officer",
+        "hard_rule",
+        "female_only_line",
+        "officer_not_free",
+    ],
     tags=TAGS,
 )
 async def transfer(request: web.Request) -> web.Response:
@@ -407,6 +414,7 @@ async def transfer(request: web.Request) -> web.Response:
         "unknown_line",
         "unknown_officer",
         "hard_rule",
+        "female_only_line",
         "officer_not_free",
         "not_callback_safe",
     ],

@@ -60,6 +60,8 @@ _MESSAGES = {
     "unknown_officer": "Go available on the queue console first.",
     "hard_rule": "That officer may not take this contact (service line or women's line rule).",
     "officer_not_free": "That officer cannot take a contact right now.",
+    "female_only_line": "She came to a line answered by women only: pass her to a line that "
+    "is, or to a female colleague by name (for a child's matter, file it on a child-line case).",
     "not_callback_safe": "She did not say it is safe to call her back.",
     "transfer_pending": "A warm transfer of this contact is waiting already; cancel it first.",
     "no_transfer": "There is no warm transfer of this contact waiting.",
@@ -835,6 +837,9 @@ class Router:
         new_line = task.line if line is None else line
         if new_line not in config.lines:
             raise refused("unknown_line", f"There is no service line {new_line!r}.")
+        if task.female_only and not config.female_only(new_line):
+            # She came to a female-only line: no transfer or move hands her to a man.
+            raise refused("female_only_line")
         details: dict[str, object] = dict(data or {})
         details["to_line"] = new_line
         known_until = 0.0
@@ -842,7 +847,7 @@ class Router:
             target = self.board.officers.get(to_officer)
             if target is None:
                 raise refused("unknown_officer")
-            probe = replace(task, line=new_line, female_only=self._female_only(task, new_line))
+            probe = replace(task, line=new_line, female_only=config.female_only(new_line))
             if not hard_ok(target.profile, probe):
                 raise refused("hard_rule")
             if not offerable(target, task.cost, now) or to_officer == holder:
@@ -862,11 +867,6 @@ class Router:
             data=details,
         )
 
-    def _female_only(self, task: Task, new_line: str) -> bool:
-        """A contact that came to a female-only line stays female-only wherever it is moved:
-        she asked for a woman, and a transfer to another line must not hand her to a man."""
-        return task.female_only or self.config.female_only(new_line)
-
     async def _requeue(
         self,
         task: Task,
@@ -885,7 +885,7 @@ class Router:
         change = Requeue(
             kind=kind,
             line=new_line,
-            female_only=self._female_only(task, new_line),
+            female_only=self.config.female_only(new_line),
             priority=task.priority if priority is None else priority,
             ttl_at=max(task.ttl_at, now + self.config.ttl),
             known_officer=known_officer,

@@ -11,23 +11,23 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from aiohttp import ClientPayloadError, web
+from aiohttp import web
 from pydantic import BaseModel, Field
 
 from attachments.models import Attachment
 from attachments.store import ATTACHMENTS
+from attachments.upload import read_photo
 from officers.auth import current_officer
 from referrals.schemas import DispatchIn, PhotoOut, ReferralList, ReferralOut, StepIn
 from referrals.service_key import REFERRALS
 from referrals.states import CLOSED, Status
 from safecall.endpoint import FIELD, endpoint
-from safecall.errors import ApiError, read_body
+from safecall.errors import read_body
 from safecall.pages import ASSETS, SECURITY_HEADERS, compressed
 from safecall.refusals import Conflict, NotFound
 from safecall.state import AUDIT, CLOCK, DB, SETTINGS, client_address
 
 TAGS = ["field"]
-MAX_PHOTO = 5 * 1024 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -188,7 +188,7 @@ async def step(request: web.Request) -> web.Response:
 async def add_photo(request: web.Request) -> web.Response:
     officer = current_officer(request)
     service = request.app[REFERRALS]
-    data = await _read_photo(request)
+    data = await read_photo(request)
     async with request.app[DB]() as session, session.begin():
         referral, case = await service.get(session, officer, request.match_info["referral_id"])
         if Status(referral.status) in CLOSED:
@@ -214,21 +214,6 @@ async def add_photo(request: web.Request) -> web.Response:
     )
     out = PhotoOut(id=attachment.id, sha256=attachment.sha256, size=attachment.size)
     return web.json_response(out.model_dump(), status=201)
-
-
-async def _read_photo(request: web.Request) -> bytes:
-    too_large = ApiError(413, "photo_too_large", "A photo may be at most 5 MB.")
-    if request.content_length is not None and request.content_length > MAX_PHOTO:
-        raise too_large
-    data = bytearray()
-    try:
-        async for piece in request.content.iter_any():
-            data += piece
-            if len(data) > MAX_PHOTO:
-                raise too_large
-    except (ClientPayloadError, ConnectionError):
-        raise ApiError(400, "photo_incomplete", "The photo did not arrive whole.") from None
-    return bytes(data)
 
 
 @endpoint(

@@ -117,10 +117,14 @@ async def test_supervisor_moves_and_the_hard_rule_holds(
     body = await response.json()
     assert response.status == 409 and body["error"]["code"] == "hard_rule"
     openapi.check("POST", "/api/queues/tasks/{task_id}/move", 409, body)
+    # She came to the women's line: never moved to a line men answer.
     response = await supervisor.post("/api/queues/tasks/sess1/move", json={"line": "child"})
     body = await response.json()
-    assert response.status == 200, body
-    assert body["status"] == "offered" and body["officer_id"] == man.id
+    assert response.status == 409 and body["error"]["code"] == "female_only_line", body
+    openapi.check("POST", "/api/queues/tasks/{task_id}/move", 409, body)
+    response = await supervisor.post("/api/queues/tasks/sess1/move", json={"priority": 60})
+    body = await response.json()
+    assert response.status == 200 and body["status"] == "waiting", body
     response = await supervisor.post("/api/queues/tasks/sess1/move", json={"callback": True})
     assert (await response.json())["error"]["code"] == "not_callback_safe"
     response = await supervisor.post("/api/queues/tasks/sess1/move", json={})
@@ -143,7 +147,7 @@ async def test_supervisor_moves_and_the_hard_rule_holds(
 
 async def test_transfer_by_the_officer_holding_it(app: web.Application, login_as: Any) -> None:
     first, _ = await login_as("officer", lines=["women"])
-    second, other = await login_as("officer", lines=["child"], gender="male")
+    second, _ = await login_as("officer", lines=["child"], gender="male")
     await _go(first, "available")
     await _go(second, "available")
     await app[ROUTER].enqueue(Contact(id="sess1", line="women", channel="phone"))
@@ -156,7 +160,12 @@ async def test_transfer_by_the_officer_holding_it(app: web.Application, login_as
     assert response.status == 400 and (await response.json())["error"]["code"] == "unknown_line"
     response = await first.post("/api/queues/tasks/sess1/transfer", json={"line": "child"})
     body = await response.json()
-    assert response.status == 200 and body["officer_id"] == other.id
+    assert response.status == 409 and body["error"]["code"] == "female_only_line"
+    await app[ROUTER].enqueue(Contact(id="sess2", line="child", channel="chat"))
+    await second.post("/api/queues/offers/sess2/accept")
+    response = await second.post("/api/queues/tasks/sess2/transfer", json={"line": "women"})
+    body = await response.json()
+    assert response.status == 200 and body["officer_id"] is None  # first holds a call
 
 
 async def test_prometheus_gauges(app: web.Application, client: Client) -> None:

@@ -407,23 +407,25 @@ async def test_transfer_to_another_line(router: Router) -> None:
     await router.transfer("c1", 1, line="women")
     task = router.board.tasks["c1"]
     assert task.line == "women" and task.female_only
+    assert offered_to(router, "c1") is None  # the only other officer is a man
 
 
-async def test_a_woman_moved_to_another_line_still_reaches_only_women(router: Router) -> None:
-    """She came to the women's line: moved to the child line, a man there is never offered
-    her; a woman of that line is."""
+async def test_a_woman_is_never_moved_to_a_line_men_answer(router: Router) -> None:
+    """She came to the women's line: a transfer or a move to the child line (answered by
+    men too) is refused, and she stays where she was."""
     await online(router, profile(1, lines=["women"]), profile(2, gender="male", lines=["child"]))
     await router.enqueue(contact("s1", line="women"))
     await router.accept("s1", 1)
-    await router.transfer("s1", 1, line="child")
-    task = router.board.tasks["s1"]
-    assert task.line == "child" and task.female_only
-    assert offered_to(router, "s1") is None
     with pytest.raises(Refused) as refused:
-        await router.move("s1", by=99, to_officer=2)
-    assert refused.value.code == "hard_rule"
-    await online(router, profile(3, lines=["child"]))
-    assert offered_to(router, "s1") == 3
+        await router.transfer("s1", 1, line="child")
+    assert refused.value.code == "female_only_line"
+    task = router.board.tasks["s1"]
+    assert (task.line, task.status, task.officer) == ("women", TaskStatus.ASSIGNED, 1)
+    await router.enqueue(contact("s2", line="women"))
+    with pytest.raises(Refused) as refused:
+        await router.move("s2", by=99, line="child")
+    assert refused.value.code == "female_only_line"
+    assert router.board.tasks["s2"].line == "women"
 
 
 async def test_transfer_to_a_named_officer_keeps_the_hard_rule(router: Router) -> None:
@@ -448,8 +450,9 @@ async def test_supervisor_moves(router: Router, clock: FakeClock) -> None:
     with pytest.raises(Refused) as refused:
         await router.move("s1", by=99, to_officer=1)
     assert refused.value.code == "hard_rule"
-    await router.move("s1", by=99, line="child")
-    assert offered_to(router, "s1") is None  # she came to the women's line: never a man
+    await router.enqueue(contact("c1", line="child"))
+    await router.move("c1", by=99, line="women")
+    assert router.board.tasks["c1"].line == "women" and offered_to(router, "c1") is None
 
 
 async def test_move_to_callback_only_when_safe(router: Router) -> None:
