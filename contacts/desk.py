@@ -74,7 +74,7 @@ from contacts.request import Answers, ContactRequest, Location
 from contacts.vocabulary import Vocabulary
 from officers.models import Officer
 from queues.model import TaskStatus
-from queues.router import Contact, Refused, Router
+from queues.router import CALLBACK_SUFFIX, Contact, Refused, Router
 from safecall.db import reader
 from safecall.refusals import Invalid, NotAllowed, NotFound, Unavailable
 from sealing.data_key import DataKey
@@ -951,7 +951,41 @@ class Desk:
             return False
         ended = await self.record_end(session_id, "missed")
         await self.hub.end_session(session_id, "missed")
+        if ended:
+            await self._callback_asked_while_waiting(session_id)
         return ended
+
+    async def _callback_asked_while_waiting(self, session_id: str) -> None:
+        """She said it is safe to call her back (and gave her number) while she waited, on
+        the case her contact opened: her callback goes in line as if she had said so at the
+        start. Said on a case named by its code, it waits for an officer (a statement)."""
+        if self.router.placement(session_id + CALLBACK_SUFFIX).status != "unknown":
+            return  # the line made it already (she said so at the start)
+        async with self.db() as session:
+            contact = await session.get(ContactSession, session_id)
+            case = None if contact is None else await session.get(Case, contact.case_id)
+            if contact is None or case is None:
+                return
+            details = await session.scalar(
+                select(Complainant).where(Complainant.case_id == case.id)
+            )
+            linked = await session.scalar(
+                select(TimelineEvent.id).where(TimelineEvent.key == f"session:{session_id}:linked")
+            )
+        if details is None or not details.callback_safe or details.phone_sealed is None:
+            return
+        if linked is not None:
+            return
+        asked = Contact(
+            id=session_id,
+            line=contact.service_line,
+            channel=contact.channel,
+            category=case.category,
+            language=contact.language,
+            district=case.district,
+            callback_safe=True,
+        )
+        await self.router.callback_again(asked, attempt=1)
 
     async def lose(self, session_id: str, why: str) -> bool:
         """A contact whose call the server lost (a process died between the steps of its

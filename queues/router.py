@@ -649,13 +649,16 @@ class Router:
     async def callback_again(self, contact: Contact, *, attempt: int) -> Placement:
         """Put her callback back in line for ring ``attempt`` (an earlier ring went unanswered),
         offered to whoever is free. Each ring is its own task, ``<session>~<attempt>~callback``
-        (a task id is never used twice); idempotent on it."""
+        (a task id is never used twice); idempotent on it. Attempt 1 is the first ring's
+        task, ``<session>~callback``: a callback she asked for after her contact was in line.
+        """
         now = self._now()
         await self._catch_up(now)
         origin = self._task_for(replace(contact, callback_safe=True, known_officer=None))
         task = self._callback_for(origin, now)
         assert task is not None
-        task.id = f"{contact.id}~{attempt}{CALLBACK_SUFFIX}"
+        if attempt > 1:
+            task.id = f"{contact.id}~{attempt}{CALLBACK_SUFFIX}"
         if (await self.store.enqueue(task, now)).ok:
             await self._offer_task(task.id, now)
         return self.placement(task.id)

@@ -118,6 +118,41 @@ async def test_a_browser_contact_nobody_answered_in_time_ends_missed_and_her_pag
     await ws.close()
 
 
+async def test_a_callback_she_asked_for_while_waiting_is_made_when_nobody_answered(
+    client: Any, app: Any, clock: Any
+) -> None:
+    """One tap started her contact; while she waited she gave her number and said a
+    callback is safe. Nobody answered in time: her callback goes in line as it would have
+    had she said so before the tap."""
+    hers = await start(client)
+    token = {"Authorization": f"Bearer {hers['token']}"}
+    said = await client.post(
+        f"/api/contacts/{hers['session_id']}/answers",
+        json={"phone": "0300 1234567", "callback_safe": True},
+        headers=token,
+    )
+    assert said.status == 200, await said.text()
+    ws = await client.ws_connect("/ws")
+    join = {"v": 1, "type": "join", "session": hers["session_id"], "token": hers["token"]}
+    await ws.send_json(join)
+    assert (await ws.receive_json())["type"] == "joined"
+    router = app[ROUTER]
+    assert router.board.tasks[hers["session_id"]].callback_safe is False  # not at the tap
+    clock.advance(router.config.ttl + 1)
+    await router.tick()
+    async with asyncio.timeout(10):
+        while (message := await ws.receive_json())["type"] != "session-ended":
+            pass
+    assert message["reason"] == "missed"
+    callback = hers["session_id"] + "~callback"
+    async with asyncio.timeout(10):
+        while router.placement(callback).status == "unknown":
+            await asyncio.sleep(0.02)
+    task = router.board.tasks[callback]
+    assert task.is_callback and task.channel == "phone" and task.line == "women"
+    await ws.close()
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_chat_acknowledged_while_the_database_is_down_is_kept(
     aiohttp_client: Any, settings: Any, clock: Any, db: Db, caplog: Any
