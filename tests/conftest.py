@@ -51,6 +51,7 @@ for _lazy in (
     "hypothesis.internal.conjecture.optimiser",
     "hypothesis.strategies._internal.flatmapped",
     "hypothesis.strategies._internal.random",
+    "schemathesis.core.jsonschema.numeric",
 ):
     with contextlib.suppress(ImportError):
         importlib.import_module(_lazy)

@@ -112,6 +112,9 @@ STATUSES = [
     "fir_registered",
     "under_investigation",
     "fast_tracked",
+    "challan_submitted",
+    "in_trial",
+    "decided",
     "referred",
     "closed",
 ]
