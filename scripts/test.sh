@@ -2,11 +2,10 @@
 # The whole suite, as `make test` runs it (after scripts/test-services.sh).
 #
 # Most tests wait on real time (audio at real pace, timeouts, processes starting), not
-# on the CPU, so the suite runs as three streams at once: two halves (about even in time)
-# and the browser tests. The streams share nothing: each test folder has Redis databases
-# of its own (see the conftest files), each pytest process makes its own PostgreSQL
-# database, SQLite files live in tmp dirs, and the browser tests run in a loopback-only
-# namespace with their own Redis.
+# on the CPU, so the suite runs as two halves at once (about even in time). The halves share nothing: each
+# test folder has Redis databases of its own (see the conftest files), each pytest
+# process makes its own PostgreSQL database, and SQLite files live in tmp dirs. Then
+# the browser tests run in a loopback-only namespace with their own Redis.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
@@ -22,25 +21,18 @@ done
 # The browser code's pure modules first (node's own test runner; a second or two).
 node --test tests/js/ || { echo "JS unit tests failed" >&2; exit 1; }
 
-first_log=$(mktemp /tmp/safecall-tests.XXXXXX)
-browser_log=$(mktemp /tmp/safecall-browser.XXXXXX)
-trap 'rm -f "$first_log" "$browser_log"' EXIT
-scripts/in-netns.sh "$bin/pytest" -p no:cacheprovider -m browser >"$browser_log" 2>&1 &
-browser_pid=$!
-"$bin/pytest" -p no:cacheprovider "${first[@]}" >"$first_log" 2>&1 &
+log=$(mktemp /tmp/safecall-tests.XXXXXX)
+trap 'rm -f "$log"' EXIT
+"$bin/pytest" -p no:cacheprovider "${first[@]}" >"$log" 2>&1 &
 first_pid=$!
 "$bin/pytest" -p no:cacheprovider "${rest[@]}"
 rest_rc=$?
 wait "$first_pid"
 first_rc=$?
-wait "$browser_pid"
-browser_rc=$?
 echo "---- ${first[*]} ----"
-cat "$first_log"
-echo "---- browser tests (loopback-only namespace) ----"
-cat "$browser_log"
-if [[ $rest_rc -ne 0 || $first_rc -ne 0 || $browser_rc -ne 0 ]]; then
-    echo "tests failed (the rest: exit $rest_rc; the first half: exit $first_rc;" \
-        "the browser tests: exit $browser_rc)" >&2
+cat "$log"
+if [[ $rest_rc -ne 0 || $first_rc -ne 0 ]]; then
+    echo "tests failed (the rest: exit $rest_rc; the first half: exit $first_rc)" >&2
     exit 1
 fi
+scripts/in-netns.sh "$bin/pytest" -p no:cacheprovider -m browser
