@@ -51,7 +51,6 @@ for _lazy in (
     "hypothesis.internal.conjecture.optimiser",
     "hypothesis.strategies._internal.flatmapped",
     "hypothesis.strategies._internal.random",
-    "schemathesis.core.jsonschema.numeric",
 ):
     with contextlib.suppress(ImportError):
         importlib.import_module(_lazy)
