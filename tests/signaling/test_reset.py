@@ -39,8 +39,10 @@ async def test_a_call_across_two_processes_goes_on_after_redis_lost_it(
     connect: Connect,
     officer_cookie: Any,
 ) -> None:
-    a = await aiohttp_client(make_app(redis_url))
-    b = await aiohttp_client(make_app(redis_url))
+    # A grace period of seconds, as in production (30 s): each process notices the loss on
+    # its next step or its next check (every 0.5 s); the suite's 0.4 s would race that.
+    a = await aiohttp_client(make_app(redis_url, grace_seconds=5.0))
+    b = await aiohttp_client(make_app(redis_url, grace_seconds=5.0))
     cookie, officer_id = await officer_cookie()
     call = await open_call(connect, a, b, cookie, officer_id=officer_id)
     await call.citizen.send("chat", text="one")
